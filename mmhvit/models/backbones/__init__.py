@@ -1,0 +1,3 @@
+from .hat_net import HATNet
+
+__all__ = ['HATNet']

@@ -1,0 +1,121 @@
+"""Options shared by every mmhvit pyramid backbone."""
+from typing import Dict, Iterable, List, Sequence, Union
+
+from mmengine.model import BaseModule
+from torch import nn
+from torch.nn.modules.batchnorm import _BatchNorm
+
+from ..utils import load_pretrained
+
+
+def resolve_arch(arch: Union[str, Dict], arch_zoo: Dict[str, Dict],
+                 required_keys: Iterable[str], model_name: str) -> Dict:
+    """Return the settings of ``arch``: a name of ``arch_zoo`` or a dict.
+
+    Raises:
+        ValueError: on an unknown name or a dict missing required keys.
+    """
+    if isinstance(arch, str):
+        key = arch.lower()
+        if key not in arch_zoo:
+            raise ValueError(
+                f'Unknown {model_name} arch {arch!r}; choose one of '
+                f'{sorted(arch_zoo)} or pass a dict with keys '
+                f'{sorted(required_keys)}.')
+        return dict(arch_zoo[key])
+    if not isinstance(arch, dict):
+        raise TypeError(f'{model_name} arch must be a str or a dict, '
+                        f'got {type(arch).__name__}.')
+    missing = set(required_keys) - set(arch)
+    if missing:
+        raise ValueError(f'Custom {model_name} arch misses keys '
+                         f'{sorted(missing)}.')
+    return dict(arch)
+
+
+def check_per_stage(name: str, values: Sequence, num_stages: int) -> List:
+    """Check that a per-stage setting has one entry per stage."""
+    values = list(values)
+    if len(values) != num_stages:
+        raise ValueError(f'{name} needs one value per stage ({num_stages}), '
+                         f'got {values}.')
+    return values
+
+
+class PyramidBackbone(BaseModule):
+    """Base of the four-stage backbones: ``out_indices``, ``frozen_stages``
+    and ``norm_eval`` behave as in mmdet's and mmseg's backbones.
+
+    Subclasses build their layers, then call :meth:`_freeze_stages` at the end
+    of ``__init__``, and implement :meth:`frozen_modules` and
+    :meth:`init_default_weights`. ``init_cfg=dict(type='Pretrained',
+    checkpoint=..., prefix=...)`` loads through :func:`load_pretrained`, which
+    converts checkpoints in the official layout named by
+    :attr:`official_format` and logs what was loaded.
+
+    Args:
+        num_stages (int): Number of stages with outputs.
+        out_indices (Sequence[int]): Stages whose outputs are returned, in
+            ``[0, num_stages)``; negative indices count from the end.
+        frozen_stages (int): ``-1`` freezes nothing, ``0`` the stem only,
+            ``i > 0`` the stem and the first ``i`` stages (eval mode, no
+            gradients).
+        norm_eval (bool): Keep batch-norm layers in eval mode while training.
+        init_cfg (dict, optional): Initialisation config.
+    """
+
+    def __init__(self, num_stages: int, out_indices: Sequence[int],
+                 frozen_stages: int, norm_eval: bool, init_cfg=None):
+        super().__init__(init_cfg=init_cfg)
+        if isinstance(out_indices, int):
+            out_indices = [out_indices]
+        indices = []
+        for index in out_indices:
+            if not -num_stages <= index < num_stages:
+                raise ValueError(
+                    f'out_indices {tuple(out_indices)} out of range: this '
+                    f'backbone has {num_stages} stages (0..{num_stages - 1}).')
+            indices.append(index % num_stages)
+        if not -1 <= frozen_stages <= num_stages:
+            raise ValueError(f'frozen_stages must be in [-1, {num_stages}], '
+                             f'got {frozen_stages}.')
+        self.out_indices = tuple(indices)
+        self.num_stages = num_stages
+        self.frozen_stages = frozen_stages
+        self.norm_eval = norm_eval
+
+    official_format = None
+
+    def init_default_weights(self):
+        """Initialise from scratch, as the family's official code does."""
+        raise NotImplementedError
+
+    def init_weights(self):
+        cfg = self.init_cfg
+        if cfg is None:
+            self.init_default_weights()
+        elif isinstance(cfg, dict) and cfg.get('type') == 'Pretrained':
+            self.init_default_weights()  # for anything the file lacks
+            load_pretrained(self, cfg['checkpoint'], cfg.get('prefix'),
+                            self.official_format)
+        else:
+            super().init_weights()
+
+    def frozen_modules(self) -> List[nn.Module]:
+        """Modules frozen by ``frozen_stages``: stem first, then stages."""
+        raise NotImplementedError
+
+    def _freeze_stages(self):
+        for module in self.frozen_modules()[:self.frozen_stages + 1]:
+            module.eval()
+            for param in module.parameters():
+                param.requires_grad = False
+
+    def train(self, mode: bool = True):
+        super().train(mode)
+        self._freeze_stages()
+        if mode and self.norm_eval:
+            for module in self.modules():
+                if isinstance(module, _BatchNorm):
+                    module.eval()
+        return self

@@ -1,0 +1,259 @@
+"""HAT-Net: vision transformers with hierarchical attention.
+
+Yun Liu, Yu-Huan Wu, Guolei Sun, Le Zhang, Ajad Chhatkuli, Luc Van Gool,
+"Vision Transformers with Hierarchical Attention", Machine Intelligence
+Research 2024 (arXiv:2106.03180). Official code: github.com/yun-liu/HAT-Net.
+
+Where the paper is silent the official implementation decides: every norm is
+``GroupNorm(1, C, eps=1e-6)``, the local-attention residual ``X + A1`` is
+normalised before the global step, there is no norm after the last stage and
+the stem has no norm after its second conv. Unlike the official code, maps of
+any size work: local windows are padded and the padded keys masked, and the
+global pooling covers the border (``ceil_mode``); on maps divisible by the
+grids the two agree exactly.
+"""
+import torch.nn.functional as F
+import torch.utils.checkpoint as cp
+from mmcv.cnn.bricks import DropPath
+from mmcv.cnn import build_norm_layer
+from mmengine.model import BaseModule, ModuleList
+from mmengine.model.weight_init import constant_init, trunc_normal_init
+from torch import nn
+
+from mmhvit.registry import MODELS
+from ..layers import (ConvDownsample, ConvStem, InvertedResidualFFN,
+                      global_attention, window_attention)
+from .base import PyramidBackbone, check_per_stage, resolve_arch
+
+
+class HMHSA(BaseModule):
+    """Hierarchical multi-head self-attention (paper Sec. 3.2, Eqs. 6-14).
+
+    With ``grid_size > 1``: local attention inside ``G1 x G1`` grids (Eq. 8),
+    ``A1 = GN(A1 + X)`` (Eq. 9; the norm is the official code's), then every
+    position attends to the ``G2 x G2``-average-pooled ``A1`` (Eqs. 10-13),
+    and the output is ``(A1 + A2) W^p`` (Eq. 14, residual added by the block).
+    With ``grid_size == 1`` it is plain MHSA, as in the last stage.
+
+    Args:
+        channels (int): Channels ``C``.
+        head_dim (int): Channels per head.
+        grid_size (int): ``G1``; 1 selects plain MHSA.
+        pool_size (int): ``G2``, the average-pooling factor of the global
+            keys and values.
+        norm_cfg (dict): Norm config.
+        drop_rate (float): Channel dropout after the output projection.
+    """
+
+    def __init__(self, channels, head_dim, grid_size, pool_size, norm_cfg,
+                 drop_rate=0., init_cfg=None):
+        super().__init__(init_cfg=init_cfg)
+        if channels % head_dim:
+            raise ValueError(f'channels {channels} not divisible by head_dim '
+                             f'{head_dim}.')
+        self.num_heads = channels // head_dim
+        self.grid_size = grid_size
+        self.pool_size = pool_size
+        self.norm = build_norm_layer(norm_cfg, channels)[1]
+        self.qkv = nn.Conv2d(channels, 3 * channels, 1)
+        self.proj = nn.Conv2d(channels, channels, 1)
+        self.drop = nn.Dropout2d(drop_rate)
+        if grid_size > 1:
+            self.grid_norm = build_norm_layer(norm_cfg, channels)[1]
+            self.pool_norm = build_norm_layer(norm_cfg, channels)[1]
+            self.q = nn.Conv2d(channels, channels, 1)
+            self.kv = nn.Conv2d(channels, 2 * channels, 1)
+
+    def forward(self, x):
+        """(B, C, H, W) -> (B, C, H, W), without the block residual."""
+        qkv = self.qkv(self.norm(x))  # (B, 3C, H, W)
+        if self.grid_size == 1:
+            out = global_attention(*qkv.chunk(3, dim=1), self.num_heads)
+        else:
+            local = window_attention(qkv, self.num_heads, self.grid_size)
+            local = self.grid_norm(x + local)  # A1 of Eq. 9
+            pooled = F.avg_pool2d(  # (B, C, ceil(H/G2), ceil(W/G2))
+                local, self.pool_size, self.pool_size, ceil_mode=True)
+            k, v = self.kv(self.pool_norm(pooled)).chunk(2, dim=1)
+            out = global_attention(self.q(local), k, v, self.num_heads)
+            out = out + local
+        return self.drop(self.proj(out))
+
+
+class HATBlock(BaseModule):
+    """``x + H-MHSA(x)`` followed by ``x + MLP(x)``, with stochastic depth."""
+
+    def __init__(self, channels, head_dim, grid_size, pool_size, mlp_ratio,
+                 kernel_size, norm_cfg, act_cfg, drop_rate=0.,
+                 drop_path_rate=0., with_cp=False, init_cfg=None):
+        super().__init__(init_cfg=init_cfg)
+        self.with_cp = with_cp
+        self.attn = HMHSA(channels, head_dim, grid_size, pool_size, norm_cfg,
+                          drop_rate)
+        self.ffn = InvertedResidualFFN(channels, channels * mlp_ratio,
+                                       kernel_size, norm_cfg, act_cfg,
+                                       drop_rate)
+        self.drop_path = DropPath(drop_path_rate)
+
+    def _forward(self, x):
+        x = x + self.drop_path(self.attn(x))
+        return x + self.drop_path(self.ffn(x))
+
+    def forward(self, x):
+        """(B, C, H, W) -> (B, C, H, W)."""
+        if self.with_cp and x.requires_grad:
+            return cp.checkpoint(self._forward, x, use_reentrant=False)
+        return self._forward(x)
+
+
+class HATStage(BaseModule):
+    """An optional stride-2 downsampling followed by ``depth`` blocks."""
+
+    def __init__(self, in_channels, channels, block_cfgs, norm_cfg,
+                 downsample=True, init_cfg=None):
+        super().__init__(init_cfg=init_cfg)
+        self.downsample = ConvDownsample(
+            in_channels, channels, norm_cfg) if downsample else nn.Identity()
+        self.blocks = ModuleList(
+            HATBlock(channels, norm_cfg=norm_cfg, **cfg) for cfg in block_cfgs)
+
+    def forward(self, x):
+        x = self.downsample(x)
+        for block in self.blocks:
+            x = block(x)
+        return x
+
+
+@MODELS.register_module()
+class HATNet(PyramidBackbone):
+    """HAT-Net backbone (paper Tab. 1).
+
+    A conv stem (paper stage 1, stride 4) and four transformer stages
+    (paper stages 2-5, strides 4, 8, 16, 32). Stage ``i`` outputs
+    ``embed_dims[i]`` channels; the outputs are taken after each stage's last
+    block, before the next downsampling.
+
+    Args:
+        arch (str | dict): ``'tiny'``, ``'small'``, ``'medium'``, ``'large'``
+            (or ``'t'``, ``'s'``, ``'m'``, ``'l'``), or a dict with the keys
+            of :attr:`arch_zoo`'s entries.
+        in_channels (int): Image channels. Defaults to 3.
+        grid_sizes (Sequence[int]): ``G1`` per stage; 1 means plain MHSA.
+            Defaults to the ImageNet setting ``(8, 7, 7, 1)``; the paper uses
+            ``(8, 8, 8, 1)`` for segmentation and detection (Secs. 4.2-4.3).
+            Grids are parameter-free, so weights transfer between settings.
+        pool_sizes (Sequence[int]): ``G2`` per stage. Defaults to
+            ``(8, 4, 2, 1)`` (ImageNet); dense tasks use ``(16, 8, 4, 1)``.
+        out_indices (Sequence[int]): Output stages. Defaults to all four.
+        drop_rate (float): Channel dropout in attention and MLP.
+        drop_path_rate (float): Stochastic depth, rising linearly from 0 to
+            this value over all blocks.
+        norm_cfg (dict): Norm config; the official ``GroupNorm(1, C)``.
+        act_cfg (dict): Activation config; SiLU (paper Sec. 3.3).
+        frozen_stages (int): See :class:`PyramidBackbone`; 0 is the stem.
+        norm_eval (bool): Keep BN layers in eval mode (only relevant when
+            ``norm_cfg`` is a batch norm).
+        with_cp (bool): Gradient checkpointing of every block.
+        init_cfg (dict, optional): e.g. ``dict(type='Pretrained',
+            checkpoint=..., prefix='backbone.')``. Without it, weights are
+            initialised as in the official code.
+
+    Example:
+        >>> import torch
+        >>> from mmhvit.models import HATNet
+        >>> model = HATNet(arch='tiny', grid_sizes=(8, 8, 8, 1),
+        ...                pool_sizes=(16, 8, 4, 1)).eval()
+        >>> [tuple(o.shape) for o in model(torch.rand(1, 3, 100, 150))]
+        [(1, 48, 25, 38), (1, 96, 13, 19), (1, 240, 7, 10), (1, 384, 4, 5)]
+    """
+    arch_zoo = {
+        **dict.fromkeys(['t', 'tiny'], dict(
+            stem_channels=16, embed_dims=(48, 96, 240, 384),
+            depths=(2, 2, 6, 3), head_dim=48, mlp_ratios=(8, 8, 4, 4),
+            kernel_sizes=(3, 3, 3, 3))),
+        **dict.fromkeys(['s', 'small'], dict(
+            stem_channels=16, embed_dims=(64, 128, 320, 512),
+            depths=(2, 3, 8, 3), head_dim=64, mlp_ratios=(8, 8, 4, 4),
+            kernel_sizes=(3, 3, 3, 3))),
+        **dict.fromkeys(['m', 'medium'], dict(
+            stem_channels=16, embed_dims=(64, 128, 320, 512),
+            depths=(3, 6, 18, 3), head_dim=64, mlp_ratios=(8, 8, 4, 4),
+            kernel_sizes=(5, 3, 5, 3))),
+        **dict.fromkeys(['l', 'large'], dict(
+            stem_channels=16, embed_dims=(64, 128, 320, 640),
+            depths=(3, 8, 27, 3), head_dim=64, mlp_ratios=(8, 8, 4, 4),
+            kernel_sizes=(3, 3, 3, 3))),
+    }
+    num_stages = 4
+    official_format = 'hat_net'
+
+    def __init__(self,
+                 arch='tiny',
+                 in_channels=3,
+                 grid_sizes=(8, 7, 7, 1),
+                 pool_sizes=(8, 4, 2, 1),
+                 out_indices=(0, 1, 2, 3),
+                 drop_rate=0.,
+                 drop_path_rate=0.,
+                 norm_cfg=dict(type='GN', num_groups=1, eps=1e-6),
+                 act_cfg=dict(type='SiLU'),
+                 frozen_stages=-1,
+                 norm_eval=False,
+                 with_cp=False,
+                 init_cfg=None):
+        super().__init__(self.num_stages, out_indices, frozen_stages,
+                         norm_eval, init_cfg)
+        settings = resolve_arch(arch, self.arch_zoo,
+                                self.arch_zoo['tiny'].keys(), 'HATNet')
+        self.embed_dims = check_per_stage('embed_dims',
+                                          settings['embed_dims'], 4)
+        depths = check_per_stage('depths', settings['depths'], 4)
+        grid_sizes = check_per_stage('grid_sizes', grid_sizes, 4)
+        pool_sizes = check_per_stage('pool_sizes', pool_sizes, 4)
+        mlp_ratios = check_per_stage('mlp_ratios', settings['mlp_ratios'], 4)
+        kernel_sizes = check_per_stage('kernel_sizes',
+                                       settings['kernel_sizes'], 4)
+
+        self.stem = ConvStem(in_channels, settings['stem_channels'],
+                             self.embed_dims[0], norm_cfg, act_cfg)
+        drop_path_rates = [
+            drop_path_rate * i / max(sum(depths) - 1, 1)
+            for i in range(sum(depths))
+        ]
+        self.stages = ModuleList()
+        in_dims = [self.embed_dims[0]] + self.embed_dims[:-1]
+        for i in range(self.num_stages):
+            block_cfgs = [
+                dict(head_dim=settings['head_dim'], grid_size=grid_sizes[i],
+                     pool_size=pool_sizes[i], mlp_ratio=mlp_ratios[i],
+                     kernel_size=kernel_sizes[i], act_cfg=act_cfg,
+                     drop_rate=drop_rate,
+                     drop_path_rate=drop_path_rates[sum(depths[:i]) + j],
+                     with_cp=with_cp) for j in range(depths[i])
+            ]
+            self.stages.append(
+                HATStage(in_dims[i], self.embed_dims[i], block_cfgs, norm_cfg,
+                         downsample=i > 0))
+        self._freeze_stages()
+
+    def frozen_modules(self):
+        return [self.stem, *self.stages]
+
+    def init_default_weights(self):
+        """Truncated-normal convs, unit norms: the official initialisation."""
+        for module in self.modules():
+            if isinstance(module, (nn.Conv2d, nn.Linear)):
+                trunc_normal_init(module, std=.02, bias=0.)
+            elif isinstance(module, (nn.GroupNorm, nn.LayerNorm,
+                                     nn.modules.batchnorm._BatchNorm)):
+                constant_init(module, val=1., bias=0.)
+
+    def forward(self, x):
+        """(B, 3, H, W) -> tuple of (B, C_i, H/s_i, W/s_i) for out_indices."""
+        x = self.stem(x)
+        outs = []
+        for i, stage in enumerate(self.stages):
+            x = stage(x)
+            if i in self.out_indices:
+                outs.append(x)
+        return tuple(outs)

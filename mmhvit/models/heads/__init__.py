@@ -1,0 +1,3 @@
+from .cls_head import DropoutLinearClsHead
+
+__all__ = ['DropoutLinearClsHead']

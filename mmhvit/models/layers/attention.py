@@ -1,0 +1,99 @@
+"""Attention primitives on NCHW feature maps, all through PyTorch's SDPA.
+
+Channels are laid out head-major, as ``(num_heads, head_dim)``: a map of
+``C = num_heads * head_dim`` channels is split into heads by a plain view.
+Every function accepts maps of any height and width; where windows need a
+map divisible by their size, the map is zero-padded and the padded keys are
+masked out of the softmax, so results never depend on the padding.
+"""
+from typing import Optional
+
+import torch
+import torch.nn.functional as F
+
+
+def pad_to_multiple(x: torch.Tensor, multiple: int) -> torch.Tensor:
+    """Zero-pad the last two dims of ``x`` (bottom/right) to a multiple."""
+    h, w = x.shape[-2:]
+    pad_h, pad_w = -h % multiple, -w % multiple
+    if pad_h or pad_w:
+        x = F.pad(x, (0, pad_w, 0, pad_h))
+    return x
+
+
+def _window_key_mask(height: int, width: int, window_size: int,
+                     device: torch.device) -> Optional[torch.Tensor]:
+    """Boolean mask of real (not padded) keys, ``(num_windows, 1, G*G)``.
+
+    Returns ``None`` when the map needs no padding.
+    """
+    if height % window_size == 0 and width % window_size == 0:
+        return None
+    g = window_size
+    gh, gw = -(-height // g), -(-width // g)
+    valid = torch.zeros(gh * g, gw * g, dtype=torch.bool, device=device)
+    valid[:height, :width] = True
+    # (Hp, Wp) -> (gh, gw, G, G) -> (gh*gw, 1, G*G)
+    valid = valid.view(gh, g, gw, g).permute(0, 2, 1, 3)
+    return valid.reshape(gh * gw, 1, g * g)
+
+
+def window_attention(qkv: torch.Tensor, num_heads: int,
+                     window_size: int) -> torch.Tensor:
+    """Multi-head self-attention inside non-overlapping ``G x G`` windows.
+
+    Args:
+        qkv (Tensor): ``(B, 3*C, H, W)``, queries, keys and values stacked
+            on the channel dim in that order, each head-major.
+        num_heads (int): Number of heads ``h``; ``C`` must divide by it.
+        window_size (int): Window side ``G``. Maps not divisible by ``G``
+            are padded, padded keys masked and padded queries cropped.
+
+    Returns:
+        Tensor: ``(B, C, H, W)``.
+    """
+    batch, channels3, height, width = qkv.shape
+    head_dim = channels3 // (3 * num_heads)
+    mask = _window_key_mask(height, width, window_size, qkv.device)
+    qkv = pad_to_multiple(qkv, window_size)
+    hp, wp = qkv.shape[-2:]
+    gh, gw, g = hp // window_size, wp // window_size, window_size
+    qkv = qkv.view(batch, 3, num_heads, head_dim, gh, g, gw, g)
+    # -> (3, B, h, gh, gw, G, G, d) -> (3, B, h, gh*gw, G*G, d)
+    qkv = qkv.permute(1, 0, 2, 4, 6, 5, 7, 3).reshape(
+        3, batch, num_heads, gh * gw, g * g, head_dim)
+    out = F.scaled_dot_product_attention(
+        qkv[0], qkv[1], qkv[2], attn_mask=mask)
+    # (B, h, gh*gw, G*G, d) -> (B, h, d, gh, G, gw, G) -> (B, C, Hp, Wp)
+    out = out.view(batch, num_heads, gh, gw, g, g, head_dim)
+    out = out.permute(0, 1, 6, 2, 4, 3, 5).reshape(
+        batch, num_heads * head_dim, hp, wp)
+    return out[..., :height, :width]
+
+
+def map_to_heads(x: torch.Tensor, num_heads: int) -> torch.Tensor:
+    """``(B, C, H, W)`` -> ``(B, h, H*W, C/h)``."""
+    batch, channels = x.shape[:2]
+    return x.reshape(batch, num_heads, channels // num_heads,
+                     -1).transpose(-2, -1)
+
+
+def global_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor,
+                     num_heads: int) -> torch.Tensor:
+    """Attention of every query position over every key position.
+
+    Args:
+        q (Tensor): Queries ``(B, C, H, W)``.
+        k (Tensor): Keys ``(B, C, h, w)``, any spatial size (e.g. pooled).
+        v (Tensor): Values, same shape as ``k``.
+        num_heads (int): Number of heads.
+
+    Returns:
+        Tensor: ``(B, C, H, W)``.
+    """
+    batch, channels, height, width = q.shape
+    out = F.scaled_dot_product_attention(
+        map_to_heads(q, num_heads), map_to_heads(k, num_heads),
+        map_to_heads(v, num_heads))  # (B, h, H*W, d)
+    return out.transpose(-2, -1).reshape(batch, channels, height, width)
+

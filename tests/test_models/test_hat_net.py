@@ -1,0 +1,143 @@
+"""HAT-Net: shapes, parameter counts vs the paper, equivalence with an
+independent reference on official-layout weights, and the backbone options."""
+import math
+
+import pytest
+import torch
+from mmengine.registry import init_default_scope
+from torch import nn
+
+from mmhvit.models import HATNet
+from mmhvit.models.utils import convert_hat_net
+from reference.hat_net_reference import (ARCHS, official_shapes,
+                                         random_official_state_dict,
+                                         reference_forward)
+
+CLS_GRIDS = dict(grid_sizes=(8, 7, 7, 1), pool_sizes=(8, 4, 2, 1))
+DENSE_GRIDS = dict(grid_sizes=(8, 8, 8, 1), pool_sizes=(16, 8, 4, 1))
+# Tab. 2 of the paper (ImageNet classifiers)
+PAPER_CLS_PARAMS_M = dict(tiny=12.7, small=25.7, medium=42.9, large=63.1)
+# Parameters of the official implementation, counted by running it
+OFFICIAL_CLS_PARAMS_M = dict(
+    tiny=12.656, small=25.748, medium=42.942, large=63.132)
+
+
+def count(module):
+    return sum(p.numel() for p in module.parameters())
+
+
+def unused_proj_norm_params(arch):
+    """The official ``attn.proj_norm`` GroupNorms, never used in forward."""
+    return sum(2 * c * d for c, d in zip(arch['dims'], arch['depths']))
+
+
+@pytest.mark.parametrize('name', list(ARCHS))
+def test_param_counts_match_official_and_paper(name):
+    backbone = HATNet(arch=name)
+    classifier = count(backbone) + count(nn.Linear(backbone.embed_dims[-1],
+                                                   1000))
+    official = sum(
+        math.prod(shape) for shape in official_shapes(ARCHS[name]).values())
+    assert abs(official / 1e6 - OFFICIAL_CLS_PARAMS_M[name]) < 5e-4
+    assert classifier == official - unused_proj_norm_params(ARCHS[name])
+    assert abs(classifier / 1e6 / PAPER_CLS_PARAMS_M[name] - 1) < 0.005
+
+
+@pytest.mark.parametrize('size', [(64, 64), (97, 131), (33, 47), (800, 1344)])
+def test_any_input_size(size):
+    model = HATNet(arch='tiny', **DENSE_GRIDS).eval()
+    with torch.no_grad():
+        outs = model(torch.rand(1, 3, *size))
+    h, w = math.ceil(size[0] / 4), math.ceil(size[1] / 4)
+    for out, channels in zip(outs, model.embed_dims):
+        assert out.shape == (1, channels, h, w)
+        assert torch.isfinite(out).all()
+        h, w = math.ceil(h / 2), math.ceil(w / 2)
+
+
+@pytest.mark.parametrize('name,grids,size', [
+    ('tiny', CLS_GRIDS, (64, 64)),
+    ('tiny', DENSE_GRIDS, (72, 88)),  # maps not divisible by the grids
+    ('medium', DENSE_GRIDS, (40, 56)),  # 5x5 DW kernels, tiny maps
+])
+def test_equivalent_to_reference_on_official_weights(name, grids, size):
+    arch = ARCHS[name]
+    official = random_official_state_dict(arch, seed=1)
+    converted = convert_hat_net(official)
+    model = HATNet(arch=name, **grids).double().eval()
+    backbone_state = {
+        k[len('backbone.'):]: v.double()
+        for k, v in converted.items() if k.startswith('backbone.')
+    }
+    model.load_state_dict(backbone_state, strict=True)
+    image = torch.rand(1, 3, *size, dtype=torch.float64)
+    with torch.no_grad():
+        outs = model(image)
+        ref_outs, ref_logits = reference_forward(
+            {k: v.double() for k, v in official.items()}, image, arch,
+            grids['grid_sizes'], grids['pool_sizes'])
+        logits = nn.functional.linear(outs[-1].mean(dim=(2, 3)),
+                                      converted['head.fc.weight'].double(),
+                                      converted['head.fc.bias'].double())
+    for out, ref in zip(outs, ref_outs):
+        torch.testing.assert_close(out, ref, rtol=1e-9, atol=1e-9)
+    torch.testing.assert_close(logits, ref_logits, rtol=1e-9, atol=1e-9)
+
+
+def test_out_indices_and_errors():
+    model = HATNet(arch='tiny', out_indices=(1, -1)).eval()
+    outs = model(torch.rand(1, 3, 64, 64))
+    assert [o.shape[1] for o in outs] == [96, 384]
+    with pytest.raises(ValueError, match='out_indices'):
+        HATNet(arch='tiny', out_indices=(4, ))
+    with pytest.raises(ValueError, match="Unknown HATNet arch 'huge'"):
+        HATNet(arch='huge')
+    with pytest.raises(ValueError, match='misses keys'):
+        HATNet(arch=dict(embed_dims=(8, 16, 24, 32)))
+    with pytest.raises(ValueError, match='grid_sizes'):
+        HATNet(arch='tiny', grid_sizes=(8, 8, 8))
+    with pytest.raises(ValueError, match='frozen_stages'):
+        HATNet(arch='tiny', frozen_stages=5)
+
+
+def test_frozen_stages_and_norm_eval():
+    model = HATNet(
+        arch='tiny', frozen_stages=1, norm_eval=True,
+        norm_cfg=dict(type='BN'))
+    model.train()
+    for module in (model.stem, model.stages[0]):
+        assert not module.training
+        assert all(not p.requires_grad for p in module.parameters())
+    assert all(p.requires_grad for p in model.stages[1].parameters())
+    bns = [m for m in model.modules() if isinstance(m, nn.BatchNorm2d)]
+    assert bns and all(not bn.training for bn in bns)
+
+
+def test_with_cp_gives_same_outputs_and_grads():
+    torch.manual_seed(0)
+    plain = HATNet(arch='tiny')
+    checkpointed = HATNet(arch='tiny', with_cp=True)
+    checkpointed.load_state_dict(plain.state_dict())
+    image = torch.rand(2, 3, 64, 64)
+    grads = []
+    for model in (plain, checkpointed):
+        model.train()
+        loss = sum(o.square().mean() for o in model(image))
+        loss.backward()
+        grads.append(model.stem.conv1.weight.grad.clone())
+    torch.testing.assert_close(grads[0], grads[1])
+
+
+def test_drop_path_rises_linearly():
+    model = HATNet(arch='tiny', drop_path_rate=0.2)
+    rates = [b.drop_path.drop_prob for s in model.stages for b in s.blocks]
+    assert rates[0] == 0 and rates[-1] == pytest.approx(0.2)
+    assert rates == sorted(rates)
+
+
+@pytest.mark.parametrize('scope', ['mmseg', 'mmdet', 'mmpretrain'])
+def test_builds_from_upstream_registries(scope):
+    init_default_scope(scope)
+    registry = __import__(f'{scope}.registry', fromlist=['MODELS']).MODELS
+    model = registry.build(dict(type='mmhvit.HATNet', arch='tiny'))
+    assert isinstance(model, HATNet)
