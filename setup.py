@@ -29,7 +29,8 @@ def read_requirements(*names):
 
 
 def add_mim_extension():
-    """Expose configs/ and tools/ as mmhvit/.mim for ``mim train mmhvit``.
+    """Expose configs/, tools/ and model-index.yml as mmhvit/.mim, as the
+    OpenMMLab packages do, for ``mim train mmhvit`` and ``mim search``.
 
     Editable installs link them, wheels and sdists copy them.
     """
@@ -41,7 +42,7 @@ def add_mim_extension():
         return
     mim_dir = osp.join(HERE, 'mmhvit', '.mim')
     os.makedirs(mim_dir, exist_ok=True)
-    for name in ('configs', 'tools'):
+    for name in ('configs', 'tools', 'model-index.yml'):
         src, dst = osp.join(HERE, name), osp.join(mim_dir, name)
         if osp.islink(dst) or osp.isfile(dst):
             os.remove(dst)
@@ -49,8 +50,10 @@ def add_mim_extension():
             shutil.rmtree(dst)
         if mode == 'symlink':
             os.symlink(osp.relpath(src, mim_dir), dst)
-        else:
+        elif osp.isdir(src):
             shutil.copytree(src, dst)
+        else:
+            shutil.copyfile(src, dst)
 
 
 if __name__ == '__main__':
@@ -66,7 +69,10 @@ if __name__ == '__main__':
         python_requires='>=3.8',
         packages=find_packages(exclude=('configs', 'tools', 'tests')),
         include_package_data=True,
-        package_data={'mmhvit': ['.mim/configs/**/*', '.mim/tools/**/*']},
+        package_data={
+            'mmhvit':
+            ['.mim/configs/**/*', '.mim/tools/**/*', '.mim/model-index.yml']
+        },
         install_requires=read_requirements('runtime'),
         extras_require=dict(
             mim=read_requirements('mminstall'),
