@@ -11,6 +11,14 @@ and tested in ``tests/test_compat.py``. Installed packages are never edited.
    local paths: it allows exactly those types while keeping
    ``weights_only=True``, and only for a file holding anything else falls
    back to a full unpickle, with a warning naming the file.
+2. mmengine 0.10.7 starts every ``pytorch``-launched process with
+   ``torch.cuda.set_device``, so ``tools/dist_train.sh`` cannot run on a
+   machine without CUDA even with the gloo backend, and its Runner wraps
+   every model with ``device_ids=[LOCAL_RANK]``, which DDP refuses for a
+   model on the CPU. :func:`init_dist_pytorch` skips the ``set_device`` when
+   CUDA is unavailable, and :func:`ddp_init` drops ``device_ids`` for a
+   model on the CPU and reverts its SyncBN layers (which torch runs on GPUs
+   only) to per-process BN, as mmengine already does for a single process.
 """
 import logging
 import os.path as osp
@@ -18,7 +26,10 @@ import pickle
 
 import numpy as np
 import torch
+import torch.distributed as torch_dist
+from mmengine.dist import utils as dist_utils
 from mmengine.logging import HistoryBuffer, print_log
+from mmengine.model import MMDistributedDataParallel, revert_sync_batchnorm
 from mmengine.runner.checkpoint import CheckpointLoader
 
 try:  # numpy >= 2
@@ -68,6 +79,30 @@ def load_from_local(filename, map_location=None):
             filename, map_location=map_location, weights_only=False)
 
 
+_mmengine_init_dist_pytorch = dist_utils._init_dist_pytorch
+
+
+def init_dist_pytorch(backend='nccl', init_backend='torch', **kwargs):
+    """mmengine's initialisation of a torchrun process, CPU-only included."""
+    if torch.cuda.is_available() or init_backend != 'torch':
+        return _mmengine_init_dist_pytorch(backend, init_backend, **kwargs)
+    torch_dist.init_process_group(backend=backend, **kwargs)
+
+
+_mmengine_ddp_init = MMDistributedDataParallel.__init__
+
+
+def ddp_init(self, module, **kwargs):
+    """``MMDistributedDataParallel.__init__``, CPU modules included."""
+    if next(module.parameters()).device.type == 'cpu':
+        kwargs.pop('device_ids', None)
+        kwargs.pop('output_device', None)
+        module = revert_sync_batchnorm(module)
+    _mmengine_ddp_init(self, module, **kwargs)
+
+
 def apply():
     """Install the shims (idempotent)."""
     CheckpointLoader.register_scheme(prefixes='', force=True)(load_from_local)
+    dist_utils._init_dist_pytorch = init_dist_pytorch
+    MMDistributedDataParallel.__init__ = ddp_init

@@ -8,7 +8,9 @@ and shrinks the data, the images and the backbone.
 """
 import glob
 import json
+import os
 import os.path as osp
+import socket
 import subprocess
 import sys
 
@@ -165,13 +167,21 @@ def write(path, text):
     return str(path)
 
 
-def run_tool(*args):
+def run_tool(*args, env=None):
     """Run tools/<args> in a fresh process, as a user would."""
-    result = subprocess.run([sys.executable, osp.join(ROOT, 'tools', args[0]),
-                             *map(str, args[1:])],
-                            capture_output=True, text=True, cwd=ROOT)
+    command = [osp.join(ROOT, 'tools', args[0]), *map(str, args[1:])]
+    if command[0].endswith('.py'):
+        command.insert(0, sys.executable)
+    result = subprocess.run(command, capture_output=True, text=True,
+                            cwd=ROOT, env=env)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     return result
+
+
+def free_port():
+    with socket.socket() as sock:
+        sock.bind(('127.0.0.1', 0))
+        return sock.getsockname()[1]
 
 
 def read_json_lines(pattern):
@@ -222,6 +232,16 @@ def test_resume_reproduces_uninterrupted_run(tmp_path, datasets):
     assert b['meta']['iter'] == 6
     for key, value in a['state_dict'].items():
         torch.testing.assert_close(b['state_dict'][key], value, msg=key)
+
+
+def test_dist_train_runs_two_cpu_processes(tmp_path, datasets):
+    """tools/dist_train.sh (torchrun, gloo) on a machine without CUDA, with
+    the config's SyncBN; see mmhvit/compat.py."""
+    config = seg_config(tmp_path, datasets['ade20k'], 4, 4)
+    env = dict(os.environ, PYTHON=sys.executable, PORT=str(free_port()))
+    run_tool('dist_train.sh', config, 2, '--work-dir', tmp_path / 'work',
+             env=env)
+    assert (tmp_path / 'work' / 'iter_4.pth').is_file()
 
 
 @pytest.mark.parametrize('name,head,with_mask,metrics', [

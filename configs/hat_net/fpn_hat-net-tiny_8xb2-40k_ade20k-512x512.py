@@ -4,26 +4,15 @@ _base_ = [
     'mmseg::_base_/datasets/ade20k.py',
     'mmseg::_base_/default_runtime.py',
     '../_base_/schedules/adamw-poly_40k.py',
+    '../_base_/models/hat_net_dense.py',
 ]
 custom_imports = dict(imports=['mmhvit.models'], allow_failed_imports=False)
 
-checkpoint = 'https://github.com/yun-liu/HAT-Net/releases/download/v2.0/HAT-Net_Tiny.pth'  # noqa
 crop_size = (512, 512)
 model = dict(
     data_preprocessor=dict(size=crop_size),
     pretrained=None,
-    backbone=dict(
-        _delete_=True,
-        type='mmhvit.HATNet',
-        arch='tiny',
-        # G1 / G2 of dense prediction (Sec. 4.2); parameter-free.
-        grid_sizes=(8, 8, 8, 1),
-        pool_sizes=(16, 8, 4, 1),
-        # Not stated; the paper follows PVT, whose dense backbones use 0.1.
-        drop_path_rate=0.1,
-        # The official ImageNet weights, converted while loading.
-        init_cfg=dict(
-            type='Pretrained', checkpoint=checkpoint, prefix='backbone.')),
+    backbone=dict(_delete_=True, **_base_.hat_net_dense_backbone),
     neck=dict(in_channels=[48, 96, 240, 384]),
     decode_head=dict(num_classes=150))
 

@@ -1,3 +1,7 @@
-from .runtime import enable_visualization, setup_launcher
+from .runtime import (add_runtime_args, build_runner, enable_visualization,
+                      load_config, setup_launcher)
 
-__all__ = ['enable_visualization', 'setup_launcher']
+__all__ = [
+    'add_runtime_args', 'build_runner', 'enable_visualization', 'load_config',
+    'setup_launcher'
+]
