@@ -33,7 +33,7 @@ $(STAMP): setup.py requirements/*.txt
 	touch $(STAMP)
 
 test: install
-	$(PY) -m pytest tests $(PYTEST_ARGS)
+	$(PY) -m pytest $(PYTEST_ARGS)
 
 demo: install
 	$(PY) tools/misc/demo.py

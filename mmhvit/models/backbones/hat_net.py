@@ -14,8 +14,8 @@ grids the two agree exactly.
 """
 import torch.nn.functional as F
 import torch.utils.checkpoint as cp
-from mmcv.cnn.bricks import DropPath
 from mmcv.cnn import build_norm_layer
+from mmcv.cnn.bricks import DropPath
 from mmengine.model import BaseModule, ModuleList
 from mmengine.model.weight_init import constant_init, trunc_normal_init
 from torch import nn
@@ -107,7 +107,8 @@ class HATBlock(BaseModule):
 
 
 class HATStage(BaseModule):
-    """An optional stride-2 downsampling followed by ``depth`` blocks."""
+    """An optional stride-2 downsampling, then one block per ``block_cfgs``
+    entry (keyword arguments of :class:`HATBlock`)."""
 
     def __init__(self, in_channels, channels, block_cfgs, norm_cfg,
                  downsample=True, init_cfg=None):
