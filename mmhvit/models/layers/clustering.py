@@ -1,0 +1,417 @@
+"""Token clustering shared by ClusTR and HAFA: DPC-KNN, K-means, merging
+with importance weights, and the token <-> feature-map "dictionary".
+
+Shapes: ``B`` images, ``N`` tokens of ``C`` channels, ``M`` clusters.
+
+DPC-KNN (density peaks clustering with k nearest neighbours; Rodriguez &
+Laio 2014, as used by TCFormer, ClusTR Eqs. 1-2 and HAFA Eqs. 2-4) follows
+TCFormer's ``cluster_dpc_knn`` where the papers are silent: distances are
+Euclidean divided by ``sqrt(C)``; a token is its own first neighbour; a
+uniform noise of 1e-6 breaks density ties; the densest token's ``delta`` is
+the largest distance of its image; every token joins its nearest centre and
+each centre its own cluster. Unlike a plain implementation, the ``N x N``
+distance matrix is never stored: rows are processed in chunks, so extra
+memory is ``O(N * (k + chunk))`` instead of ``O(N^2)``.
+"""
+import functools
+import math
+from typing import List, NamedTuple, Optional, Tuple
+
+import torch
+import torch.nn.functional as F
+
+# Rows of the distance matrix held at once: chunk * N <= this many entries.
+DEFAULT_CHUNK_ELEMENTS = 1 << 24  # 64 MiB of float32
+
+
+def _row_chunks(num_rows: int, num_cols: int, chunk_elements: int):
+    step = max(1, chunk_elements // max(num_cols, 1))
+    for start in range(0, num_rows, step):
+        yield slice(start, min(start + step, num_rows))
+
+
+def scaled_distance(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """Euclidean distances divided by ``sqrt(C)``: (B, P, C), (B, R, C) ->
+    (B, P, R), in float32."""
+    return torch.cdist(a.float(), b.float()) / math.sqrt(a.shape[-1])
+
+
+def _masked_columns(dist, token_mask, fill):
+    """Replace distances to masked (padded) tokens by ``fill``."""
+    if token_mask is None:
+        return dist
+    return dist.masked_fill(~token_mask[:, None, :], fill)
+
+
+@torch.no_grad()
+def dpc_scores(x: torch.Tensor,
+               k: int = 5,
+               token_mask: Optional[torch.Tensor] = None,
+               generator: Optional[torch.Generator] = None,
+               chunk_elements: int = DEFAULT_CHUNK_ELEMENTS) -> torch.Tensor:
+    """Decision value ``gamma = rho * delta`` of every token (ClusTR Eqs.
+    1-2): the density peaks are the tokens of the largest values.
+
+    Args:
+        x (Tensor): Tokens ``(B, N, C)``; computed in float32.
+        k (int): Neighbours of the local density, the token itself included.
+        token_mask (Tensor, optional): ``(B, N)`` bool, False for padded
+            tokens: they are nobody's neighbour, have density 0 and score
+            below every real token.
+        generator (torch.Generator, optional): Source of the tie-breaking
+            noise, for reproducible clusters.
+        chunk_elements (int): Distance entries held at once.
+
+    Returns:
+        Tensor: ``(B, N)`` float32 scores.
+    """
+    batch, num_tokens, _ = x.shape
+    x = x.float()
+    k = min(k, num_tokens)
+    # Larger than any distance: masked tokens lose every neighbour contest.
+    far = 2 * x.norm(dim=-1).amax() / math.sqrt(x.shape[-1]) + 1
+    knn_sq_mean = x.new_empty(batch, num_tokens)
+    dist_max = x.new_zeros(batch)
+    for rows in _row_chunks(num_tokens, num_tokens, chunk_elements):
+        dist = scaled_distance(x[:, rows], x)  # (B, rows, N)
+        dist_max = torch.maximum(
+            dist_max, _masked_columns(dist, token_mask, 0.).flatten(1).amax(1))
+        knn = _masked_columns(dist, token_mask, far).topk(
+            k, dim=-1, largest=False).values  # (B, rows, k)
+        knn_sq_mean[:, rows] = knn.square().mean(dim=-1)
+    noise = torch.rand(batch, num_tokens, generator=generator,
+                       device=generator.device if generator else x.device)
+    density = (-knn_sq_mean).exp() + 1e-6 * noise.to(x.device)
+    if token_mask is not None:
+        density = density * token_mask
+
+    # delta: distance to the nearest denser token (dist_max for the peak)
+    delta = x.new_empty(batch, num_tokens)
+    for rows in _row_chunks(num_tokens, num_tokens, chunk_elements):
+        dist = scaled_distance(x[:, rows], x)  # padded tokens: never denser
+        denser = density[:, None, :] > density[:, rows, None]
+        nearest = dist.masked_fill(~denser, float('inf')).amin(dim=-1)
+        delta[:, rows] = torch.minimum(nearest, dist_max[:, None])
+
+    score = delta * density
+    if token_mask is not None:  # padded tokens last, even behind score 0
+        score = score.masked_fill(~token_mask, -1.)
+    return score
+
+
+@torch.no_grad()
+def cluster_by_scores(x: torch.Tensor, score: torch.Tensor,
+                      num_clusters: int,
+                      chunk_elements: int = DEFAULT_CHUNK_ELEMENTS
+                      ) -> torch.Tensor:
+    """The ``M`` best-scored tokens become centres; every token joins its
+    nearest centre (first on ties) and each centre its own cluster.
+
+    Args:
+        x (Tensor): Tokens ``(B, N, C)``.
+        score (Tensor): ``(B, N)`` from :func:`dpc_scores`.
+        num_clusters (int): ``M``.
+
+    Returns:
+        Tensor: ``(B, N)`` long, in ``[0, M)``; cluster ``c`` is centred on
+        the token of the ``c``-th largest score.
+    """
+    batch, num_tokens, _ = x.shape
+    if not 1 <= num_clusters <= num_tokens:
+        raise ValueError(f'num_clusters must be in [1, {num_tokens}] for '
+                         f'{num_tokens} tokens, got {num_clusters}.')
+    centres = score.topk(num_clusters, dim=-1).indices  # (B, M)
+    centre_feats = gather_tokens(x.float(), centres)  # (B, M, C)
+    idx_cluster = x.new_empty(batch, num_tokens, dtype=torch.long)
+    for cols in _row_chunks(num_tokens, num_clusters, chunk_elements):
+        dist = scaled_distance(x[:, cols], centre_feats)  # (B, cols, M)
+        idx_cluster[:, cols] = dist.argmin(dim=-1)
+    ids = torch.arange(num_clusters, device=x.device).expand_as(centres)
+    return idx_cluster.scatter(1, centres, ids)
+
+
+def dpc_knn(x: torch.Tensor, num_clusters: int, k: int = 5,
+            **kwargs) -> torch.Tensor:
+    """DPC-KNN: :func:`dpc_scores`, then :func:`cluster_by_scores`.
+
+    Keyword arguments (``token_mask``, ``generator``, ``chunk_elements``)
+    go to :func:`dpc_scores`. Returns ``(B, N)`` cluster indices.
+    """
+    chunk = kwargs.get('chunk_elements', DEFAULT_CHUNK_ELEMENTS)
+    return cluster_by_scores(x, dpc_scores(x, k, **kwargs), num_clusters,
+                             chunk)
+
+
+def gather_tokens(x: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
+    """``x[b, index[b, i]]``: (B, N, C), (B, M) -> (B, M, C)."""
+    return x.gather(1, index[..., None].expand(-1, -1, x.shape[-1]))
+
+
+@torch.no_grad()
+def kmeans(x: torch.Tensor,
+           num_clusters: int,
+           num_iters: int = 10,
+           token_mask: Optional[torch.Tensor] = None,
+           chunk_elements: int = DEFAULT_CHUNK_ELEMENTS) -> torch.Tensor:
+    """Lloyd's K-means, started from ``M`` tokens evenly spaced in token
+    order (deterministic; in raster order they spread over the image).
+
+    Args:
+        x (Tensor): Tokens ``(B, N, C)``.
+        num_clusters (int): ``M``.
+        num_iters (int): Assignment/update rounds.
+        token_mask (Tensor, optional): ``(B, N)`` bool, False for padded
+            tokens, which do not move the centres.
+
+    Returns:
+        Tensor: ``(B, N)`` long cluster indices in ``[0, M)``.
+    """
+    batch, num_tokens, channels = x.shape
+    if not 1 <= num_clusters <= num_tokens:
+        raise ValueError(f'num_clusters must be in [1, {num_tokens}] for '
+                         f'{num_tokens} tokens, got {num_clusters}.')
+    x = x.float()
+    start = torch.linspace(0, num_tokens - 1, num_clusters,
+                           device=x.device).round().long()
+    centres = x[:, start]  # (B, M, C)
+    weight = (x.new_ones(batch, num_tokens) if token_mask is None else
+              token_mask.float())
+    for _ in range(num_iters):
+        idx = x.new_empty(batch, num_tokens, dtype=torch.long)
+        for cols in _row_chunks(num_tokens, num_clusters, chunk_elements):
+            idx[:, cols] = scaled_distance(x[:, cols], centres).argmin(-1)
+        sums = x.new_zeros(batch, num_clusters, channels).scatter_add_(
+            1, idx[..., None].expand_as(x), x * weight[..., None])
+        counts = x.new_zeros(batch, num_clusters).scatter_add_(1, idx, weight)
+        # an empty cluster keeps its centre
+        centres = torch.where(counts[..., None] > 0,
+                              sums / counts.clamp(min=1)[..., None], centres)
+    return idx
+
+
+def merge_tokens(x: torch.Tensor,
+                 idx_cluster: torch.Tensor,
+                 num_clusters: int,
+                 weight: Optional[torch.Tensor] = None
+                 ) -> Tuple[torch.Tensor, torch.Tensor]:
+    """Weighted mean of each cluster's tokens.
+
+    ``y_c = sum_{i in c} w_i x_i / sum_{i in c} w_i``: with ``w = exp(s)``
+    for predicted importance scores ``s``, the weights are a softmax within
+    each cluster (HAFA Eq. 5; TCFormer's merge; ClusTR's per-token ``w_i``).
+    Gradients reach ``x`` and ``weight``; the assignment is discrete.
+
+    Args:
+        x (Tensor): Tokens ``(B, N, C)``.
+        idx_cluster (Tensor): ``(B, N)`` cluster of each token.
+        num_clusters (int): ``M``.
+        weight (Tensor, optional): ``(B, N, 1)`` non-negative weights;
+            uniform when None. Tokens of weight 0 do not contribute.
+
+    Returns:
+        tuple: merged tokens ``(B, M, C)`` and each token's normalised
+        weight within its cluster ``(B, N, 1)``.
+    """
+    batch, _, channels = x.shape
+    if weight is None:
+        weight = x.new_ones(x.shape[:2] + (1, ))
+    cluster_weight = weight.new_zeros(batch, num_clusters, 1).scatter_add(
+        1, idx_cluster[..., None], weight) + 1e-6
+    norm_weight = weight / cluster_weight.gather(1, idx_cluster[..., None])
+    merged = x.new_zeros(batch, num_clusters, channels).scatter_add(
+        1, idx_cluster[..., None].expand(-1, -1, channels), x * norm_weight)
+    return merged, norm_weight
+
+
+def importance_weight(score: torch.Tensor) -> torch.Tensor:
+    """``exp(score)``, shifted per image for stability; the shift cancels in
+    the per-cluster normalisation of :func:`merge_tokens`."""
+    return (score - score.amax(dim=1, keepdim=True).detach()).exp()
+
+
+class TokenDict(NamedTuple):
+    """Where the cells of the initial grid went (TCFormer's token dict).
+
+    Attributes:
+        idx_token (Tensor): ``(B, H0 * W0)`` token index of every cell of
+            the initial ``H0 x W0`` grid.
+        init_size (tuple): ``(H0, W0)``.
+        num_tokens (int): ``N``, tokens the cells point into.
+    """
+    idx_token: torch.Tensor
+    init_size: Tuple[int, int]
+    num_tokens: int
+
+    @classmethod
+    def grid(cls, batch, height, width, device):
+        """The identity dictionary of an ``H x W`` map of tokens."""
+        idx = torch.arange(height * width, device=device)
+        return cls(idx.expand(batch, -1), (height, width), height * width)
+
+    def merge(self, idx_cluster: torch.Tensor, num_clusters: int):
+        """The dictionary after the tokens were merged into clusters."""
+        return TokenDict(idx_cluster.gather(1, self.idx_token),
+                         self.init_size, num_clusters)
+
+
+def _cell_to_pixel(init_size, map_size, device):
+    """Pixel of an ``H x W`` map covering each cell of the initial grid
+    (nearest neighbour), ``(H0 * W0,)``."""
+    pixels = torch.arange(map_size[0] * map_size[1], device=device,
+                          dtype=torch.float32).view(1, 1, *map_size)
+    return F.interpolate(pixels, init_size, mode='nearest').long().flatten()
+
+
+def token2map(x: torch.Tensor, tokens: TokenDict,
+              map_size: Tuple[int, int]) -> torch.Tensor:
+    """Tokens -> feature map: each pixel is the mean of the tokens of the
+    initial-grid cells it covers. ``map_size`` must not exceed the initial
+    grid.
+
+    Args:
+        x (Tensor): ``(B, N, C)`` tokens described by ``tokens``.
+        tokens (TokenDict): Their dictionary.
+        map_size (tuple): ``(H, W)``.
+
+    Returns:
+        Tensor: ``(B, C, H, W)``.
+    """
+    batch, _, channels = x.shape
+    pixel = _cell_to_pixel(tokens.init_size, map_size, x.device)
+    pixel = pixel.expand(batch, -1)[..., None]  # (B, H0*W0, 1)
+    cells = gather_tokens(x, tokens.idx_token)  # (B, H0*W0, C)
+    height, width = map_size
+    out = x.new_zeros(batch, height * width, channels).scatter_add(
+        1, pixel.expand(-1, -1, channels), cells)
+    count = x.new_zeros(batch, height * width, 1).scatter_add(
+        1, pixel, x.new_ones(pixel.shape))
+    out = out / count.clamp(min=1)
+    return out.transpose(1, 2).reshape(batch, channels, height, width)
+
+
+def map2token(feature_map: torch.Tensor, tokens: TokenDict) -> torch.Tensor:
+    """Feature map -> tokens: each token is the mean of the pixels over its
+    initial-grid cells.
+
+    Args:
+        feature_map (Tensor): ``(B, C, H, W)``, not larger than the initial
+            grid.
+        tokens (TokenDict): The tokens' dictionary.
+
+    Returns:
+        Tensor: ``(B, N, C)``.
+    """
+    batch, channels, height, width = feature_map.shape
+    pixel = _cell_to_pixel(tokens.init_size, (height, width),
+                           feature_map.device).expand(batch, -1)
+    flat = feature_map.flatten(2).transpose(1, 2)  # (B, H*W, C)
+    cells = gather_tokens(flat, pixel)  # (B, H0*W0, C)
+    index = tokens.idx_token[..., None]
+    out = flat.new_zeros(batch, tokens.num_tokens, channels).scatter_add(
+        1, index.expand(-1, -1, channels), cells)
+    count = flat.new_zeros(batch, tokens.num_tokens, 1).scatter_add(
+        1, index, flat.new_ones(index.shape))
+    return out / count.clamp(min=1)
+
+
+def _split(length: int, parts: int):
+    """Split ``range(length)`` into ``parts`` runs whose sizes differ by at
+    most one; runs are padded to the longest with their last index.
+    Returns ``(parts, longest)`` indices and validity."""
+    starts = torch.arange(parts) * length // parts
+    ends = torch.arange(1, parts + 1) * length // parts
+    index = starts[:, None] + torch.arange(-(-length // parts))
+    valid = index < ends[:, None]
+    return torch.minimum(index, ends[:, None] - 1), valid
+
+
+@functools.lru_cache(maxsize=64)
+def window_layout(height: int, width: int, window_size: int,
+                  device: torch.device):
+    """Windows of at most ``window_size`` tokens a side, as equal as
+    possible, covering an ``H x W`` grid of tokens in raster order.
+
+    Returns:
+        tuple: ``index`` ``(nW * P,)`` token of each window slot (padded
+        slots repeat a token of their window), ``valid`` ``(nW, P)``,
+        ``slot`` ``(H * W,)`` the slot holding each token, the window count
+        ``nW`` and the fewest real tokens of any window.
+    """
+    rows, rows_valid = _split(height, -(-height // window_size))
+    cols, cols_valid = _split(width, -(-width // window_size))
+    # (ph, pw, hp, wp) -> (nW, P)
+    index = (rows[:, None, :, None] * width + cols[None, :, None, :])
+    valid = rows_valid[:, None, :, None] & cols_valid[None, :, None, :]
+    num_windows = rows.shape[0] * cols.shape[0]
+    index, valid = index.reshape(num_windows, -1), valid.reshape(
+        num_windows, -1)
+    slot = torch.empty(height * width, dtype=torch.long)
+    slot[index[valid]] = torch.arange(index.numel()).view_as(index)[valid]
+    fewest = (height // rows.shape[0]) * (width // cols.shape[0])
+    return (index.flatten().to(device), valid.to(device), slot.to(device),
+            num_windows, fewest)
+
+
+class TokenClusterer:
+    """Clusters the tokens of a map at one or more reduction ratios.
+
+    ``ratios`` ``lambda`` give ``M = ceil(N / lambda)`` clusters each
+    (ClusTR Eq. 3). DPC-KNN scores the tokens once and picks the centres of
+    every ratio from the same scores; K-means runs once per ratio.
+
+    Args:
+        method (str): ``'dpc_knn'`` or ``'kmeans'``.
+        k (int): DPC-KNN neighbours.
+        num_iters (int): K-means rounds.
+        window_size (int, optional): Cluster within windows of at most this
+            many tokens a side instead of over the whole map (each window
+            gets ``ceil(n / lambda)`` clusters, ``n`` its fewest tokens).
+            Cheaper at high resolution, but it changes the clusters: a
+            cluster never spans two windows.
+        deterministic (bool): Seeded tie-breaking noise.
+    """
+
+    def __init__(self, method='dpc_knn', k=5, num_iters=10, window_size=None,
+                 deterministic=False):
+        if method not in ('dpc_knn', 'kmeans'):
+            raise ValueError(f"Unknown clustering method {method!r}; use "
+                             "'dpc_knn' or 'kmeans'.")
+        self.method, self.k, self.num_iters = method, k, num_iters
+        self.window_size = window_size
+        self.deterministic = deterministic
+
+    def __call__(self, x: torch.Tensor, hw: Tuple[int, int],
+                 ratios) -> List[Tuple[torch.Tensor, int]]:
+        """Cluster ``x`` ``(B, N, C)`` laid out on an ``H x W`` grid.
+
+        Returns:
+            list: per ratio, the ``(B, N)`` cluster indices and the number
+            of clusters ``M``.
+        """
+        batch, num_tokens, channels = x.shape
+        if self.window_size is None:
+            groups, mask, fewest = x, None, num_tokens
+        else:
+            index, valid, slot, num_windows, fewest = window_layout(
+                *hw, self.window_size, x.device)
+            groups = x[:, index].view(batch * num_windows, -1, channels)
+            mask = valid.repeat(batch, 1)  # (B * nW, P)
+        counts = [max(1, math.ceil(fewest / ratio)) for ratio in ratios]
+        idxs = self._cluster(groups, mask, counts)
+        if self.window_size is None:
+            return list(zip(idxs, counts))
+        results = []
+        for idx, count in zip(idxs, counts):
+            offset = torch.arange(num_windows, device=x.device)[:, None]
+            idx = (idx.view(batch, num_windows, -1) + offset * count).flatten(1)
+            results.append((idx[:, slot], num_windows * count))
+        return results
+
+    def _cluster(self, groups, mask, counts):
+        if self.method == 'kmeans':
+            return [kmeans(groups, m, self.num_iters, mask) for m in counts]
+        generator = None
+        if self.deterministic:
+            generator = torch.Generator(groups.device).manual_seed(0)
+        score = dpc_scores(groups, self.k, mask, generator)
+        return [cluster_by_scores(groups, score, m) for m in counts]
