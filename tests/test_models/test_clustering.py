@@ -1,6 +1,8 @@
 """Token clustering: DPC-KNN and K-means against a plain reference and on
 well-separated blobs, chunking, masks, merging and the token <-> map
 dictionary."""
+import os
+
 import pytest
 import torch
 
@@ -8,6 +10,7 @@ from mmhvit.models.layers.clustering import (TokenClusterer, TokenDict,
                                              dpc_knn, kmeans,
                                              map2token, merge_tokens,
                                              token2map)
+from mmhvit.utils import measure
 from reference.dpc_knn_reference import dpc_knn_reference
 
 
@@ -142,3 +145,13 @@ def test_two_ratios_share_the_density_peaks():
     assert (m_fine, m_coarse) == (16, 4)
     reference = dpc_knn(x, 4, generator=torch.Generator().manual_seed(0))
     assert torch.equal(coarse, reference)
+
+
+@pytest.mark.skipif(not os.path.exists('/proc/self/clear_refs'),
+                    reason='peak memory is read from Linux /proc')
+def test_16k_tokens_cluster_in_far_less_than_2_gib():
+    x = torch.randn(1, 16384, 64)  # a 512x512 image at stride 4
+    run = measure(lambda: dpc_knn(x, 1024))
+    assert run.result.shape == (1, 16384)
+    # the plain N x N computation peaks at about 5 GiB here
+    assert run.peak_bytes < 2 * 2**30, run.peak_bytes / 2**30

@@ -72,7 +72,8 @@ def dpc_scores(x: torch.Tensor,
     far = 2 * x.norm(dim=-1).amax() / math.sqrt(x.shape[-1]) + 1
     knn_sq_mean = x.new_empty(batch, num_tokens)
     dist_max = x.new_zeros(batch)
-    for rows in _row_chunks(num_tokens, num_tokens, chunk_elements):
+    chunks = list(_row_chunks(num_tokens, num_tokens, chunk_elements))
+    for rows in chunks:
         dist = scaled_distance(x[:, rows], x)  # (B, rows, N)
         dist_max = torch.maximum(
             dist_max, _masked_columns(dist, token_mask, 0.).flatten(1).amax(1))
@@ -87,9 +88,11 @@ def dpc_scores(x: torch.Tensor,
 
     # delta: distance to the nearest denser token (dist_max for the peak)
     delta = x.new_empty(batch, num_tokens)
-    for rows in _row_chunks(num_tokens, num_tokens, chunk_elements):
-        dist = scaled_distance(x[:, rows], x)  # padded tokens: never denser
+    for rows in chunks:
+        if len(chunks) > 1:  # else the one chunk is still at hand
+            dist = scaled_distance(x[:, rows], x)
         denser = density[:, None, :] > density[:, rows, None]
+        # padded tokens have density 0: never denser
         nearest = dist.masked_fill(~denser, float('inf')).amin(dim=-1)
         delta[:, rows] = torch.minimum(nearest, dist_max[:, None])
 
