@@ -20,22 +20,35 @@ import torch
 from mmhvit.datasets import make_ade20k, make_coco, make_imagenet
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
-# A HAT-Net small enough for CPU tests; same code paths as the paper's archs.
+# Backbones small enough for CPU tests, with the code paths of the paper's
+# archs, and the configs they are tried in.
 TEST_ARCH = dict(stem_channels=8, embed_dims=(16, 32, 48, 64),
                  depths=(1, 1, 1, 1), head_dim=16, mlp_ratios=(2, 2, 2, 2),
                  kernel_sizes=(3, 3, 3, 3))
+FAMILIES = {
+    'hat_net': dict(
+        arch=TEST_ARCH,
+        seg='hat_net/fpn_hat-net-tiny_8xb2-40k_ade20k-512x512.py',
+        det='hat_net/{}_hat-net-tiny_fpn_1x_coco.py'),
+    'clustr': dict(
+        arch=dict(embed_dims=(16, 32, 48, 64), depths=(1, 1, 1, 1),
+                  num_heads=(1, 1, 2, 2), mlp_ratios=(2, 2, 2, 2),
+                  reduction_ratios=((64, 16), (16, 4), (4, 1), (1, ))),
+        seg='clustr/fpn_clustr-small_8xb2-80k_ade20k-512x512.py',
+        det='clustr/{}_clustr-small_fpn_1x_coco.py'),
+}
 COMMON = f"""
 randomness = dict(seed=0, deterministic=True)
 log_level = 'WARNING'
 """
-BACKBONE = f"""
-    backbone=dict(arch=dict(_delete_=True, **{TEST_ARCH!r}), init_cfg=None,
+BACKBONE = """
+    backbone=dict(arch=dict(_delete_=True, **{arch!r}), init_cfg=None,
                   drop_path_rate=0.0),
     neck=dict(in_channels=[16, 32, 48, 64], out_channels=32),
 """
 
 SEG_CONFIG = """
-_base_ = '{root}/configs/hat_net/fpn_hat-net-tiny_8xb2-40k_ade20k-512x512.py'
+_base_ = '{root}/configs/{base}'
 data_root = '{data}'
 crop_size = (64, 64)
 model = dict(
@@ -100,7 +113,7 @@ default_hooks = dict(logger=dict(interval=1))
 """
 
 DET_CONFIG = """
-_base_ = '{root}/configs/hat_net/{name}'
+_base_ = '{root}/configs/{base}'
 model = dict(
 {backbone}
     {head})
@@ -200,16 +213,20 @@ def logged_metrics(work_dir):
     return read_json_lines(osp.join(work_dir, '*', '*.json'))[-1]
 
 
-def seg_config(tmp_path, data, iters, ckpt_interval):
+def seg_config(tmp_path, data, iters, ckpt_interval, family='hat_net'):
+    family = FAMILIES[family]
     return write(
         tmp_path / 'seg.py',
-        SEG_CONFIG.format(root=ROOT, data=data, backbone=BACKBONE,
-                          iters=iters, ckpt_interval=ckpt_interval,
-                          common=COMMON))
+        SEG_CONFIG.format(
+            root=ROOT, base=family['seg'], data=data,
+            backbone=BACKBONE.format(arch=family['arch']), iters=iters,
+            ckpt_interval=ckpt_interval, common=COMMON))
 
 
-def test_semantic_fpn_trains_loss_falls_and_tests(tmp_path, datasets):
-    config = seg_config(tmp_path, datasets['ade20k'], 30, 30)
+@pytest.mark.parametrize('family', FAMILIES)
+def test_semantic_fpn_trains_loss_falls_and_tests(tmp_path, datasets,
+                                                  family):
+    config = seg_config(tmp_path, datasets['ade20k'], 30, 30, family)
     work_dir = tmp_path / 'work'
     run_tool('train.py', config, '--work-dir', work_dir)
     losses = [r['loss'] for r in train_scalars(work_dir) if 'loss' in r]
@@ -244,20 +261,24 @@ def test_dist_train_runs_two_cpu_processes(tmp_path, datasets):
     assert (tmp_path / 'work' / 'iter_4.pth').is_file()
 
 
-@pytest.mark.parametrize('name,head,with_mask,metrics', [
-    ('retinanet_hat-net-tiny_fpn_1x_coco.py', RETINA_HEAD, False,
-     ['coco/bbox_mAP']),
-    ('mask-rcnn_hat-net-tiny_fpn_1x_coco.py', MASK_HEAD, True,
+@pytest.mark.parametrize('family,detector,head,with_mask,metrics', [
+    ('hat_net', 'retinanet', RETINA_HEAD, False, ['coco/bbox_mAP']),
+    ('hat_net', 'mask-rcnn', MASK_HEAD, True,
+     ['coco/bbox_mAP', 'coco/segm_mAP']),
+    ('clustr', 'mask-rcnn', MASK_HEAD, True,
      ['coco/bbox_mAP', 'coco/segm_mAP']),
 ])
-def test_detectors_train_and_test(tmp_path, datasets, name, head, with_mask,
-                                  metrics):
+def test_detectors_train_and_test(tmp_path, datasets, family, detector, head,
+                                  with_mask, metrics):
     pipelines = DET_PIPELINES.format(data=datasets['coco'],
                                      with_mask=with_mask)
+    family = FAMILIES[family]
     config = write(
         tmp_path / 'det.py',
-        DET_CONFIG.format(root=ROOT, name=name, backbone=BACKBONE, head=head,
-                          pipelines=pipelines, common=COMMON))
+        DET_CONFIG.format(
+            root=ROOT, base=family['det'].format(detector),
+            backbone=BACKBONE.format(arch=family['arch']), head=head,
+            pipelines=pipelines, common=COMMON))
     run_tool('train.py', config, '--work-dir', tmp_path / 'work')
     run_tool('test.py', config, tmp_path / 'work' / 'epoch_1.pth',
              '--work-dir', tmp_path / 'test')

@@ -4,17 +4,21 @@ TCFormer's ``cluster_dpc_knn`` computes it), measured in one run.
 
     python tools/analysis_tools/benchmark_clustering.py \
         [--sizes 196 1024 4096 16384] [--channels 64] [--ratio 4] \
-        [--device cpu|cuda] [--repeat 3] [--max-plain-n 16384]
+        [--device cpu|cuda] [--repeat 3] [--max-plain-n 16384] \
+        [--window-size 64]
 
 Both are given the same tie-breaking noise, so the table also says whether
-they produce the same clusters.
+they produce the same clusters. With ``--window-size`` a third column times
+clustering within windows of that many tokens a side (the tokens laid out on
+the most square grid of N cells), the cheaper option for detection-size
+maps, which does change the clusters.
 """
 import argparse
 import math
 
 import torch
 
-from mmhvit.models.layers import dpc_knn
+from mmhvit.models.layers import TokenClusterer, dpc_knn
 from mmhvit.utils import measure
 
 
@@ -59,7 +63,15 @@ def parse_args():
     parser.add_argument('--repeat', type=int, default=3)
     parser.add_argument('--max-plain-n', type=int, default=16384,
                         help='skip the plain computation above this N')
+    parser.add_argument('--window-size', type=int,
+                        help='also time clustering within windows')
     return parser.parse_args()
+
+
+def grid_of(n):
+    """The most square (H, W) with H * W = n."""
+    height = max(d for d in range(1, math.isqrt(n) + 1) if n % d == 0)
+    return height, n // height
 
 
 def main():
@@ -67,8 +79,12 @@ def main():
     print(f'DPC-KNN, C={args.channels}, M=ceil(N/{args.ratio:g}), '
           f'k={args.k}, batch 1, {args.device}; best of {args.repeat} runs; '
           'memory = peak above the input')
-    print(f'{"N":>7} | {"chunked s":>9} {"plain s":>9} {"plain/ch":>8} | '
-          f'{"chunked MiB":>11} {"plain MiB":>10} {"plain/ch":>8} | same')
+    header = (f'{"N":>7} | {"chunked s":>9} {"plain s":>9} {"plain/ch":>8} '
+              f'| {"chunked MiB":>11} {"plain MiB":>10} {"plain/ch":>8} | '
+              'same')
+    if args.window_size:
+        header += f' | {"windows s":>9} {"ch/win":>7} {"win MiB":>8}'
+    print(header)
     for n in args.sizes:
         x = torch.randn(1, n, args.channels, device=args.device)
         m = math.ceil(n / args.ratio)
@@ -88,7 +104,14 @@ def main():
                     f'{mem_plain / max(mem_ours, 1):>8.2f} | {same}')
         else:
             row += (f'{"-":>9} {"-":>8} | {mem_ours / 2**20:>11.0f} '
-                    f'{"-":>10} {"-":>8} | -')
+                    f'{"-":>10} {"-":>8} |    -')
+        if args.window_size:
+            clusterer = TokenClusterer(window_size=args.window_size)
+            _, t_win, mem_win = best_of(
+                lambda: clusterer(x, grid_of(n), [args.ratio]), args.device,
+                args.repeat)
+            row += (f' | {t_win:>9.3f} {t_ours / t_win:>7.1f} '
+                    f'{mem_win / 2**20:>8.0f}')
         print(row, flush=True)
 
 

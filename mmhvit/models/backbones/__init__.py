@@ -1,3 +1,4 @@
+from .clustr import ClusTR
 from .hat_net import HATNet
 
-__all__ = ['HATNet']
+__all__ = ['ClusTR', 'HATNet']

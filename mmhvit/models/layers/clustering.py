@@ -24,8 +24,11 @@ import torch.nn.functional as F
 DEFAULT_CHUNK_ELEMENTS = 1 << 24  # 64 MiB of float32
 
 
-def _row_chunks(num_rows: int, num_cols: int, chunk_elements: int):
-    step = max(1, chunk_elements // max(num_cols, 1))
+def _row_chunks(batch: int, num_rows: int, num_cols: int,
+                chunk_elements: int):
+    """Row slices of a (batch, rows, cols) matrix, ``chunk_elements`` at a
+    time."""
+    step = max(1, chunk_elements // max(batch * num_cols, 1))
     for start in range(0, num_rows, step):
         yield slice(start, min(start + step, num_rows))
 
@@ -72,7 +75,8 @@ def dpc_scores(x: torch.Tensor,
     far = 2 * x.norm(dim=-1).amax() / math.sqrt(x.shape[-1]) + 1
     knn_sq_mean = x.new_empty(batch, num_tokens)
     dist_max = x.new_zeros(batch)
-    chunks = list(_row_chunks(num_tokens, num_tokens, chunk_elements))
+    chunks = list(
+        _row_chunks(batch, num_tokens, num_tokens, chunk_elements))
     for rows in chunks:
         dist = scaled_distance(x[:, rows], x)  # (B, rows, N)
         dist_max = torch.maximum(
@@ -126,7 +130,8 @@ def cluster_by_scores(x: torch.Tensor, score: torch.Tensor,
     centres = score.topk(num_clusters, dim=-1).indices  # (B, M)
     centre_feats = gather_tokens(x.float(), centres)  # (B, M, C)
     idx_cluster = x.new_empty(batch, num_tokens, dtype=torch.long)
-    for cols in _row_chunks(num_tokens, num_clusters, chunk_elements):
+    for cols in _row_chunks(batch, num_tokens, num_clusters,
+                            chunk_elements):
         dist = scaled_distance(x[:, cols], centre_feats)  # (B, cols, M)
         idx_cluster[:, cols] = dist.argmin(dim=-1)
     ids = torch.arange(num_clusters, device=x.device).expand_as(centres)
@@ -181,7 +186,8 @@ def kmeans(x: torch.Tensor,
               token_mask.float())
     for _ in range(num_iters):
         idx = x.new_empty(batch, num_tokens, dtype=torch.long)
-        for cols in _row_chunks(num_tokens, num_clusters, chunk_elements):
+        for cols in _row_chunks(batch, num_tokens, num_clusters,
+                                chunk_elements):
             idx[:, cols] = scaled_distance(x[:, cols], centres).argmin(-1)
         sums = x.new_zeros(batch, num_clusters, channels).scatter_add_(
             1, idx[..., None].expand_as(x), x * weight[..., None])

@@ -1,0 +1,3 @@
+_base_ = './clustr-tiny_8xb128_in1k.py'
+
+model = dict(backbone=dict(arch='small'))

@@ -1,0 +1,20 @@
+# Semantic FPN + ClusTR-S on ADE20K, 80k iterations (ClusTR Tab. 3, Sec. 4.2):
+# AdamW lr 1e-4, weight decay 1e-4, batch 16 (8 GPUs x 2), 512x512 crops,
+# test at short side 512.
+_base_ = [
+    'mmseg::_base_/models/fpn_r50.py',
+    'mmseg::_base_/datasets/ade20k.py',
+    'mmseg::_base_/default_runtime.py',
+    '../_base_/schedules/adamw-poly_80k.py',
+    '../_base_/models/clustr_dense.py',
+]
+custom_imports = dict(imports=['mmhvit.models'], allow_failed_imports=False)
+
+crop_size = (512, 512)
+model = dict(
+    data_preprocessor=dict(size=crop_size),
+    pretrained=None,
+    backbone=dict(_delete_=True, **_base_.clustr_dense_backbone),
+    neck=dict(in_channels=[64, 128, 256, 512]),
+    decode_head=dict(num_classes=150))
+train_dataloader = dict(batch_size=2)

@@ -1,0 +1,341 @@
+"""ClusTR: clustering-guided self-attention for vision transformers.
+
+Yutong Xie, Jianpeng Zhang, Yong Xia, Anton van den Hengel, Qi Wu,
+"ClusTR: Exploring Efficient Self-attention via Clustering for Vision
+Transformers" (arXiv:2208.13138). No official code is public.
+
+Keys and values are not computed from every token: the (normalised) block
+input is clustered with DPC-KNN into ``N / lambda`` clusters, each cluster is
+merged into one token with learned importance weights, and every query
+attends to the merged tokens (Eq. 5). With several ratios ``lambda`` per
+stage (Table 1: {64, 16}, {16, 4}, {4, 1}, {1}) the attention is multi-scale
+(Eqs. 7-8). Queries are never clustered, so every stage outputs a full map.
+
+Readings where the paper is silent (switchable where its ablations need):
+
+- Macro structure: PVTv2's (overlapping patch embeddings 7x7/4 then 3x3/2
+  with LayerNorm, pre-norm blocks, FFN with a 3x3 depth-wise conv, a
+  LayerNorm at the end of every stage), MLP ratios 8, 8, 4, 4, qkv biases.
+  This reproduces the paper's parameter counts (Tab. 2: 11.7 / 22.7 /
+  40.2 M) and its single-scale and grid variants (Tabs. 7, 9).
+- Clusters are computed once per block on the normalised input ``X`` and
+  shared by keys and values (clustering K and V separately would pair
+  mismatched keys and values; merging commutes with the linear
+  projections). Every ratio has its own key/value projection (``Tab. 9``:
+  multi-scale adds 0.9 M to ClusTR-T) and its own importance predictor
+  ``w = exp(Linear(X))``, normalised within each cluster (Eq. 3's ``w_i``,
+  as in TCFormer). ``M = ceil(N / lambda)`` at any input size; ``lambda = 1``
+  uses every token.
+- DPC-KNN follows TCFormer (nearest-centre assignment, k = 5); the density
+  and distance scores are computed once and serve all ratios of a block.
+- ``scale_fusion='concat'`` (default): one softmax over the clusters of all
+  ratios, the concatenation of Eq. 7; ``'sum'``: a softmax per ratio and the
+  outputs summed, Eq. 8 read literally.
+- ``kv_aggregation='grid'``: the grid-based baseline of Tab. 7, a strided
+  convolution (kernel = stride = sqrt(lambda)) and LayerNorm per ratio, as
+  PVT's spatial-reduction attention.
+- ``clustering=dict(window_sizes=...)``: cluster within windows of at most
+  that many tokens a side. Exact clustering costs O(N^2) time per block
+  (N = 67 200 in stage 1 of a COCO image); windows trade that for clusters
+  that never cross a window border, which changes results.
+"""
+import math
+
+import torch
+import torch.nn.functional as F
+import torch.utils.checkpoint as cp
+from mmcv.cnn import build_norm_layer
+from mmcv.cnn.bricks.transformer import PatchEmbed
+from mmengine.model import BaseModule, ModuleList
+from mmengine.model.weight_init import (constant_init, normal_init,
+                                        trunc_normal_init)
+from mmseg.models.backbones.mit import MixFFN
+from mmseg.models.utils import nlc_to_nchw
+from torch import nn
+
+from mmhvit.registry import MODELS
+from ..layers import TokenClusterer, importance_weight, merge_tokens
+from .base import PyramidBackbone, check_per_stage, resolve_arch
+
+
+class ClusterAttention(BaseModule):
+    """Multi-head multi-scale clustering-guided attention (Eqs. 5-8).
+
+    Args:
+        channels (int): Channels ``C``.
+        num_heads (int): Heads.
+        ratios (Sequence[int]): Reduction ratios ``lambda`` of the keys and
+            values; 1 keeps every token.
+        clusterer (TokenClusterer): Clusters the tokens.
+        scale_fusion (str): ``'concat'`` or ``'sum'`` (module docstring).
+        kv_aggregation (str): ``'cluster'`` or ``'grid'``.
+        qkv_bias (bool): Biases of the projections.
+        norm_cfg (dict): Norm of the grid aggregation.
+        attn_drop_rate (float): Dropout of the attention weights.
+        proj_drop_rate (float): Dropout after the output projection.
+    """
+
+    def __init__(self, channels, num_heads, ratios, clusterer,
+                 scale_fusion='concat', kv_aggregation='cluster',
+                 qkv_bias=True, norm_cfg=dict(type='LN'), attn_drop_rate=0.,
+                 proj_drop_rate=0., init_cfg=None):
+        super().__init__(init_cfg=init_cfg)
+        if scale_fusion not in ('concat', 'sum'):
+            raise ValueError(f"scale_fusion must be 'concat' or 'sum', got "
+                             f'{scale_fusion!r}.')
+        if kv_aggregation not in ('cluster', 'grid'):
+            raise ValueError(f"kv_aggregation must be 'cluster' or 'grid', "
+                             f'got {kv_aggregation!r}.')
+        self.num_heads, self.ratios = num_heads, tuple(ratios)
+        self.clusterer, self.scale_fusion = clusterer, scale_fusion
+        self.kv_aggregation = kv_aggregation
+        self.attn_drop_rate = attn_drop_rate
+        self.q = nn.Linear(channels, channels, bias=qkv_bias)
+        self.kv = ModuleList(
+            nn.Linear(channels, 2 * channels, bias=qkv_bias) for _ in ratios)
+        reduced = [r for r in ratios if r > 1]
+        if kv_aggregation == 'cluster':
+            self.score = ModuleList(nn.Linear(channels, 1) for _ in reduced)
+        else:
+            self.sr = ModuleList(self._grid_reduction(channels, r, norm_cfg)
+                                 for r in reduced)
+        self.proj = nn.Linear(channels, channels)
+        self.proj_drop = nn.Dropout(proj_drop_rate)
+
+    @staticmethod
+    def _grid_reduction(channels, ratio, norm_cfg):
+        side = math.isqrt(ratio)
+        if side * side != ratio:
+            raise ValueError(f'Grid aggregation needs square ratios, got '
+                             f'{ratio}.')
+        return nn.ModuleDict(
+            dict(conv=nn.Conv2d(channels, channels, side, side),
+                 norm=build_norm_layer(norm_cfg, channels)[1]))
+
+    def _reduced_tokens(self, x, hw):
+        """The key/value sources of the ratios > 1, each ``(B, M, C)``."""
+        reduced = [r for r in self.ratios if r > 1]
+        if self.kv_aggregation == 'grid':
+            x_map = nlc_to_nchw(x, hw)
+            return [sr['norm'](sr['conv'](x_map).flatten(2).transpose(1, 2))
+                    for sr in self.sr]
+        clusters = self.clusterer(x.detach(), hw, reduced)
+        return [
+            merge_tokens(x, idx, num, importance_weight(score(x)))[0]
+            for (idx, num), score in zip(clusters, self.score)
+        ]
+
+    def _heads(self, x):
+        """(B, L, C) -> (B, h, L, C/h)."""
+        batch, length, channels = x.shape
+        return x.view(batch, length, self.num_heads, -1).transpose(1, 2)
+
+    def forward(self, x, hw):
+        """(B, N, C) tokens of an ``hw`` map -> (B, N, C)."""
+        reduced = iter(self._reduced_tokens(x, hw))
+        keys, values = [], []
+        for ratio, kv in zip(self.ratios, self.kv):
+            k, v = kv(x if ratio == 1 else next(reduced)).chunk(2, dim=-1)
+            keys.append(self._heads(k))  # (B, h, M_j, d)
+            values.append(self._heads(v))
+        q = self._heads(self.q(x))
+        dropout = self.attn_drop_rate if self.training else 0.
+        if self.scale_fusion == 'concat':
+            out = F.scaled_dot_product_attention(
+                q, torch.cat(keys, dim=2), torch.cat(values, dim=2),
+                dropout_p=dropout)
+        else:
+            out = sum(
+                F.scaled_dot_product_attention(q, k, v, dropout_p=dropout)
+                for k, v in zip(keys, values))
+        out = out.transpose(1, 2).flatten(2)  # (B, N, C)
+        return self.proj_drop(self.proj(out))
+
+
+class ClusTRBlock(BaseModule):
+    """``z' = z + Attn(LN(z))``, ``z = z' + FFN(LN(z'))`` (Eq. 9)."""
+
+    def __init__(self, channels, num_heads, ratios, mlp_ratio, clusterer,
+                 scale_fusion, kv_aggregation, qkv_bias, norm_cfg, drop_rate,
+                 attn_drop_rate, drop_path_rate, with_cp=False,
+                 init_cfg=None):
+        super().__init__(init_cfg=init_cfg)
+        self.with_cp = with_cp
+        self.norm1 = build_norm_layer(norm_cfg, channels)[1]
+        self.attn = ClusterAttention(channels, num_heads, ratios, clusterer,
+                                     scale_fusion, kv_aggregation, qkv_bias,
+                                     norm_cfg, attn_drop_rate, drop_rate)
+        self.norm2 = build_norm_layer(norm_cfg, channels)[1]
+        self.ffn = MixFFN(
+            channels, channels * mlp_ratio, ffn_drop=drop_rate,
+            dropout_layer=dict(type='DropPath', drop_prob=drop_path_rate))
+        self.drop_path = nn.Identity() if drop_path_rate == 0 else \
+            self.ffn.dropout_layer
+
+    def _forward(self, x, hw):
+        x = x + self.drop_path(self.attn(self.norm1(x), hw))
+        return self.ffn(self.norm2(x), hw, identity=x)
+
+    def forward(self, x, hw):
+        """(B, N, C) -> (B, N, C)."""
+        if self.with_cp and x.requires_grad:
+            return cp.checkpoint(self._forward, x, hw, use_reentrant=False)
+        return self._forward(x, hw)
+
+
+class ClusTRStage(BaseModule):
+    """Overlapping patch embedding, blocks, then a LayerNorm."""
+
+    def __init__(self, in_channels, channels, patch_size, stride, block_cfgs,
+                 norm_cfg, init_cfg=None):
+        super().__init__(init_cfg=init_cfg)
+        self.patch_embed = PatchEmbed(
+            in_channels, channels, kernel_size=patch_size, stride=stride,
+            padding=patch_size // 2, norm_cfg=norm_cfg)
+        self.blocks = ModuleList(
+            ClusTRBlock(channels, norm_cfg=norm_cfg, **cfg)
+            for cfg in block_cfgs)
+        self.norm = build_norm_layer(norm_cfg, channels)[1]
+
+    def forward(self, x):
+        """(B, C_in, H, W) -> (B, C, H', W')."""
+        x, hw = self.patch_embed(x)  # (B, N, C)
+        for block in self.blocks:
+            x = block(x, hw)
+        return nlc_to_nchw(self.norm(x), hw)
+
+
+@MODELS.register_module()
+class ClusTR(PyramidBackbone):
+    """ClusTR backbone (paper Tab. 1), see the module docstring.
+
+    Args:
+        arch (str | dict): ``'tiny'``, ``'small'``, ``'base'`` (or ``'t'``,
+            ``'s'``, ``'b'``), or a dict with the keys of the
+            :attr:`arch_zoo` entries.
+        in_channels (int): Image channels.
+        reduction_ratios (Sequence[Sequence[int]], optional): ``lambda`` of
+            every stage, overriding the arch's ``{64, 16}, {16, 4}, {4, 1},
+            {1}`` (e.g. ``((64,), (16,), (4,), (1,))`` for the single-scale
+            ablation of Tab. 9).
+        scale_fusion (str): ``'concat'`` or ``'sum'``.
+        kv_aggregation (str): ``'cluster'`` or ``'grid'`` (Tab. 7).
+        clustering (dict): ``method`` (``'dpc_knn'`` or ``'kmeans'``), ``k``,
+            ``num_iters`` (K-means), ``deterministic`` and ``window_sizes``
+            (one per stage, None = whole map) of :class:`TokenClusterer`.
+        out_indices (Sequence[int]): Output stages.
+        drop_rate (float): Dropout after attention and in the FFN.
+        attn_drop_rate (float): Dropout of attention weights.
+        drop_path_rate (float): Stochastic depth, rising linearly from 0.
+        norm_cfg (dict): LayerNorm config.
+        frozen_stages (int): ``0`` freezes the first patch embedding,
+            ``i > 0`` the first ``i`` stages.
+        norm_eval (bool): Keep BN layers in eval mode.
+        with_cp (bool): Gradient checkpointing of every block.
+        init_cfg (dict, optional): e.g. ``dict(type='Pretrained', ...)``.
+
+    Example:
+        >>> import torch
+        >>> from mmhvit.models import ClusTR
+        >>> model = ClusTR(arch='tiny').eval()
+        >>> [tuple(o.shape) for o in model(torch.rand(1, 3, 100, 150))]
+        [(1, 64, 25, 38), (1, 128, 13, 19), (1, 256, 7, 10), (1, 512, 4, 5)]
+    """
+    arch_zoo = {
+        **dict.fromkeys(['t', 'tiny'], dict(
+            embed_dims=(64, 128, 256, 512), depths=(1, 2, 6, 1),
+            num_heads=(1, 2, 4, 8), mlp_ratios=(8, 8, 4, 4),
+            reduction_ratios=((64, 16), (16, 4), (4, 1), (1, )))),
+        **dict.fromkeys(['s', 'small'], dict(
+            embed_dims=(64, 128, 256, 512), depths=(3, 5, 13, 2),
+            num_heads=(1, 2, 4, 8), mlp_ratios=(8, 8, 4, 4),
+            reduction_ratios=((64, 16), (16, 4), (4, 1), (1, )))),
+        **dict.fromkeys(['b', 'base'], dict(
+            embed_dims=(64, 128, 320, 512), depths=(3, 5, 18, 3),
+            num_heads=(1, 2, 5, 8), mlp_ratios=(8, 8, 4, 4),
+            reduction_ratios=((64, 16), (16, 4), (4, 1), (1, )))),
+    }
+    num_stages = 4
+
+    def __init__(self,
+                 arch='tiny',
+                 in_channels=3,
+                 reduction_ratios=None,
+                 scale_fusion='concat',
+                 kv_aggregation='cluster',
+                 clustering=dict(method='dpc_knn', k=5),
+                 out_indices=(0, 1, 2, 3),
+                 qkv_bias=True,
+                 drop_rate=0.,
+                 attn_drop_rate=0.,
+                 drop_path_rate=0.,
+                 norm_cfg=dict(type='LN', eps=1e-6),
+                 frozen_stages=-1,
+                 norm_eval=False,
+                 with_cp=False,
+                 init_cfg=None):
+        super().__init__(self.num_stages, out_indices, frozen_stages,
+                         norm_eval, init_cfg)
+        settings = resolve_arch(arch, self.arch_zoo,
+                                self.arch_zoo['tiny'].keys(), 'ClusTR')
+        self.embed_dims = check_per_stage('embed_dims',
+                                          settings['embed_dims'], 4)
+        depths = check_per_stage('depths', settings['depths'], 4)
+        heads = check_per_stage('num_heads', settings['num_heads'], 4)
+        mlp_ratios = check_per_stage('mlp_ratios', settings['mlp_ratios'], 4)
+        ratios = check_per_stage(
+            'reduction_ratios', reduction_ratios or
+            settings['reduction_ratios'], 4)
+        clustering = dict(clustering)
+        windows = check_per_stage(
+            'clustering.window_sizes',
+            clustering.pop('window_sizes', (None, ) * 4), 4)
+
+        rates = [drop_path_rate * i / max(sum(depths) - 1, 1)
+                 for i in range(sum(depths))]
+        self.stages = ModuleList()
+        in_dims = [in_channels, *self.embed_dims[:-1]]
+        for i in range(self.num_stages):
+            clusterer = TokenClusterer(window_size=windows[i], **clustering)
+            block_cfgs = [
+                dict(num_heads=heads[i], ratios=ratios[i],
+                     mlp_ratio=mlp_ratios[i], clusterer=clusterer,
+                     scale_fusion=scale_fusion,
+                     kv_aggregation=kv_aggregation, qkv_bias=qkv_bias,
+                     drop_rate=drop_rate, attn_drop_rate=attn_drop_rate,
+                     drop_path_rate=rates[sum(depths[:i]) + j],
+                     with_cp=with_cp) for j in range(depths[i])
+            ]
+            self.stages.append(
+                ClusTRStage(in_dims[i], self.embed_dims[i],
+                            patch_size=7 if i == 0 else 3,
+                            stride=4 if i == 0 else 2,
+                            block_cfgs=block_cfgs, norm_cfg=norm_cfg))
+        self._freeze_stages()
+
+    def frozen_modules(self):
+        return [self.stages[0].patch_embed, *self.stages]
+
+    def init_default_weights(self):
+        """PVTv2's initialisation: truncated-normal linear layers, unit
+        norms, fan-out normal convolutions."""
+        for module in self.modules():
+            if isinstance(module, nn.Linear):
+                trunc_normal_init(module, std=.02, bias=0.)
+            elif isinstance(module, (nn.LayerNorm, nn.GroupNorm,
+                                     nn.modules.batchnorm._BatchNorm)):
+                constant_init(module, val=1., bias=0.)
+            elif isinstance(module, nn.Conv2d):
+                fan_out = (module.kernel_size[0] * module.kernel_size[1] *
+                           module.out_channels // module.groups)
+                normal_init(module, mean=0, std=math.sqrt(2.0 / fan_out),
+                            bias=0)
+
+    def forward(self, x):
+        """(B, 3, H, W) -> tuple of (B, C_i, H/s_i, W/s_i) for out_indices."""
+        outs = []
+        for i, stage in enumerate(self.stages):
+            x = stage(x)
+            if i in self.out_indices:
+                outs.append(x)
+        return tuple(outs)

@@ -1,0 +1,118 @@
+"""ClusTR: shapes at any size, the attention's clustering and its variants,
+training signal to the importance predictors, and the backbone options."""
+import math
+
+import pytest
+import torch
+
+from mmhvit.models import ClusTR
+from mmhvit.models.backbones.clustr import ClusterAttention
+from mmhvit.models.layers import TokenClusterer, dpc_knn, merge_tokens
+
+SMALL = dict(embed_dims=(16, 32, 48, 64), depths=(1, 1, 1, 1),
+             num_heads=(1, 2, 2, 4), mlp_ratios=(2, 2, 2, 2),
+             reduction_ratios=((64, 16), (16, 4), (4, 1), (1, )))
+
+
+@pytest.mark.parametrize('size', [(64, 64), (97, 131), (33, 47), (8, 8)])
+def test_any_input_size(size):
+    model = ClusTR(arch=SMALL).eval()
+    with torch.no_grad():
+        outs = model(torch.rand(2, 3, *size))
+    h, w = math.ceil(size[0] / 4), math.ceil(size[1] / 4)
+    for out, channels in zip(outs, model.embed_dims):
+        assert out.shape == (2, channels, h, w)
+        assert torch.isfinite(out).all()
+        h, w = math.ceil(h / 2), math.ceil(w / 2)
+
+
+def test_attention_equals_attention_over_merged_clusters():
+    """Eq. 5 by hand: queries of every token against keys and values of
+    the importance-weighted cluster means, on the same clusters."""
+    torch.manual_seed(0)
+    attn = ClusterAttention(8, 2, (4, ), TokenClusterer(deterministic=True))
+    x, hw = torch.randn(1, 36, 8), (6, 6)
+    (idx, num), = TokenClusterer(deterministic=True)(x, hw, [4])
+    assert num == 9
+    merged, _ = merge_tokens(x, idx, num, attn.score[0](x).exp())
+    k, v = attn.kv[0](merged).chunk(2, dim=-1)
+    q = attn.q(x)
+    out = []
+    for h in range(2):
+        sl = slice(4 * h, 4 * h + 4)
+        weights = torch.softmax(q[0, :, sl] @ k[0, :, sl].T / 2, dim=-1)
+        out.append(weights @ v[0, :, sl])
+    expected = attn.proj(torch.cat(out, dim=-1))[None]
+    torch.testing.assert_close(attn(x, hw), expected, rtol=1e-5, atol=1e-5)
+
+
+def test_clusters_are_dpc_knn_of_the_normalised_input():
+    x = torch.randn(2, 64, 8)
+    (idx, num), = TokenClusterer(deterministic=True)(x, (8, 8), [16])
+    expected = dpc_knn(x, 4, generator=torch.Generator().manual_seed(0))
+    assert num == 4 and torch.equal(idx, expected)
+
+
+def test_importance_predictors_and_all_projections_learn():
+    model = ClusTR(arch=SMALL)
+    model.init_weights()
+    sum(o.mean() for o in model(torch.rand(2, 3, 64, 64))).backward()
+    for name, param in model.named_parameters():
+        assert param.grad is not None and param.grad.abs().sum() > 0, name
+    assert any('attn.score' in name for name, _ in model.named_parameters())
+
+
+@pytest.mark.parametrize('options', [
+    dict(scale_fusion='sum'),
+    dict(kv_aggregation='grid', reduction_ratios=((64, ), (16, ), (4, ),
+                                                  (1, ))),
+    dict(clustering=dict(method='kmeans', num_iters=3)),
+    dict(clustering=dict(method='dpc_knn', window_sizes=(5, 5, None, None))),
+])
+def test_variants_run(options):
+    model = ClusTR(arch=SMALL, **options).eval()
+    with torch.no_grad():
+        outs = model(torch.rand(1, 3, 72, 88))
+    assert [o.shape[1] for o in outs] == [16, 32, 48, 64]
+
+
+def test_deterministic_clustering_repeats_exactly():
+    model = ClusTR(arch=SMALL,
+                   clustering=dict(method='dpc_knn', deterministic=True))
+    model.eval()
+    x = torch.rand(1, 3, 64, 64)
+    with torch.no_grad():
+        first, second = model(x), model(x)
+    for a, b in zip(first, second):
+        assert torch.equal(a, b)
+
+
+def test_with_cp_gives_same_grads():
+    torch.manual_seed(0)
+    options = dict(arch=SMALL, clustering=dict(deterministic=True))
+    plain, checkpointed = ClusTR(**options), ClusTR(with_cp=True, **options)
+    checkpointed.load_state_dict(plain.state_dict())
+    image = torch.rand(2, 3, 64, 64)
+    grads = []
+    for model in (plain, checkpointed):
+        sum(o.square().mean() for o in model(image)).backward()
+        grads.append(model.stages[0].patch_embed.projection.weight.grad)
+    torch.testing.assert_close(grads[0], grads[1])
+
+
+def test_options_and_errors():
+    model = ClusTR(arch=SMALL, frozen_stages=1, out_indices=(2, 3))
+    model.train()
+    assert all(not p.requires_grad for p in model.stages[0].parameters())
+    assert len(model(torch.rand(1, 3, 32, 32))) == 2
+    with pytest.raises(ValueError, match="Unknown ClusTR arch 'huge'"):
+        ClusTR(arch='huge')
+    with pytest.raises(ValueError, match='out_indices'):
+        ClusTR(arch='tiny', out_indices=(4, ))
+    with pytest.raises(ValueError, match='square ratios'):
+        ClusTR(arch=SMALL, kv_aggregation='grid',
+               reduction_ratios=((8, ), (4, ), (2, ), (1, )))
+    with pytest.raises(ValueError, match='scale_fusion'):
+        ClusTR(arch=SMALL, scale_fusion='max')
+    with pytest.raises(ValueError, match="Unknown clustering method"):
+        ClusTR(arch=SMALL, clustering=dict(method='spectral'))
