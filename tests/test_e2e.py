@@ -187,7 +187,10 @@ def run_tool(*args, env=None):
         command.insert(0, sys.executable)
     result = subprocess.run(command, capture_output=True, text=True,
                             cwd=ROOT, env=env)
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    errors = [line for line in result.stderr.splitlines()
+              if 'Error' in line or 'error' in line]
+    assert result.returncode == 0, '\n'.join(
+        [result.stdout[-2000:], result.stderr[-4000:], *errors[-20:]])
     return result
 
 
