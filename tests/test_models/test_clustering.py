@@ -54,6 +54,7 @@ def test_chunked_equals_unchunked():
     ]
     assert torch.equal(results[0], results[2])
     assert torch.equal(results[1], results[2])
+    assert torch.equal(kmeans(x, 30, chunk_elements=100), kmeans(x, 30))
 
 
 def test_separated_blobs_become_their_own_clusters():
