@@ -239,23 +239,28 @@ def importance_weight(score: torch.Tensor) -> torch.Tensor:
 
 
 class TokenDict(NamedTuple):
-    """Where the cells of the initial grid went (TCFormer's token dict).
+    """Where the cells of the initial grid went (TCFormer's token dict, the
+    "dictionary" of HAFA Fig. 3).
 
     Attributes:
         idx_token (Tensor): ``(B, H0 * W0)`` token index of every cell of
             the initial ``H0 x W0`` grid.
         init_size (tuple): ``(H0, W0)``.
         num_tokens (int): ``N``, tokens the cells point into.
+        is_grid (bool): The tokens are the cells themselves, in raster
+            order (no clustering yet).
     """
     idx_token: torch.Tensor
     init_size: Tuple[int, int]
     num_tokens: int
+    is_grid: bool = False
 
     @classmethod
     def grid(cls, batch, height, width, device):
         """The identity dictionary of an ``H x W`` map of tokens."""
         idx = torch.arange(height * width, device=device)
-        return cls(idx.expand(batch, -1), (height, width), height * width)
+        return cls(idx.expand(batch, -1), (height, width), height * width,
+                   True)
 
     def merge(self, idx_cluster: torch.Tensor, num_clusters: int):
         """The dictionary after the tokens were merged into clusters."""
@@ -286,6 +291,8 @@ def token2map(x: torch.Tensor, tokens: TokenDict,
         Tensor: ``(B, C, H, W)``.
     """
     batch, _, channels = x.shape
+    if tokens.is_grid and tuple(map_size) == tuple(tokens.init_size):
+        return x.transpose(1, 2).reshape(batch, channels, *map_size)
     pixel = _cell_to_pixel(tokens.init_size, map_size, x.device)
     pixel = pixel.expand(batch, -1)[..., None]  # (B, H0*W0, 1)
     cells = gather_tokens(x, tokens.idx_token)  # (B, H0*W0, C)
@@ -311,6 +318,8 @@ def map2token(feature_map: torch.Tensor, tokens: TokenDict) -> torch.Tensor:
         Tensor: ``(B, N, C)``.
     """
     batch, channels, height, width = feature_map.shape
+    if tokens.is_grid and (height, width) == tuple(tokens.init_size):
+        return feature_map.flatten(2).transpose(1, 2)
     pixel = _cell_to_pixel(tokens.init_size, (height, width),
                            feature_map.device).expand(batch, -1)
     flat = feature_map.flatten(2).transpose(1, 2)  # (B, H*W, C)
@@ -406,7 +415,7 @@ class TokenClusterer:
             groups = x[:, index].view(batch * num_windows, -1, channels)
             mask = valid.repeat(batch, 1)  # (B * nW, P)
         counts = [max(1, math.ceil(fewest / ratio)) for ratio in ratios]
-        idxs = self._cluster(groups, mask, counts)
+        idxs = self.cluster(groups, counts, mask)
         if self.window_size is None:
             return list(zip(idxs, counts))
         results = []
@@ -416,7 +425,10 @@ class TokenClusterer:
             results.append((idx[:, slot], num_windows * count))
         return results
 
-    def _cluster(self, groups, mask, counts):
+    def cluster(self, groups: torch.Tensor, counts,
+                mask: Optional[torch.Tensor] = None) -> List[torch.Tensor]:
+        """``(B, N)`` cluster indices of ``groups`` ``(B, N, C)`` for every
+        cluster number in ``counts``, over all tokens (no windows)."""
         if self.method == 'kmeans':
             return [kmeans(groups, m, self.num_iters, mask) for m in counts]
         generator = None
