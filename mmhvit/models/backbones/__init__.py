@@ -1,4 +1,5 @@
 from .clustr import ClusTR
+from .hafa import PVTHAFA, PVTv2HAFA
 from .hat_net import HATNet
 
-__all__ = ['ClusTR', 'HATNet']
+__all__ = ['ClusTR', 'HATNet', 'PVTHAFA', 'PVTv2HAFA']

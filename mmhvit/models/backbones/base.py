@@ -42,6 +42,20 @@ def check_per_stage(name: str, values: Sequence, num_stages: int) -> List:
     return values
 
 
+def check_out_indices(out_indices, num_stages: int) -> tuple:
+    """``out_indices`` as non-negative stage indices, checked."""
+    if isinstance(out_indices, int):
+        out_indices = [out_indices]
+    indices = []
+    for index in out_indices:
+        if not -num_stages <= index < num_stages:
+            raise ValueError(
+                f'out_indices {tuple(out_indices)} out of range: this '
+                f'backbone has {num_stages} stages (0..{num_stages - 1}).')
+        indices.append(index % num_stages)
+    return tuple(indices)
+
+
 class PyramidBackbone(BaseModule):
     """Base of the four-stage backbones: ``out_indices``, ``frozen_stages``
     and ``norm_eval`` behave as in mmdet's and mmseg's backbones.
@@ -67,19 +81,10 @@ class PyramidBackbone(BaseModule):
     def __init__(self, num_stages: int, out_indices: Sequence[int],
                  frozen_stages: int, norm_eval: bool, init_cfg=None):
         super().__init__(init_cfg=init_cfg)
-        if isinstance(out_indices, int):
-            out_indices = [out_indices]
-        indices = []
-        for index in out_indices:
-            if not -num_stages <= index < num_stages:
-                raise ValueError(
-                    f'out_indices {tuple(out_indices)} out of range: this '
-                    f'backbone has {num_stages} stages (0..{num_stages - 1}).')
-            indices.append(index % num_stages)
         if not -1 <= frozen_stages <= num_stages:
             raise ValueError(f'frozen_stages must be in [-1, {num_stages}], '
                              f'got {frozen_stages}.')
-        self.out_indices = tuple(indices)
+        self.out_indices = check_out_indices(out_indices, num_stages)
         self.num_stages = num_stages
         self.frozen_stages = frozen_stages
         self.norm_eval = norm_eval

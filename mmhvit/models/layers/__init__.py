@@ -1,4 +1,6 @@
 """Building blocks shared by the mmhvit backbones."""
+from .aggregation import (ConvProjection, LocalAdaptiveAggregation,
+                          SemanticInformationAggregation, TokenState)
 from .attention import (global_attention, map_to_heads, pad_to_multiple,
                         window_attention)
 from .clustering import (TokenClusterer, TokenDict, cluster_by_scores,
@@ -8,7 +10,8 @@ from .embed import ConvDownsample, ConvStem
 from .mlp import InvertedResidualFFN
 
 __all__ = [
-    'global_attention', 'map_to_heads', 'pad_to_multiple', 'window_attention',
+    'ConvProjection', 'LocalAdaptiveAggregation',
+    'SemanticInformationAggregation', 'TokenState', 'global_attention', 'map_to_heads', 'pad_to_multiple', 'window_attention',
     'TokenClusterer', 'TokenDict', 'cluster_by_scores', 'dpc_knn',
     'dpc_scores', 'importance_weight', 'kmeans', 'map2token', 'merge_tokens',
     'token2map', 'ConvDownsample', 'ConvStem', 'InvertedResidualFFN'

@@ -75,7 +75,20 @@ def is_hat_net_official(state_dict) -> bool:
         key.startswith('blocks.0.0.attn.') for key in state_dict)
 
 
+def is_pvt_official(state_dict) -> bool:
+    """Whether ``state_dict`` is an official PVT / PVTv2 checkpoint
+    (github.com/whai362/PVT), which mmdet's ``pvt_convert`` maps."""
+    return 'patch_embed1.proj.weight' in state_dict
+
+
+def convert_pvt(state_dict):
+    """Official PVT / PVTv2 -> mmdet's layout, by mmdet's own converter."""
+    from mmdet.models.backbones.pvt import pvt_convert
+    return pvt_convert(state_dict)
+
+
 # name -> (detector, converter), used by the CLI and the pretrained loader
 OFFICIAL_FORMATS: Dict[str, Tuple[Callable, Callable]] = {
     'hat_net': (is_hat_net_official, convert_hat_net),
+    'pvt': (is_pvt_official, convert_pvt),
 }

@@ -1,0 +1,242 @@
+"""HAFA: hierarchy aware feature aggregation, plugged into mmdet's PVT and
+PVTv2.
+
+Yongjie Chen, Hongmin Liu, Haoran Yin, Bin Fan, "Building Vision
+Transformers with Hierarchy Aware Feature Aggregation", ICCV 2023. No
+official code is public.
+
+The downsampling step in front of stages 2-4 is chosen per stage
+(``aggregations``, HAFA Tab. 4): ``'laa'`` (learned-offset sampling, Sec.
+3.2), ``'sia'`` (clustering, Sec. 3.3) or ``'conv'`` (the network's own
+strided patch embedding). The default is LAA, LAA, SIA (Fig. 2). Readings
+where the paper is silent:
+
+- LAA is a deformable convolution whose offsets start at zero, with a 3x3
+  kernel by default (``laa_kernel``; 3x3 fits the paper's parameter counts
+  better than the 2x2 of PVT v1's patch embedding), followed by the
+  stage's LayerNorm.
+- SIA is TCFormer's clustering token merging (3x3 stride-2 conv + linear
+  skip + LayerNorm, DPC-KNN, importance-weighted merge) with as many
+  clusters as the downsampled map has pixels (49 at 224x224) unless
+  ``num_clusters`` is set. Only the queries are clustered
+  (``sia_clustering='q'``): every block of the stage attends from the
+  merged tokens to the stage's un-merged tokens, whose keys and values get
+  CvT's convolutional projection (3x3 depth-wise conv + BN) as implicit
+  positional encoding; the stage has no absolute position embedding.
+  ``sia_clustering='qkv'`` (Tab. 5) attends among the merged tokens.
+- A clustered stage's map (for FPN and the next stage) is rebuilt through
+  the dictionary: every pixel of the downsampled map takes the mean of the
+  merged tokens of the cells it covers.
+- Depth-wise convolutions of PVTv2's FFN run on that map and are read back
+  at the tokens.
+"""
+from mmdet.models.backbones.pvt import (AbsolutePositionEmbedding,
+                                        PyramidVisionTransformer,
+                                        PyramidVisionTransformerV2)
+from mmengine.model import ModuleDict, ModuleList
+from torch import nn
+
+from mmhvit.registry import MODELS
+from ..layers import (ConvProjection, LocalAdaptiveAggregation,
+                      SemanticInformationAggregation, TokenClusterer,
+                      TokenState, map2token)
+from ..utils import load_pretrained
+from .base import check_out_indices, check_per_stage, resolve_arch
+
+AGGREGATIONS = ('laa', 'sia', 'conv')
+
+
+def _attend(layer, queries, keys, values):
+    """``layer``'s multi-head attention (seq-first inside), residual and
+    dropouts; inputs batch-first ``(B, L, C)``."""
+    attn = layer.attn
+    out = attn.attn(query=queries.transpose(0, 1), key=keys.transpose(0, 1),
+                    value=values.transpose(0, 1))[0].transpose(0, 1)
+    return attn.dropout_layer(attn.proj_drop(out))
+
+
+def _reduce(attn, x, state: TokenState):
+    """The spatial reduction of PVT's attention, on any token state."""
+    if attn.sr_ratio == 1:
+        return x
+    reduced = attn.sr(state.replace(x).to_map())  # (B, C, H/r, W/r)
+    return attn.norm(reduced.flatten(2).transpose(1, 2))
+
+
+def _ffn(ffn, x, state: TokenState, identity):
+    """mmdet's MixFFN on tokens that need not form a grid: 1x1 convs act
+    per token; a depth-wise conv runs on the state's map and is read back
+    at the tokens."""
+    hidden = x.transpose(1, 2)[..., None]  # (B, C, N, 1): per-token "map"
+    for layer in ffn.layers:
+        if isinstance(layer, nn.Conv2d) and layer.kernel_size != (1, 1):
+            mapped = layer(state.replace(hidden[..., 0].transpose(1,
+                                                                 2)).to_map())
+            hidden = map2token(mapped, state.tokens).transpose(1, 2)[..., None]
+        else:
+            hidden = layer(hidden)
+    return identity + ffn.dropout_layer(hidden[..., 0].transpose(1, 2))
+
+
+class HAFAMixin:
+    """Turns an mmdet PVT-family backbone into its HAFA version."""
+
+    def _init_hafa(self, aggregations, laa_kernel, clustering, num_clusters,
+                   sia_clustering, norm_cfg):
+        self.aggregations = ('conv', *check_per_stage(
+            'aggregations', aggregations, self.num_stages - 1))
+        if sia_clustering not in ('q', 'qkv'):
+            raise ValueError(f"sia_clustering must be 'q' or 'qkv', got "
+                             f'{sia_clustering!r}.')
+        self.kv_projections = ModuleDict()
+        dims = [self.embed_dims * heads for heads in self.num_heads]
+        for i, kind in enumerate(self.aggregations[1:], start=1):
+            if kind not in AGGREGATIONS:
+                raise ValueError(f'Unknown aggregation {kind!r} for stage '
+                                 f'{i + 1}; choose from {AGGREGATIONS}.')
+            _, blocks, _ = self.layers[i]
+            if kind == 'laa':
+                self.layers[i][0] = LocalAdaptiveAggregation(
+                    dims[i - 1], dims[i], laa_kernel, self.strides[i],
+                    norm_cfg)
+            elif kind == 'sia':
+                self.layers[i][0] = SemanticInformationAggregation(
+                    dims[i - 1], dims[i], TokenClusterer(**clustering),
+                    num_clusters, norm_cfg)
+                if isinstance(blocks[0], AbsolutePositionEmbedding):
+                    del blocks[0]  # no position embedding after SIA
+                if sia_clustering == 'q':
+                    self.kv_projections[str(i)] = ModuleList(
+                        ModuleDict(dict(key=ConvProjection(dims[i]),
+                                        value=ConvProjection(dims[i])))
+                        for _ in blocks)
+
+    def forward(self, x):
+        """(B, 3, H, W) -> list of (B, C_i, H_i, W_i) for out_indices."""
+        outs, state = [], None
+        for i, (embed, blocks, norm) in enumerate(self.layers):
+            if self.aggregations[i] == 'sia':
+                state = self._clustered_stage(i, embed, blocks, state)
+            else:
+                tokens, hw = embed(x if state is None else state.to_map())
+                for block in blocks:
+                    tokens = block(tokens, hw)
+                state = TokenState.from_grid(tokens, hw)
+            state = state.replace(norm(state.x))
+            if i in self.out_indices:
+                outs.append(state.to_map())
+        return outs
+
+    def _clustered_stage(self, i, sia, blocks, state):
+        queries, source = sia(state)
+        projections = self.kv_projections[str(i)] if str(
+            i) in self.kv_projections else [None] * len(blocks)
+        for layer, projection in zip(blocks, projections):
+            x = queries.x
+            query = layer.norm1(x)
+            if projection is None:  # Q, K and V all clustered (Tab. 5)
+                kv_state = queries.replace(query)
+                keys = values = _reduce(layer.attn, query, queries)
+            else:
+                kv_state = source.replace(layer.norm1(source.x))
+                keys = _reduce(layer.attn, projection['key'](kv_state),
+                               source)
+                values = _reduce(layer.attn, projection['value'](kv_state),
+                                 source)
+            x = x + _attend(layer, query, keys, values)
+            x = _ffn(layer.ffn, layer.norm2(x), queries, identity=x)
+            queries = queries.replace(x)
+        return queries
+
+    def init_weights(self):
+        """mmdet's initialisation with zero LAA offsets; ``Pretrained``
+        loads through :func:`load_pretrained` (official PVT files are
+        converted) and reports what matched."""
+        init_cfg = self.init_cfg
+        pretrained = isinstance(init_cfg, dict) and init_cfg.get(
+            'type') == 'Pretrained'
+        if pretrained:
+            self.init_cfg = None
+        super().init_weights()
+        self.init_cfg = init_cfg
+        for module in self.modules():
+            if isinstance(module, LocalAdaptiveAggregation):
+                module.zero_offsets()
+        if pretrained:
+            load_pretrained(self, init_cfg['checkpoint'],
+                            init_cfg.get('prefix'), official_format='pvt')
+
+
+def _hafa_kwargs(arch, arch_zoo, name, out_indices, num_stages=4):
+    settings = resolve_arch(arch, arch_zoo, arch_zoo[next(iter(arch_zoo))],
+                            name)
+    return dict(settings, out_indices=check_out_indices(
+        out_indices, num_stages))
+
+
+@MODELS.register_module()
+class PVTHAFA(HAFAMixin, PyramidVisionTransformer):
+    """PVT v1 with HAFA (HAFA Tabs. 1-5, supplement Tab. 1).
+
+    Args:
+        arch (str | dict): ``'tiny'``, ``'small'``, ``'medium'``,
+            ``'large'`` (PVT's depths), or a dict of mmdet
+            ``PyramidVisionTransformer`` arguments.
+        aggregations (Sequence[str]): In front of stages 2, 3 and 4:
+            ``'laa'``, ``'sia'`` or ``'conv'``.
+        laa_kernel (int): LAA kernel size (3 or 2).
+        clustering (dict): :class:`TokenClusterer` arguments (``method``
+            ``'dpc_knn'`` or ``'kmeans'``, ``k``, ``num_iters``).
+        num_clusters (int, optional): Fixed SIA cluster number.
+        sia_clustering (str): ``'q'`` or ``'qkv'`` (Tab. 5).
+        out_indices (Sequence[int]): Output stages.
+        norm_cfg (dict): Norm config (mmdet PVT's default).
+        init_cfg (dict, optional): ``dict(type='Pretrained', checkpoint=...,
+            prefix=...)``; official PVT checkpoints are converted.
+        **kwargs: Other arguments of mmdet's ``PyramidVisionTransformer``
+            (``drop_path_rate``, ``sr_ratios``, ``mlp_ratios``, ...).
+    """
+    arch_zoo = {
+        'tiny': dict(num_layers=[2, 2, 2, 2]),
+        'small': dict(num_layers=[3, 4, 6, 3]),
+        'medium': dict(num_layers=[3, 4, 18, 3]),
+        'large': dict(num_layers=[3, 8, 27, 3]),
+    }
+
+    def __init__(self, arch='tiny', aggregations=('laa', 'laa', 'sia'),
+                 laa_kernel=3, clustering=dict(method='dpc_knn', k=5),
+                 num_clusters=None, sia_clustering='q',
+                 out_indices=(0, 1, 2, 3),
+                 norm_cfg=dict(type='LN', eps=1e-6), init_cfg=None,
+                 **kwargs):
+        super().__init__(
+            **_hafa_kwargs(arch, self.arch_zoo, 'PVTHAFA', out_indices),
+            norm_cfg=norm_cfg, init_cfg=init_cfg, **kwargs)
+        self._init_hafa(aggregations, laa_kernel, clustering, num_clusters,
+                        sia_clustering, norm_cfg)
+
+
+@MODELS.register_module()
+class PVTv2HAFA(HAFAMixin, PyramidVisionTransformerV2):
+    """PVTv2 with HAFA (HAFA Tabs. 4 and 6). Arguments as
+    :class:`PVTHAFA`; ``arch`` is ``'b0'`` ... ``'b4'``. A zero-offset 3x3
+    LAA is exactly PVTv2's own overlapping patch embedding."""
+    arch_zoo = {
+        'b0': dict(embed_dims=32, num_layers=[2, 2, 2, 2]),
+        'b1': dict(embed_dims=64, num_layers=[2, 2, 2, 2]),
+        'b2': dict(embed_dims=64, num_layers=[3, 4, 6, 3]),
+        'b3': dict(embed_dims=64, num_layers=[3, 4, 18, 3]),
+        'b4': dict(embed_dims=64, num_layers=[3, 8, 27, 3]),
+    }
+
+    def __init__(self, arch='b1', aggregations=('laa', 'laa', 'sia'),
+                 laa_kernel=3, clustering=dict(method='dpc_knn', k=5),
+                 num_clusters=None, sia_clustering='q',
+                 out_indices=(0, 1, 2, 3),
+                 norm_cfg=dict(type='LN', eps=1e-6), init_cfg=None,
+                 **kwargs):
+        super().__init__(
+            **_hafa_kwargs(arch, self.arch_zoo, 'PVTv2HAFA', out_indices),
+            norm_cfg=norm_cfg, init_cfg=init_cfg, **kwargs)
+        self._init_hafa(aggregations, laa_kernel, clustering, num_clusters,
+                        sia_clustering, norm_cfg)

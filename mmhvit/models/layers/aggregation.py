@@ -1,0 +1,146 @@
+"""HAFA's feature aggregation between stages: LAA (learned-offset sampling)
+and SIA (clustering of the queries), plus the token state they pass on.
+
+Yongjie Chen, Hongmin Liu, Haoran Yin, Bin Fan, "Building Vision
+Transformers with Hierarchy Aware Feature Aggregation", ICCV 2023.
+"""
+from typing import NamedTuple, Optional, Tuple
+
+import torch
+from mmcv.cnn import build_norm_layer
+from mmengine.model import BaseModule
+from torch import nn
+from torchvision.ops import deform_conv2d
+
+from .clustering import (TokenClusterer, TokenDict, importance_weight,
+                         map2token, merge_tokens, token2map)
+
+
+class TokenState(NamedTuple):
+    """Tokens of a stage and where they sit.
+
+    Attributes:
+        x (Tensor): ``(B, N, C)`` tokens.
+        tokens (TokenDict): Their dictionary (the identity for a grid).
+        map_size (tuple): ``(H, W)`` of the stage's feature map.
+    """
+    x: torch.Tensor
+    tokens: TokenDict
+    map_size: Tuple[int, int]
+
+    @classmethod
+    def from_grid(cls, x: torch.Tensor, hw: Tuple[int, int]):
+        """Tokens ``(B, H*W, C)`` of an ``H x W`` map in raster order."""
+        return cls(x, TokenDict.grid(x.shape[0], *hw, x.device), tuple(hw))
+
+    def to_map(self) -> torch.Tensor:
+        """``(B, C, H, W)``; clustered tokens fill the cells they cover."""
+        return token2map(self.x, self.tokens, self.map_size)
+
+    def replace(self, x: torch.Tensor) -> 'TokenState':
+        return self._replace(x=x)
+
+
+class LocalAdaptiveAggregation(BaseModule):
+    """LAA (HAFA Sec. 3.2): a strided patch merging whose ``n x n`` sampling
+    points move by learned offsets, ``P_E = P_I + O_f`` (Eq. 1), sampled
+    bilinearly and aggregated: a deformable convolution (DCN v1), as LIT's
+    deformable token merging. The offsets are predicted from the features
+    and start at zero, so an untrained LAA is the plain strided patch
+    embedding of the same kernel.
+
+    Args:
+        in_channels (int): Input channels.
+        out_channels (int): Output channels.
+        kernel_size (int): ``n``; 3 (overlapping, padding 1) matches the
+            paper's parameter counts better than 2 (padding 0).
+        stride (int): Downsampling factor.
+        norm_cfg (dict): Norm on the output tokens.
+    """
+
+    def __init__(self, in_channels, out_channels, kernel_size=3, stride=2,
+                 norm_cfg=dict(type='LN'), init_cfg=None):
+        super().__init__(init_cfg=init_cfg)
+        self.stride, self.padding = stride, (kernel_size - 1) // 2
+        self.conv = nn.Conv2d(in_channels, out_channels, kernel_size, stride,
+                              self.padding)
+        self.offset = nn.Conv2d(in_channels, 2 * kernel_size**2, kernel_size,
+                                stride, self.padding)
+        self.norm = build_norm_layer(norm_cfg, out_channels)[1]
+        self.zero_offsets()
+
+    def zero_offsets(self):
+        """Start from the regular sampling grid (offsets 0)."""
+        nn.init.zeros_(self.offset.weight)
+        nn.init.zeros_(self.offset.bias)
+
+    def forward(self, x):
+        """(B, C, H, W) -> tokens (B, H'*W', C') and (H', W')."""
+        out = deform_conv2d(x, self.offset(x), self.conv.weight,
+                            self.conv.bias, stride=self.stride,
+                            padding=self.padding)  # (B, C', H', W')
+        hw = tuple(out.shape[-2:])
+        return self.norm(out.flatten(2).transpose(1, 2)), hw
+
+
+class SemanticInformationAggregation(BaseModule):
+    """SIA (HAFA Sec. 3.3): cluster the tokens with DPC-KNN and merge every
+    cluster into one token, weighted by a learned importance (Eq. 5).
+
+    As TCFormer's clustering token merging (the paper's [52]): a 3x3
+    stride-2 convolution on the feature map, brought back to the tokens and
+    added to a linear skip of them, then LayerNorm; importance
+    ``p = exp(Linear(x))``. The merged tokens are the next stage's queries;
+    the un-merged tokens stay as its keys and values, keeping the spatial
+    layout (HAFA clusters only Q). The dictionary maps the merged tokens
+    back to a map of the downsampled size, e.g. the 1/32 map for FPN.
+
+    Args:
+        in_channels (int): Input channels.
+        out_channels (int): Output channels.
+        clusterer (TokenClusterer): DPC-KNN (default) or K-means.
+        num_clusters (int, optional): Fixed number of clusters; by default
+            the number of pixels of the downsampled map (49 at 224x224,
+            "the conventional 1/4 down-sampling").
+        norm_cfg (dict): Norm of the tokens.
+    """
+
+    def __init__(self, in_channels, out_channels, clusterer=None,
+                 num_clusters: Optional[int] = None,
+                 norm_cfg=dict(type='LN'), init_cfg=None):
+        super().__init__(init_cfg=init_cfg)
+        self.clusterer = clusterer or TokenClusterer()
+        self.num_clusters = num_clusters
+        self.conv = nn.Conv2d(in_channels, out_channels, 3, 2, 1)
+        self.skip = nn.Linear(in_channels, out_channels, bias=False)
+        self.norm = build_norm_layer(norm_cfg, out_channels)[1]
+        self.score = nn.Linear(out_channels, 1)
+
+    def forward(self, state: TokenState):
+        """Returns the merged tokens (``M`` of them, on the downsampled map)
+        and the un-merged ``N`` tokens they were clustered from."""
+        down = self.conv(state.to_map())  # (B, C', H', W')
+        x = self.norm(map2token(down, state.tokens) + self.skip(state.x))
+        num = self.num_clusters or down.shape[-2] * down.shape[-1]
+        num = min(num, x.shape[1])
+        idx, = self.clusterer.cluster(x.detach(), [num])
+        merged, _ = merge_tokens(x, idx, num, importance_weight(self.score(x)))
+        queries = TokenState(merged, state.tokens.merge(idx, num),
+                             tuple(down.shape[-2:]))
+        return queries, state.replace(x)
+
+
+class ConvProjection(BaseModule):
+    """CvT's convolutional projection, the implicit positional encoding of
+    SIA's keys and values: a 3x3 depth-wise convolution and BatchNorm on the
+    tokens' feature map, read back at the tokens."""
+
+    def __init__(self, channels, init_cfg=None):
+        super().__init__(init_cfg=init_cfg)
+        self.conv = nn.Conv2d(channels, channels, 3, 1, 1, groups=channels,
+                              bias=False)
+        self.norm = nn.BatchNorm2d(channels)
+
+    def forward(self, state: TokenState) -> torch.Tensor:
+        """Tokens of ``state`` -> position-encoded tokens ``(B, N, C)``."""
+        return map2token(self.norm(self.conv(state.to_map())), state.tokens)

@@ -1,0 +1,109 @@
+"""HAFA: LAA starts as the plain patch embedding and learns offsets, SIA
+merges into the downsampled map's size and maps back, and the PVT / PVTv2
+backbones with every aggregation choice run at odd sizes."""
+import math
+
+import pytest
+import torch
+import torch.nn.functional as F
+from mmdet.models.backbones import PyramidVisionTransformerV2
+
+from mmhvit.models import PVTHAFA, PVTv2HAFA
+from mmhvit.models.layers import (LocalAdaptiveAggregation,
+                                  SemanticInformationAggregation,
+                                  TokenClusterer, TokenState)
+
+
+@pytest.mark.parametrize('kernel', [2, 3])
+def test_laa_with_zero_offsets_is_the_plain_strided_conv(kernel):
+    laa = LocalAdaptiveAggregation(8, 16, kernel_size=kernel)
+    x = torch.randn(2, 8, 11, 14)
+    tokens, hw = laa(x)
+    plain = F.conv2d(x, laa.conv.weight, laa.conv.bias, stride=2,
+                     padding=(kernel - 1) // 2)
+    assert hw == tuple(plain.shape[-2:])
+    torch.testing.assert_close(
+        tokens, laa.norm(plain.flatten(2).transpose(1, 2)), rtol=1e-5,
+        atol=1e-5)
+
+
+def test_laa_offsets_learn_and_move_the_samples():
+    laa = LocalAdaptiveAggregation(4, 4)
+    x = torch.randn(1, 4, 10, 10)
+    laa(x)[0].square().sum().backward()
+    assert laa.offset.weight.grad.abs().sum() > 0
+    before = laa(x)[0]
+    with torch.no_grad():
+        laa.offset.bias.fill_(0.5)  # shift every sample by half a pixel
+    assert not torch.allclose(laa(x)[0], before)
+
+
+def test_zero_offset_laa_equals_pvtv2_patch_embedding():
+    hafa = PVTv2HAFA(arch='b0', aggregations=('laa', 'laa', 'laa')).eval()
+    plain = PyramidVisionTransformerV2(
+        embed_dims=32, num_layers=[2, 2, 2, 2]).eval()
+    state = {k: v for k, v in plain.state_dict().items()}
+    for i in (1, 2, 3):  # PVTv2's 3x3 patch embeddings -> LAA convs
+        for name in ('weight', 'bias'):
+            state[f'layers.{i}.0.conv.{name}'] = state.pop(
+                f'layers.{i}.0.projection.{name}')
+    missing = hafa.load_state_dict(state, strict=False).missing_keys
+    assert all('.offset.' in key for key in missing)
+    x = torch.rand(1, 3, 64, 96)
+    with torch.no_grad():
+        for a, b in zip(hafa(x), plain(x)):
+            torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-4)
+
+
+def test_sia_merges_into_the_downsampled_map_and_back():
+    sia = SemanticInformationAggregation(
+        8, 16, TokenClusterer(deterministic=True))
+    grid = TokenState.from_grid(torch.randn(2, 14 * 10, 8), (14, 10))
+    queries, source = sia(grid)
+    assert queries.x.shape == (2, 7 * 5, 16) and queries.map_size == (7, 5)
+    assert source.x.shape == (2, 140, 16) and source.map_size == (14, 10)
+    # every 1/16 cell points at its cluster; the map is their mean per pixel
+    assert queries.tokens.idx_token.shape == (2, 140)
+    assert queries.to_map().shape == (2, 16, 7, 5)
+    sia.score.weight.data.normal_()
+    queries.x.sum().backward()
+    assert sia.score.weight.grad.abs().sum() > 0  # importance is learned
+
+
+@pytest.mark.parametrize('cls,arch', [(PVTHAFA, 'tiny'), (PVTv2HAFA, 'b1')])
+@pytest.mark.parametrize('aggregations', [('laa', 'laa', 'sia'),
+                                          ('sia', 'sia', 'sia'),
+                                          ('conv', 'laa', 'sia')])
+def test_backbones_at_odd_sizes(cls, arch, aggregations):
+    model = cls(arch=arch, aggregations=aggregations)
+    model.init_weights()
+    outs = model(torch.rand(2, 3, 97, 131))
+    assert [o.shape[1] for o in outs] == [64, 128, 320, 512]
+    h, w = outs[0].shape[-2:]
+    for out in outs[1:]:
+        h, w = math.ceil(h / 2), math.ceil(w / 2)
+        assert out.shape[-2:] == (h, w)
+    sum(o.mean() for o in outs).backward()
+    assert all(p.grad is not None for p in model.parameters())
+
+
+@pytest.mark.parametrize('options', [
+    dict(sia_clustering='qkv'),
+    dict(clustering=dict(method='kmeans', num_iters=10)),
+    dict(num_clusters=36),
+])
+def test_ablation_options_run(options):
+    model = PVTHAFA(arch='tiny', **options).eval()
+    with torch.no_grad():
+        assert model(torch.rand(1, 3, 224, 224))[-1].shape == (1, 512, 7, 7)
+
+
+def test_errors_are_named():
+    with pytest.raises(ValueError, match="Unknown aggregation 'pool'"):
+        PVTHAFA(aggregations=('laa', 'pool', 'sia'))
+    with pytest.raises(ValueError, match='aggregations needs one value'):
+        PVTHAFA(aggregations=('laa', 'sia'))
+    with pytest.raises(ValueError, match="Unknown PVTHAFA arch 'huge'"):
+        PVTHAFA(arch='huge')
+    with pytest.raises(ValueError, match='out_indices'):
+        PVTv2HAFA(out_indices=(5, ))
