@@ -14,7 +14,11 @@ CONFIGS = sorted(
     if '_base_' not in path)
 
 # Parameters (M) in the papers, by config: HAT-Net Tabs. 2-4, ClusTR Tabs.
-# 2-5, 7 and 9.
+# 2-5, 7 and 9, HAFA Tabs. 1-3 and 6. Within 0.5 % unless a tolerance is
+# given: the HAFA paper's own figures disagree with each other (its dense
+# models gain 1.6-1.7 M from HAFA, its classifiers 1.3-1.4 M with the same
+# backbone; PVTv2-B1 gains 0.6 M for the same modules), so its HAFA rows are
+# checked loosely and our consistent +1.26 M is reported in the README.
 PAPER_PARAMS_M = {
     'hat_net/hat-net-tiny_8xb128_in1k.py': 12.7,
     'hat_net/hat-net-small_8xb128_in1k.py': 25.7,
@@ -43,6 +47,28 @@ PAPER_PARAMS_M = {
     'clustr/upernet_clustr-small_8xb2-160k_ade20k-512x512.py': 52.5,
     'clustr/retinanet_clustr-small_fpn_1x_coco.py': 32.4,
     'clustr/mask-rcnn_clustr-small_fpn_1x_coco.py': 42.3,
+    'hafa/pvt-tiny_8xb128_in1k.py': 13.2,
+    'hafa/pvt-small_8xb128_in1k.py': 24.5,
+    'hafa/pvt-large_8xb128_in1k.py': 61.4,
+    'hafa/pvt-tiny-hafa_8xb128_in1k.py': (14.6, 0.01),
+    'hafa/pvt-small-hafa_8xb128_in1k.py': (25.8, 0.01),
+    'hafa/pvt-large-hafa_8xb128_in1k.py': (62.7, 0.01),
+    'hafa/pvtv2-b1_8xb128_in1k.py': 14.0,
+    'hafa/pvtv2-b2_8xb128_in1k.py': 25.4,
+    'hafa/pvtv2-b1-hafa_8xb128_in1k.py': (14.6, 0.03),
+    'hafa/pvtv2-b2-hafa_8xb128_in1k.py': (26.0, 0.03),
+    'hafa/fpn_pvt-tiny_8xb2-40k_ade20k-512x512.py': 17.0,
+    'hafa/fpn_pvt-small_8xb2-40k_ade20k-512x512.py': 28.2,
+    'hafa/fpn_pvt-large_8xb2-40k_ade20k-512x512.py': 65.1,
+    'hafa/fpn_pvt-tiny-hafa_8xb2-40k_ade20k-512x512.py': (18.7, 0.03),
+    'hafa/fpn_pvt-small-hafa_8xb2-40k_ade20k-512x512.py': (29.9, 0.03),
+    'hafa/fpn_pvt-large-hafa_8xb2-40k_ade20k-512x512.py': (66.8, 0.03),
+    'hafa/mask-rcnn_pvt-tiny_fpn_1x_coco.py': 32.9,
+    'hafa/mask-rcnn_pvt-small_fpn_1x_coco.py': 44.1,
+    'hafa/mask-rcnn_pvt-large_fpn_1x_coco.py': 81.0,
+    'hafa/mask-rcnn_pvt-tiny-hafa_fpn_1x_coco.py': (34.5, 0.03),
+    'hafa/mask-rcnn_pvt-small-hafa_fpn_1x_coco.py': (45.8, 0.03),
+    'hafa/mask-rcnn_pvt-large-hafa_fpn_1x_coco.py': (82.7, 0.03),
 }
 # The HAT-Net paper lists every Tiny dense model ~0.57M below what the
 # official Tiny backbone (12.27M without classifier) plus the standard heads
@@ -73,9 +99,11 @@ def test_config_builds(path):
 def test_param_counts_match_paper(name):
     path = osp.join(ROOT, 'configs', name)
     params = sum(p.numel() for p in build_model(path).parameters()) / 1e6
-    paper = PAPER_PARAMS_M[name]
+    paper, tolerance = PAPER_PARAMS_M[name], 0.005
+    if isinstance(paper, tuple):
+        paper, tolerance = paper
     if 'hat-net-tiny' in name and '_in1k' not in name:
         low, high = TINY_DENSE_EXCESS_M
         assert low <= params - paper <= high, (params, paper)
     else:
-        assert abs(params / paper - 1) <= 0.005, (params, paper)
+        assert abs(params / paper - 1) <= tolerance, (params, paper)

@@ -36,6 +36,11 @@ FAMILIES = {
                   reduction_ratios=((64, 16), (16, 4), (4, 1), (1, ))),
         seg='clustr/fpn_clustr-small_8xb2-80k_ade20k-512x512.py',
         det='clustr/{}_clustr-small_fpn_1x_coco.py'),
+    'hafa': dict(
+        arch=dict(embed_dims=16, num_layers=[1, 1, 1, 1],
+                  num_heads=[1, 2, 3, 4]),
+        seg='hafa/fpn_pvt-tiny-hafa_8xb2-40k_ade20k-512x512.py',
+        det='hafa/{}_pvt-tiny-hafa_fpn_1x_coco.py'),
 }
 COMMON = f"""
 randomness = dict(seed=0, deterministic=True)
@@ -269,6 +274,8 @@ def test_dist_train_runs_two_cpu_processes(tmp_path, datasets):
     ('hat_net', 'mask-rcnn', MASK_HEAD, True,
      ['coco/bbox_mAP', 'coco/segm_mAP']),
     ('clustr', 'mask-rcnn', MASK_HEAD, True,
+     ['coco/bbox_mAP', 'coco/segm_mAP']),
+    ('hafa', 'mask-rcnn', MASK_HEAD, True,
      ['coco/bbox_mAP', 'coco/segm_mAP']),
 ])
 def test_detectors_train_and_test(tmp_path, datasets, family, detector, head,

@@ -1,0 +1,7 @@
+_base_ = './mask-rcnn_pvt-tiny-hafa_fpn_1x_coco.py'
+
+model = dict(
+    backbone=dict(
+        arch='small',
+        init_cfg=dict(checkpoint='work_dirs/pvt-small-hafa_8xb128_in1k/'
+                      'epoch_300.pth')))

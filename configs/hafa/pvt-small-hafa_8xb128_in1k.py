@@ -1,0 +1,3 @@
+_base_ = './pvt-tiny-hafa_8xb128_in1k.py'
+
+model = dict(backbone=dict(arch='small'))
