@@ -49,9 +49,10 @@ def build_model(config, checkpoint):
 
 def main():
     args = parse_args()
-    image = mmcv.imread(args.image)
+    image = mmcv.imread(args.image) if osp.isfile(args.image) else None
     if image is None:
-        raise SystemExit(f'Cannot read image {args.image}.')
+        raise SystemExit(f'Cannot read image {args.image}: missing or not '
+                         'an image.')
     image = mmcv.imrescale(image, (10**4, args.short_side))  # BGR
     model = build_model(args.config, args.checkpoint)
     inputs = model.data_preprocessor(
