@@ -1,8 +1,8 @@
-"""HAFA: hierarchy aware feature aggregation, plugged into mmdet's PVT and
-PVTv2.
+"""HAFA: hierarchy aware feature aggregation, plugged into mmdet's PVT,
+PVTv2 and Swin Transformer.
 
 Yongjie Chen, Hongmin Liu, Haoran Yin, Bin Fan, "Building Vision
-Transformers with Hierarchy Aware Feature Aggregation", ICCV 2023. No
+Transformers with Hierarchy Aware Feature Aggregation". No
 official code is public.
 
 The downsampling step in front of stages 2-4 is chosen per stage
@@ -20,19 +20,27 @@ where the paper is silent:
   clusters as the downsampled map has pixels (49 at 224x224) unless
   ``num_clusters`` is set. Only the queries are clustered
   (``sia_clustering='q'``): every block of the stage attends from the
-  merged tokens to the stage's un-merged tokens, whose keys and values get
-  CvT's convolutional projection (3x3 depth-wise conv + BN) as implicit
-  positional encoding; the stage has no absolute position embedding.
-  ``sia_clustering='qkv'`` (Tab. 5) attends among the merged tokens.
+  merged tokens to the tokens of the downsampled map (un-clustered, as the
+  plain network's stage would have them, hence unchanged GFLOPs), whose
+  keys and values get CvT's convolutional projection (3x3 depth-wise conv
+  + BN) as implicit positional encoding; the stage has no absolute position
+  embedding. ``sia_clustering='qkv'`` (Tab. 5) attends among the merged
+  tokens.
 - A clustered stage's map (for FPN and the next stage) is rebuilt through
   the dictionary: every pixel of the downsampled map takes the mean of the
   merged tokens of the cells it covers.
 - Depth-wise convolutions of PVTv2's FFN run on that map and are read back
   at the tokens.
+- In Swin, LAA and SIA replace the patch merging at the end of stages 1-3.
+  A clustered stage's blocks attend globally (their window partition and
+  relative position bias have no meaning for clusters, and at 224x224 the
+  last stage is a single window anyway), with the blocks' own projections.
 """
+import torch.nn.functional as F
 from mmdet.models.backbones.pvt import (AbsolutePositionEmbedding,
                                         PyramidVisionTransformer,
                                         PyramidVisionTransformerV2)
+from mmdet.models.backbones.swin import SwinTransformer
 from mmengine.model import ModuleDict, ModuleList
 from torch import nn
 
@@ -41,6 +49,7 @@ from ..layers import (ConvProjection, LocalAdaptiveAggregation,
                       SemanticInformationAggregation, TokenClusterer,
                       TokenState, map2token)
 from ..utils import load_pretrained
+from ..layers.attention import map_to_heads
 from .base import check_out_indices, check_per_stage, resolve_arch
 
 AGGREGATIONS = ('laa', 'sia', 'conv')
@@ -240,3 +249,132 @@ class PVTv2HAFA(HAFAMixin, PyramidVisionTransformerV2):
             norm_cfg=norm_cfg, init_cfg=init_cfg, **kwargs)
         self._init_hafa(aggregations, laa_kernel, clustering, num_clusters,
                         sia_clustering, norm_cfg)
+
+
+class _LAAPatchMerging(LocalAdaptiveAggregation):
+    """LAA with the ``(tokens, hw) -> (tokens, hw)`` call of Swin's patch
+    merging."""
+
+    def forward(self, x, hw):
+        batch, _, channels = x.shape
+        return super().forward(x.transpose(1, 2).reshape(batch, channels, *hw))
+
+
+def _swin_block_on_clusters(block, queries, source, projection):
+    """A Swin block whose queries are merged tokens: global attention to
+    ``source`` (or among the queries when ``projection`` is None), with the
+    block's qkv, output projection, stochastic depth and FFN."""
+    msa = block.attn.w_msa
+    x = queries.x
+    query = block.norm1(x)
+    weight, bias = msa.qkv.weight.chunk(3), msa.qkv.bias.chunk(3)
+    if projection is None:
+        keys = values = query
+    else:
+        kv_state = source.replace(block.norm1(source.x))
+        keys, values = projection['key'](kv_state), projection['value'](
+            kv_state)
+    heads = [
+        F.linear(t, w, b).transpose(1, 2)[..., None]  # (B, C, L, 1)
+        for t, w, b in zip((query, keys, values), weight, bias)
+    ]
+    out = F.scaled_dot_product_attention(
+        *(map_to_heads(h, msa.num_heads) for h in heads),
+        dropout_p=msa.attn_drop.p if block.training else 0.,
+        scale=msa.scale)  # (B, h, M, d)
+    out = msa.proj_drop(msa.proj(out.transpose(1, 2).flatten(2)))
+    x = x + block.attn.drop(out)
+    return queries.replace(block.ffn(block.norm2(x), identity=x))
+
+
+@MODELS.register_module()
+class SwinHAFA(SwinTransformer):
+    """Swin Transformer with HAFA (HAFA Tab. 6), built on mmdet's
+    ``SwinTransformer``: LAA / SIA / patch merging (``'conv'``) at the end
+    of stages 1-3. Other arguments as :class:`PVTHAFA`; ``arch`` is
+    ``'tiny'``, ``'small'`` or ``'base'``; further keyword arguments go to
+    mmdet's ``SwinTransformer``."""
+    arch_zoo = {
+        'tiny': dict(embed_dims=96, depths=(2, 2, 6, 2),
+                     num_heads=(3, 6, 12, 24)),
+        'small': dict(embed_dims=96, depths=(2, 2, 18, 2),
+                      num_heads=(3, 6, 12, 24)),
+        'base': dict(embed_dims=128, depths=(2, 2, 18, 2),
+                     num_heads=(4, 8, 16, 32)),
+    }
+
+    def __init__(self, arch='tiny', aggregations=('laa', 'laa', 'sia'),
+                 laa_kernel=3, clustering=dict(method='dpc_knn', k=5),
+                 num_clusters=None, sia_clustering='q',
+                 out_indices=(0, 1, 2, 3), norm_cfg=dict(type='LN'),
+                 init_cfg=None, **kwargs):
+        super().__init__(
+            **_hafa_kwargs(arch, self.arch_zoo, 'SwinHAFA', out_indices),
+            norm_cfg=norm_cfg, init_cfg=init_cfg, **kwargs)
+        self.aggregations = check_per_stage('aggregations', aggregations, 3)
+        if sia_clustering not in ('q', 'qkv'):
+            raise ValueError(f"sia_clustering must be 'q' or 'qkv', got "
+                             f'{sia_clustering!r}.')
+        self.kv_projections = ModuleDict()
+        for i, kind in enumerate(self.aggregations):
+            if kind not in AGGREGATIONS:
+                raise ValueError(f'Unknown aggregation {kind!r} after stage '
+                                 f'{i + 1}; choose from {AGGREGATIONS}.')
+            dims = self.num_features[i], self.num_features[i + 1]
+            if kind == 'laa':
+                self.stages[i].downsample = _LAAPatchMerging(
+                    *dims, laa_kernel, 2, norm_cfg)
+            elif kind == 'sia':
+                self.stages[i].downsample = SemanticInformationAggregation(
+                    *dims, TokenClusterer(**clustering), num_clusters,
+                    norm_cfg)
+                blocks = self.stages[i + 1].blocks
+                for block in blocks:  # no positions among clusters
+                    block.attn.w_msa.register_parameter(
+                        'relative_position_bias_table', None)
+                if sia_clustering == 'q':
+                    self.kv_projections[str(i + 1)] = ModuleList(
+                        ModuleDict(dict(key=ConvProjection(dims[1]),
+                                        value=ConvProjection(dims[1])))
+                        for _ in blocks)
+
+    def forward(self, x):
+        """(B, 3, H, W) -> list of (B, C_i, H_i, W_i) for out_indices."""
+        x, hw = self.patch_embed(x)
+        if self.use_abs_pos_embed:
+            x = x + self.absolute_pos_embed
+        state, source = TokenState.from_grid(self.drop_after_pos(x), hw), None
+        outs = []
+        for i, stage in enumerate(self.stages):
+            if source is None:
+                tokens = state.x
+                for block in stage.blocks:
+                    tokens = block(tokens, state.map_size)
+                state = state.replace(tokens)
+            else:
+                projections = self.kv_projections[str(i)] if str(
+                    i) in self.kv_projections else [None] * len(stage.blocks)
+                for block, projection in zip(stage.blocks, projections):
+                    state = _swin_block_on_clusters(block, state, source,
+                                                    projection)
+            if i in self.out_indices:
+                norm = getattr(self, f'norm{i}')
+                outs.append(state.replace(norm(state.x)).to_map())
+            if stage.downsample is not None:
+                state, source = self._downsample(stage.downsample, state)
+        return outs
+
+    @staticmethod
+    def _downsample(downsample, state):
+        if isinstance(downsample, SemanticInformationAggregation):
+            return downsample(state)
+        tokens, hw = downsample(state.x if state.tokens.is_grid else
+                                state.to_map().flatten(2).transpose(1, 2),
+                                state.map_size)
+        return TokenState.from_grid(tokens, hw), None
+
+    def init_weights(self):
+        super().init_weights()
+        for module in self.modules():
+            if isinstance(module, LocalAdaptiveAggregation):
+                module.zero_offsets()

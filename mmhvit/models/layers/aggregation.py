@@ -2,7 +2,7 @@
 and SIA (clustering of the queries), plus the token state they pass on.
 
 Yongjie Chen, Hongmin Liu, Haoran Yin, Bin Fan, "Building Vision
-Transformers with Hierarchy Aware Feature Aggregation", ICCV 2023.
+Transformers with Hierarchy Aware Feature Aggregation".
 """
 from typing import NamedTuple, Optional, Tuple
 
@@ -88,12 +88,14 @@ class SemanticInformationAggregation(BaseModule):
     cluster into one token, weighted by a learned importance (Eq. 5).
 
     As TCFormer's clustering token merging (the paper's [52]): a 3x3
-    stride-2 convolution on the feature map, brought back to the tokens and
+    stride-2 convolution on the feature map, read back at the tokens and
     added to a linear skip of them, then LayerNorm; importance
-    ``p = exp(Linear(x))``. The merged tokens are the next stage's queries;
-    the un-merged tokens stay as its keys and values, keeping the spatial
-    layout (HAFA clusters only Q). The dictionary maps the merged tokens
-    back to a map of the downsampled size, e.g. the 1/32 map for FPN.
+    ``p = exp(Linear(x))``. The merged tokens become the next stage's
+    queries. Only the queries are clustered (Sec. 3.3): the keys and values
+    come from the downsampled map itself, un-clustered, in its spatial
+    layout, so the stage costs what the plain network's stage costs (Tab.
+    1: GFLOPs unchanged). The dictionary maps the merged tokens back to a map
+    of the downsampled size, e.g. the 1/32 map for FPN.
 
     Args:
         in_channels (int): Input channels.
@@ -117,17 +119,17 @@ class SemanticInformationAggregation(BaseModule):
         self.score = nn.Linear(out_channels, 1)
 
     def forward(self, state: TokenState):
-        """Returns the merged tokens (``M`` of them, on the downsampled map)
-        and the un-merged ``N`` tokens they were clustered from."""
+        """Returns the ``M`` merged tokens (queries, on the downsampled map)
+        and the tokens of the downsampled map (keys and values)."""
         down = self.conv(state.to_map())  # (B, C', H', W')
+        size = tuple(down.shape[-2:])
         x = self.norm(map2token(down, state.tokens) + self.skip(state.x))
-        num = self.num_clusters or down.shape[-2] * down.shape[-1]
-        num = min(num, x.shape[1])
+        num = min(self.num_clusters or size[0] * size[1], x.shape[1])
         idx, = self.clusterer.cluster(x.detach(), [num])
         merged, _ = merge_tokens(x, idx, num, importance_weight(self.score(x)))
-        queries = TokenState(merged, state.tokens.merge(idx, num),
-                             tuple(down.shape[-2:]))
-        return queries, state.replace(x)
+        queries = TokenState(merged, state.tokens.merge(idx, num), size)
+        grid = self.norm(down.flatten(2).transpose(1, 2))  # (B, H'*W', C')
+        return queries, TokenState.from_grid(grid, size)
 
 
 class ConvProjection(BaseModule):
