@@ -1,5 +1,5 @@
 """Options shared by every mmhvit pyramid backbone."""
-from typing import Dict, Iterable, List, Sequence, Union
+from typing import Dict, List, Sequence, Union
 
 from mmengine.model import BaseModule
 from torch import nn
@@ -9,12 +9,14 @@ from ..utils import load_pretrained
 
 
 def resolve_arch(arch: Union[str, Dict], arch_zoo: Dict[str, Dict],
-                 required_keys: Iterable[str], model_name: str) -> Dict:
-    """Return the settings of ``arch``: a name of ``arch_zoo`` or a dict.
+                 model_name: str) -> Dict:
+    """Return the settings of ``arch``: a name of ``arch_zoo`` or a dict
+    with the keys of the zoo's entries.
 
     Raises:
         ValueError: on an unknown name or a dict missing required keys.
     """
+    required_keys = next(iter(arch_zoo.values())).keys()
     if isinstance(arch, str):
         key = arch.lower()
         if key not in arch_zoo:
@@ -40,6 +42,15 @@ def check_per_stage(name: str, values: Sequence, num_stages: int) -> List:
         raise ValueError(f'{name} needs one value per stage ({num_stages}), '
                          f'got {values}.')
     return values
+
+
+def drop_path_rates(rate: float, depths: Sequence[int]) -> List[List[float]]:
+    """Stochastic depth rising linearly from 0 to ``rate`` over all blocks,
+    split per stage."""
+    total = sum(depths)
+    rates = [rate * i / max(total - 1, 1) for i in range(total)]
+    return [rates[sum(depths[:i]):sum(depths[:i + 1])]
+            for i in range(len(depths))]
 
 
 def check_out_indices(out_indices, num_stages: int) -> tuple:
@@ -115,6 +126,15 @@ class PyramidBackbone(BaseModule):
             module.eval()
             for param in module.parameters():
                 param.requires_grad = False
+
+    def forward_stages(self, x):
+        """Run ``self.stages`` in turn; the outputs of ``out_indices``."""
+        outs = []
+        for i, stage in enumerate(self.stages):
+            x = stage(x)
+            if i in self.out_indices:
+                outs.append(x)
+        return tuple(outs)
 
     def train(self, mode: bool = True):
         super().train(mode)

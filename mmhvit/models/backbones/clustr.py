@@ -55,7 +55,8 @@ from torch import nn
 
 from mmhvit.registry import MODELS
 from ..layers import TokenClusterer, importance_weight, merge_tokens
-from .base import PyramidBackbone, check_per_stage, resolve_arch
+from .base import (PyramidBackbone, check_per_stage, drop_path_rates,
+                   resolve_arch)
 
 
 class ClusterAttention(BaseModule):
@@ -276,8 +277,7 @@ class ClusTR(PyramidBackbone):
                  init_cfg=None):
         super().__init__(self.num_stages, out_indices, frozen_stages,
                          norm_eval, init_cfg)
-        settings = resolve_arch(arch, self.arch_zoo,
-                                self.arch_zoo['tiny'].keys(), 'ClusTR')
+        settings = resolve_arch(arch, self.arch_zoo, 'ClusTR')
         self.embed_dims = check_per_stage('embed_dims',
                                           settings['embed_dims'], 4)
         depths = check_per_stage('depths', settings['depths'], 4)
@@ -291,8 +291,7 @@ class ClusTR(PyramidBackbone):
             'clustering.window_sizes',
             clustering.pop('window_sizes', (None, ) * 4), 4)
 
-        rates = [drop_path_rate * i / max(sum(depths) - 1, 1)
-                 for i in range(sum(depths))]
+        rates = drop_path_rates(drop_path_rate, depths)
         self.stages = ModuleList()
         in_dims = [in_channels, *self.embed_dims[:-1]]
         for i in range(self.num_stages):
@@ -303,7 +302,7 @@ class ClusTR(PyramidBackbone):
                      scale_fusion=scale_fusion,
                      kv_aggregation=kv_aggregation, qkv_bias=qkv_bias,
                      drop_rate=drop_rate, attn_drop_rate=attn_drop_rate,
-                     drop_path_rate=rates[sum(depths[:i]) + j],
+                     drop_path_rate=rates[i][j],
                      with_cp=with_cp) for j in range(depths[i])
             ]
             self.stages.append(
@@ -333,9 +332,4 @@ class ClusTR(PyramidBackbone):
 
     def forward(self, x):
         """(B, 3, H, W) -> tuple of (B, C_i, H/s_i, W/s_i) for out_indices."""
-        outs = []
-        for i, stage in enumerate(self.stages):
-            x = stage(x)
-            if i in self.out_indices:
-                outs.append(x)
-        return tuple(outs)
+        return self.forward_stages(x)

@@ -88,7 +88,23 @@ def _ffn(ffn, x, state: TokenState, identity):
 
 
 class HAFAMixin:
-    """Turns an mmdet PVT-family backbone into its HAFA version."""
+    """Turns an mmdet PVT-family backbone into its HAFA version; see
+    :class:`PVTHAFA` for the arguments."""
+    default_arch = None
+
+    def __init__(self, arch=None, aggregations=('laa', 'laa', 'sia'),
+                 laa_kernel=3, clustering=dict(method='dpc_knn', k=5),
+                 num_clusters=None, sia_clustering='q',
+                 out_indices=(0, 1, 2, 3),
+                 norm_cfg=dict(type='LN', eps=1e-6), init_cfg=None,
+                 **kwargs):
+        name = type(self).__name__
+        super().__init__(
+            **_hafa_kwargs(arch or self.default_arch, self.arch_zoo, name,
+                           out_indices),
+            norm_cfg=norm_cfg, init_cfg=init_cfg, **kwargs)
+        self._init_hafa(aggregations, laa_kernel, clustering, num_clusters,
+                        sia_clustering, norm_cfg)
 
     def _init_hafa(self, aggregations, laa_kernel, clustering, num_clusters,
                    sia_clustering, norm_cfg):
@@ -177,8 +193,7 @@ class HAFAMixin:
 
 
 def _hafa_kwargs(arch, arch_zoo, name, out_indices, num_stages=4):
-    settings = resolve_arch(arch, arch_zoo, arch_zoo[next(iter(arch_zoo))],
-                            name)
+    settings = resolve_arch(arch, arch_zoo, name)
     return dict(settings, out_indices=check_out_indices(
         out_indices, num_stages))
 
@@ -211,18 +226,7 @@ class PVTHAFA(HAFAMixin, PyramidVisionTransformer):
         'medium': dict(num_layers=[3, 4, 18, 3]),
         'large': dict(num_layers=[3, 8, 27, 3]),
     }
-
-    def __init__(self, arch='tiny', aggregations=('laa', 'laa', 'sia'),
-                 laa_kernel=3, clustering=dict(method='dpc_knn', k=5),
-                 num_clusters=None, sia_clustering='q',
-                 out_indices=(0, 1, 2, 3),
-                 norm_cfg=dict(type='LN', eps=1e-6), init_cfg=None,
-                 **kwargs):
-        super().__init__(
-            **_hafa_kwargs(arch, self.arch_zoo, 'PVTHAFA', out_indices),
-            norm_cfg=norm_cfg, init_cfg=init_cfg, **kwargs)
-        self._init_hafa(aggregations, laa_kernel, clustering, num_clusters,
-                        sia_clustering, norm_cfg)
+    default_arch = 'tiny'
 
 
 @MODELS.register_module()
@@ -237,18 +241,7 @@ class PVTv2HAFA(HAFAMixin, PyramidVisionTransformerV2):
         'b3': dict(embed_dims=64, num_layers=[3, 4, 18, 3]),
         'b4': dict(embed_dims=64, num_layers=[3, 8, 27, 3]),
     }
-
-    def __init__(self, arch='b1', aggregations=('laa', 'laa', 'sia'),
-                 laa_kernel=3, clustering=dict(method='dpc_knn', k=5),
-                 num_clusters=None, sia_clustering='q',
-                 out_indices=(0, 1, 2, 3),
-                 norm_cfg=dict(type='LN', eps=1e-6), init_cfg=None,
-                 **kwargs):
-        super().__init__(
-            **_hafa_kwargs(arch, self.arch_zoo, 'PVTv2HAFA', out_indices),
-            norm_cfg=norm_cfg, init_cfg=init_cfg, **kwargs)
-        self._init_hafa(aggregations, laa_kernel, clustering, num_clusters,
-                        sia_clustering, norm_cfg)
+    default_arch = 'b1'
 
 
 class _LAAPatchMerging(LocalAdaptiveAggregation):

@@ -23,7 +23,8 @@ from torch import nn
 from mmhvit.registry import MODELS
 from ..layers import (ConvDownsample, ConvStem, InvertedResidualFFN,
                       global_attention, window_attention)
-from .base import PyramidBackbone, check_per_stage, resolve_arch
+from .base import (PyramidBackbone, check_per_stage, drop_path_rates,
+                   resolve_arch)
 
 
 class HMHSA(BaseModule):
@@ -204,8 +205,7 @@ class HATNet(PyramidBackbone):
                  init_cfg=None):
         super().__init__(self.num_stages, out_indices, frozen_stages,
                          norm_eval, init_cfg)
-        settings = resolve_arch(arch, self.arch_zoo,
-                                self.arch_zoo['tiny'].keys(), 'HATNet')
+        settings = resolve_arch(arch, self.arch_zoo, 'HATNet')
         self.embed_dims = check_per_stage('embed_dims',
                                           settings['embed_dims'], 4)
         depths = check_per_stage('depths', settings['depths'], 4)
@@ -217,10 +217,7 @@ class HATNet(PyramidBackbone):
 
         self.stem = ConvStem(in_channels, settings['stem_channels'],
                              self.embed_dims[0], norm_cfg, act_cfg)
-        drop_path_rates = [
-            drop_path_rate * i / max(sum(depths) - 1, 1)
-            for i in range(sum(depths))
-        ]
+        rates = drop_path_rates(drop_path_rate, depths)
         self.stages = ModuleList()
         in_dims = [self.embed_dims[0]] + self.embed_dims[:-1]
         for i in range(self.num_stages):
@@ -229,7 +226,7 @@ class HATNet(PyramidBackbone):
                      pool_size=pool_sizes[i], mlp_ratio=mlp_ratios[i],
                      kernel_size=kernel_sizes[i], act_cfg=act_cfg,
                      drop_rate=drop_rate,
-                     drop_path_rate=drop_path_rates[sum(depths[:i]) + j],
+                     drop_path_rate=rates[i][j],
                      with_cp=with_cp) for j in range(depths[i])
             ]
             self.stages.append(
@@ -251,10 +248,4 @@ class HATNet(PyramidBackbone):
 
     def forward(self, x):
         """(B, 3, H, W) -> tuple of (B, C_i, H/s_i, W/s_i) for out_indices."""
-        x = self.stem(x)
-        outs = []
-        for i, stage in enumerate(self.stages):
-            x = stage(x)
-            if i in self.out_indices:
-                outs.append(x)
-        return tuple(outs)
+        return self.forward_stages(self.stem(x))
