@@ -113,3 +113,18 @@ def test_errors_are_named():
         PVTHAFA(arch='huge')
     with pytest.raises(ValueError, match='out_indices'):
         PVTv2HAFA(out_indices=(5, ))
+
+
+def test_plain_pvt_weights_load_where_they_fit(tmp_path):
+    from mmdet.models.backbones import PyramidVisionTransformer
+    plain = PyramidVisionTransformer(num_layers=[2, 2, 2, 2])
+    plain.init_weights()
+    path = str(tmp_path / 'pvt_tiny_mmdet.pth')
+    torch.save(plain.state_dict(), path)
+    hafa = PVTHAFA(arch='tiny',
+                   init_cfg=dict(type='Pretrained', checkpoint=path))
+    hafa.init_weights()
+    stage3_block = 'layers.2.1.1.attn.attn.in_proj_weight'
+    torch.testing.assert_close(hafa.state_dict()[stage3_block],
+                               plain.state_dict()[stage3_block])
+    assert (hafa.layers[1][0].offset.weight == 0).all()  # LAA starts plain
