@@ -47,12 +47,34 @@ from torch import nn
 from mmhvit.registry import MODELS
 from ..layers import (ConvProjection, LocalAdaptiveAggregation,
                       SemanticInformationAggregation, TokenClusterer,
-                      TokenState, map2token)
+                      TokenState, map2token, map_to_heads)
 from ..utils import load_pretrained
-from ..layers.attention import map_to_heads
 from .base import check_out_indices, check_per_stage, resolve_arch
 
 AGGREGATIONS = ('laa', 'sia', 'conv')
+
+
+def _kv_projections(channels, num_blocks):
+    """CvT projections of the keys and values of a clustered stage."""
+    return ModuleList(
+        ModuleDict(dict(key=ConvProjection(channels),
+                        value=ConvProjection(channels)))
+        for _ in range(num_blocks))
+
+
+def _projections_of(backbone, stage, num_blocks):
+    """The stage's key/value projections; None per block for Q-K-V
+    clustering, which has none."""
+    projections = backbone.kv_projections
+    return projections[str(stage)] if str(stage) in projections else [
+        None
+    ] * num_blocks
+
+
+def _zero_laa_offsets(backbone):
+    for module in backbone.modules():
+        if isinstance(module, LocalAdaptiveAggregation):
+            module.zero_offsets()
 
 
 def _attend(layer, queries, keys, values):
@@ -131,10 +153,8 @@ class HAFAMixin:
                 if isinstance(blocks[0], AbsolutePositionEmbedding):
                     del blocks[0]  # no position embedding after SIA
                 if sia_clustering == 'q':
-                    self.kv_projections[str(i)] = ModuleList(
-                        ModuleDict(dict(key=ConvProjection(dims[i]),
-                                        value=ConvProjection(dims[i])))
-                        for _ in blocks)
+                    self.kv_projections[str(i)] = _kv_projections(
+                        dims[i], len(blocks))
 
     def forward(self, x):
         """(B, 3, H, W) -> list of (B, C_i, H_i, W_i) for out_indices."""
@@ -154,13 +174,11 @@ class HAFAMixin:
 
     def _clustered_stage(self, i, sia, blocks, state):
         queries, source = sia(state)
-        projections = self.kv_projections[str(i)] if str(
-            i) in self.kv_projections else [None] * len(blocks)
-        for layer, projection in zip(blocks, projections):
+        for layer, projection in zip(blocks,
+                                     _projections_of(self, i, len(blocks))):
             x = queries.x
             query = layer.norm1(x)
             if projection is None:  # Q, K and V all clustered (Tab. 5)
-                kv_state = queries.replace(query)
                 keys = values = _reduce(layer.attn, query, queries)
             else:
                 kv_state = source.replace(layer.norm1(source.x))
@@ -184,9 +202,7 @@ class HAFAMixin:
             self.init_cfg = None
         super().init_weights()
         self.init_cfg = init_cfg
-        for module in self.modules():
-            if isinstance(module, LocalAdaptiveAggregation):
-                module.zero_offsets()
+        _zero_laa_offsets(self)
         if pretrained:
             load_pretrained(self, init_cfg['checkpoint'],
                             init_cfg.get('prefix'), official_format='pvt')
@@ -326,10 +342,8 @@ class SwinHAFA(SwinTransformer):
                     block.attn.w_msa.register_parameter(
                         'relative_position_bias_table', None)
                 if sia_clustering == 'q':
-                    self.kv_projections[str(i + 1)] = ModuleList(
-                        ModuleDict(dict(key=ConvProjection(dims[1]),
-                                        value=ConvProjection(dims[1])))
-                        for _ in blocks)
+                    self.kv_projections[str(i + 1)] = _kv_projections(
+                        dims[1], len(blocks))
 
     def forward(self, x):
         """(B, 3, H, W) -> list of (B, C_i, H_i, W_i) for out_indices."""
@@ -345,8 +359,7 @@ class SwinHAFA(SwinTransformer):
                     tokens = block(tokens, state.map_size)
                 state = state.replace(tokens)
             else:
-                projections = self.kv_projections[str(i)] if str(
-                    i) in self.kv_projections else [None] * len(stage.blocks)
+                projections = _projections_of(self, i, len(stage.blocks))
                 for block, projection in zip(stage.blocks, projections):
                     state = _swin_block_on_clusters(block, state, source,
                                                     projection)
@@ -367,7 +380,7 @@ class SwinHAFA(SwinTransformer):
         return TokenState.from_grid(tokens, hw), None
 
     def init_weights(self):
+        """mmdet's Swin initialisation (and pretrained loading), with zero
+        LAA offsets."""
         super().init_weights()
-        for module in self.modules():
-            if isinstance(module, LocalAdaptiveAggregation):
-                module.zero_offsets()
+        _zero_laa_offsets(self)

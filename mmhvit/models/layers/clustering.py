@@ -39,6 +39,25 @@ def scaled_distance(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     return torch.cdist(a.float(), b.float()) / math.sqrt(a.shape[-1])
 
 
+def _check_num_clusters(num_clusters: int, num_tokens: int):
+    if not 1 <= num_clusters <= num_tokens:
+        raise ValueError(f'num_clusters must be in [1, {num_tokens}] for '
+                         f'{num_tokens} tokens, got {num_clusters}.')
+
+
+def nearest_centre(x: torch.Tensor, centres: torch.Tensor,
+                   chunk_elements: int = DEFAULT_CHUNK_ELEMENTS
+                   ) -> torch.Tensor:
+    """Index of the nearest of ``centres`` ``(B, M, C)`` for every token of
+    ``x`` ``(B, N, C)`` (first on ties), ``(B, N)``."""
+    batch, num_tokens, _ = x.shape
+    idx = x.new_empty(batch, num_tokens, dtype=torch.long)
+    for rows in _row_chunks(batch, num_tokens, centres.shape[1],
+                            chunk_elements):
+        idx[:, rows] = scaled_distance(x[:, rows], centres).argmin(dim=-1)
+    return idx
+
+
 def _masked_columns(dist, token_mask, fill):
     """Replace distances to masked (padded) tokens by ``fill``."""
     if token_mask is None:
@@ -123,17 +142,10 @@ def cluster_by_scores(x: torch.Tensor, score: torch.Tensor,
         Tensor: ``(B, N)`` long, in ``[0, M)``; cluster ``c`` is centred on
         the token of the ``c``-th largest score.
     """
-    batch, num_tokens, _ = x.shape
-    if not 1 <= num_clusters <= num_tokens:
-        raise ValueError(f'num_clusters must be in [1, {num_tokens}] for '
-                         f'{num_tokens} tokens, got {num_clusters}.')
+    _check_num_clusters(num_clusters, x.shape[1])
     centres = score.topk(num_clusters, dim=-1).indices  # (B, M)
-    centre_feats = gather_tokens(x.float(), centres)  # (B, M, C)
-    idx_cluster = x.new_empty(batch, num_tokens, dtype=torch.long)
-    for cols in _row_chunks(batch, num_tokens, num_clusters,
-                            chunk_elements):
-        dist = scaled_distance(x[:, cols], centre_feats)  # (B, cols, M)
-        idx_cluster[:, cols] = dist.argmin(dim=-1)
+    idx_cluster = nearest_centre(x, gather_tokens(x.float(), centres),
+                                 chunk_elements)
     ids = torch.arange(num_clusters, device=x.device).expand_as(centres)
     return idx_cluster.scatter(1, centres, ids)
 
@@ -175,9 +187,7 @@ def kmeans(x: torch.Tensor,
         Tensor: ``(B, N)`` long cluster indices in ``[0, M)``.
     """
     batch, num_tokens, channels = x.shape
-    if not 1 <= num_clusters <= num_tokens:
-        raise ValueError(f'num_clusters must be in [1, {num_tokens}] for '
-                         f'{num_tokens} tokens, got {num_clusters}.')
+    _check_num_clusters(num_clusters, num_tokens)
     x = x.float()
     start = torch.linspace(0, num_tokens - 1, num_clusters,
                            device=x.device).round().long()
@@ -185,10 +195,7 @@ def kmeans(x: torch.Tensor,
     weight = (x.new_ones(batch, num_tokens) if token_mask is None else
               token_mask.float())
     for _ in range(num_iters):
-        idx = x.new_empty(batch, num_tokens, dtype=torch.long)
-        for cols in _row_chunks(batch, num_tokens, num_clusters,
-                                chunk_elements):
-            idx[:, cols] = scaled_distance(x[:, cols], centres).argmin(-1)
+        idx = nearest_centre(x, centres, chunk_elements)
         sums = x.new_zeros(batch, num_clusters, channels).scatter_add_(
             1, idx[..., None].expand_as(x), x * weight[..., None])
         counts = x.new_zeros(batch, num_clusters).scatter_add_(1, idx, weight)
