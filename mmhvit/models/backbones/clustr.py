@@ -54,7 +54,8 @@ from mmseg.models.utils import nlc_to_nchw
 from torch import nn
 
 from mmhvit.registry import MODELS
-from ..layers import TokenClusterer, importance_weight, merge_tokens
+from ..layers import (TokenClusterer, heads_to_tokens, importance_weight,
+                      merge_tokens, tokens_to_heads)
 from .base import (PyramidBackbone, check_per_stage, drop_path_rates,
                    resolve_arch)
 
@@ -126,20 +127,15 @@ class ClusterAttention(BaseModule):
             for (idx, num), score in zip(clusters, self.score)
         ]
 
-    def _heads(self, x):
-        """(B, L, C) -> (B, h, L, C/h)."""
-        batch, length, channels = x.shape
-        return x.view(batch, length, self.num_heads, -1).transpose(1, 2)
-
     def forward(self, x, hw):
         """(B, N, C) tokens of an ``hw`` map -> (B, N, C)."""
         reduced = iter(self._reduced_tokens(x, hw))
         keys, values = [], []
         for ratio, kv in zip(self.ratios, self.kv):
             k, v = kv(x if ratio == 1 else next(reduced)).chunk(2, dim=-1)
-            keys.append(self._heads(k))  # (B, h, M_j, d)
-            values.append(self._heads(v))
-        q = self._heads(self.q(x))
+            keys.append(tokens_to_heads(k, self.num_heads))  # (B, h, M_j, d)
+            values.append(tokens_to_heads(v, self.num_heads))
+        q = tokens_to_heads(self.q(x), self.num_heads)
         dropout = self.attn_drop_rate if self.training else 0.
         if self.scale_fusion == 'concat':
             out = F.scaled_dot_product_attention(
@@ -149,8 +145,7 @@ class ClusterAttention(BaseModule):
             out = sum(
                 F.scaled_dot_product_attention(q, k, v, dropout_p=dropout)
                 for k, v in zip(keys, values))
-        out = out.transpose(1, 2).flatten(2)  # (B, N, C)
-        return self.proj_drop(self.proj(out))
+        return self.proj_drop(self.proj(heads_to_tokens(out)))  # (B, N, C)
 
 
 class ClusTRBlock(BaseModule):

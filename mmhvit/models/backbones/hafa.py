@@ -47,7 +47,8 @@ from torch import nn
 from mmhvit.registry import MODELS
 from ..layers import (ConvProjection, LocalAdaptiveAggregation,
                       SemanticInformationAggregation, TokenClusterer,
-                      TokenState, map2token, map_to_heads)
+                      TokenState, heads_to_tokens, map2token,
+                      tokens_to_heads)
 from ..utils import load_pretrained
 from .base import check_out_indices, check_per_stage, resolve_arch
 
@@ -283,15 +284,12 @@ def _swin_block_on_clusters(block, queries, source, projection):
         kv_state = source.replace(block.norm1(source.x))
         keys, values = projection['key'](kv_state), projection['value'](
             kv_state)
-    heads = [
-        F.linear(t, w, b).transpose(1, 2)[..., None]  # (B, C, L, 1)
-        for t, w, b in zip((query, keys, values), weight, bias)
-    ]
+    q, k, v = (tokens_to_heads(F.linear(t, w, b), msa.num_heads)
+               for t, w, b in zip((query, keys, values), weight, bias))
     out = F.scaled_dot_product_attention(
-        *(map_to_heads(h, msa.num_heads) for h in heads),
-        dropout_p=msa.attn_drop.p if block.training else 0.,
+        q, k, v, dropout_p=msa.attn_drop.p if block.training else 0.,
         scale=msa.scale)  # (B, h, M, d)
-    out = msa.proj_drop(msa.proj(out.transpose(1, 2).flatten(2)))
+    out = msa.proj_drop(msa.proj(heads_to_tokens(out)))
     x = x + block.attn.drop(out)
     return queries.replace(block.ffn(block.norm2(x), identity=x))
 

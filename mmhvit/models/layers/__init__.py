@@ -1,8 +1,8 @@
 """Building blocks shared by the mmhvit backbones."""
 from .aggregation import (ConvProjection, LocalAdaptiveAggregation,
                           SemanticInformationAggregation, TokenState)
-from .attention import (global_attention, map_to_heads, pad_to_multiple,
-                        window_attention)
+from .attention import (global_attention, heads_to_tokens, map_to_heads,
+                        pad_to_multiple, tokens_to_heads, window_attention)
 from .clustering import (TokenClusterer, TokenDict, cluster_by_scores,
                          dpc_knn, dpc_scores, importance_weight, kmeans,
                          map2token, merge_tokens, token2map)
@@ -11,7 +11,9 @@ from .mlp import InvertedResidualFFN
 
 __all__ = [
     'ConvProjection', 'LocalAdaptiveAggregation',
-    'SemanticInformationAggregation', 'TokenState', 'global_attention', 'map_to_heads', 'pad_to_multiple', 'window_attention',
+    'SemanticInformationAggregation', 'TokenState', 'global_attention',
+    'heads_to_tokens', 'map_to_heads', 'pad_to_multiple', 'tokens_to_heads',
+    'window_attention',
     'TokenClusterer', 'TokenDict', 'cluster_by_scores', 'dpc_knn',
     'dpc_scores', 'importance_weight', 'kmeans', 'map2token', 'merge_tokens',
     'token2map', 'ConvDownsample', 'ConvStem', 'InvertedResidualFFN'

@@ -71,6 +71,17 @@ def window_attention(qkv: torch.Tensor, num_heads: int,
     return out[..., :height, :width]
 
 
+def tokens_to_heads(x: torch.Tensor, num_heads: int) -> torch.Tensor:
+    """``(B, L, C)`` -> ``(B, h, L, C/h)``."""
+    batch, length, _ = x.shape
+    return x.view(batch, length, num_heads, -1).transpose(1, 2)
+
+
+def heads_to_tokens(x: torch.Tensor) -> torch.Tensor:
+    """``(B, h, L, d)`` -> ``(B, L, h*d)``."""
+    return x.transpose(1, 2).flatten(2)
+
+
 def map_to_heads(x: torch.Tensor, num_heads: int) -> torch.Tensor:
     """``(B, C, H, W)`` -> ``(B, h, H*W, C/h)``."""
     batch, channels = x.shape[:2]
