@@ -17,7 +17,8 @@ import sys
 import pytest
 import torch
 
-from mmhvit.datasets import make_ade20k, make_coco, make_imagenet
+from mmhvit.datasets import (make_ade20k, make_cityscapes, make_coco,
+                             make_imagenet)
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 # Backbones small enough for CPU tests, with the code paths of the paper's
@@ -25,6 +26,14 @@ ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 TEST_ARCH = dict(stem_channels=8, embed_dims=(16, 32, 48, 64),
                  depths=(1, 1, 1, 1), head_dim=16, mlp_ratios=(2, 2, 2, 2),
                  kernel_sizes=(3, 3, 3, 3))
+# (stage widths must be multiples of the previous one in HLG)
+HLG_ARCH = dict(embed_dims=(16, 32, 32, 64), num_heads=(1, 2, 2, 4),
+                depths=(1, 2, 1, 1))  # stage 2: a plain and a dilated layer
+# The decode heads of the Semantic FPN configs, shrunk
+FPN_HEADS = """
+    neck=dict(in_channels=[16, 32, 48, 64], out_channels=32),
+    decode_head=dict(in_channels=[32] * 4, channels=32, dropout_ratio=0.0),
+"""
 FAMILIES = {
     'hat_net': dict(
         arch=TEST_ARCH,
@@ -41,6 +50,26 @@ FAMILIES = {
                   num_heads=[1, 2, 3, 4]),
         seg='hafa/fpn_pvt-tiny-hafa_8xb2-40k_ade20k-512x512.py',
         det='hafa/{}_pvt-tiny-hafa_fpn_1x_coco.py'),
+    'hlg': dict(
+        arch=HLG_ARCH,
+        seg='hlg/setr-pup_hlg-small_8xb2-160k_ade20k-512x512.py',
+        seg_heads="""
+    decode_head=dict(in_channels=[16, 32, 32, 64], channels=32, num_heads=2,
+                     dropout_ratio=0.0),
+    auxiliary_head=dict(in_channels=32, channels=16),
+""",
+        det='hlg/{}_hlg-tiny_fpn_1x_coco.py',
+        dims=[16, 32, 32, 64]),
+    'hlg_upernet': dict(
+        arch=HLG_ARCH,
+        seg='hlg/upernet_hlg-small_8xb1-40k_cityscapes-768x768.py',
+        data='cityscapes',
+        seg_heads="""
+    decode_head=dict(in_channels=[16, 32, 32, 64], channels=32,
+                     dropout_ratio=0.0),
+    auxiliary_head=dict(in_channels=32, channels=16),
+    test_cfg=dict(mode='whole'),
+"""),
 }
 COMMON = f"""
 randomness = dict(seed=0, deterministic=True)
@@ -49,7 +78,9 @@ log_level = 'WARNING'
 BACKBONE = """
     backbone=dict(arch=dict(_delete_=True, **{arch!r}), init_cfg=None,
                   drop_path_rate=0.0),
-    neck=dict(in_channels=[16, 32, 48, 64], out_channels=32),
+"""
+DET_NECK = """
+    neck=dict(in_channels={dims}, out_channels=32),
 """
 
 SEG_CONFIG = """
@@ -58,11 +89,10 @@ data_root = '{data}'
 crop_size = (64, 64)
 model = dict(
     data_preprocessor=dict(size=crop_size),
-{backbone}
-    decode_head=dict(in_channels=[32] * 4, channels=32, dropout_ratio=0.0))
+{backbone}{heads})
 pipeline = [
     dict(type='LoadImageFromFile'),
-    dict(type='LoadAnnotations', reduce_zero_label=True),
+    dict(type='LoadAnnotations', reduce_zero_label={reduce_zero_label}),
     dict(type='RandomResize', scale=(128, 64), ratio_range=(0.8, 1.2),
          keep_ratio=True),
     dict(type='RandomCrop', crop_size=crop_size),
@@ -71,7 +101,7 @@ pipeline = [
 test_pipeline = [
     dict(type='LoadImageFromFile'),
     dict(type='Resize', scale=(128, 64), keep_ratio=True),
-    dict(type='LoadAnnotations', reduce_zero_label=True),
+    dict(type='LoadAnnotations', reduce_zero_label={reduce_zero_label}),
     dict(type='PackSegInputs')]
 train_dataloader = dict(batch_size=4, num_workers=0, persistent_workers=False,
                         dataset=dict(data_root=data_root, pipeline=pipeline))
@@ -120,7 +150,7 @@ default_hooks = dict(logger=dict(interval=1))
 DET_CONFIG = """
 _base_ = '{root}/configs/{base}'
 model = dict(
-{backbone}
+{backbone}{neck}
     {head})
 {pipelines}
 {common}
@@ -173,6 +203,8 @@ def datasets(tmp_path_factory):
     return dict(
         ade20k=make_ade20k(str(root / 'ade'), num_train=16, num_val=4,
                            size=(64, 64)),
+        cityscapes=make_cityscapes(str(root / 'cityscapes'), num_train=16,
+                                   num_val=4, size=(64, 128)),
         coco=make_coco(str(root / 'coco'), num_train=4, num_val=2,
                        size=(96, 96)),
         imagenet=make_imagenet(str(root / 'imagenet'), num_train=16,
@@ -221,20 +253,23 @@ def logged_metrics(work_dir):
     return read_json_lines(osp.join(work_dir, '*', '*.json'))[-1]
 
 
-def seg_config(tmp_path, data, iters, ckpt_interval, family='hat_net'):
+def seg_config(tmp_path, datasets, iters, ckpt_interval, family='hat_net'):
     family = FAMILIES[family]
+    data = family.get('data', 'ade20k')
     return write(
         tmp_path / 'seg.py',
         SEG_CONFIG.format(
-            root=ROOT, base=family['seg'], data=data,
-            backbone=BACKBONE.format(arch=family['arch']), iters=iters,
+            root=ROOT, base=family['seg'], data=datasets[data],
+            reduce_zero_label=data == 'ade20k',
+            backbone=BACKBONE.format(arch=family['arch']),
+            heads=family.get('seg_heads', FPN_HEADS), iters=iters,
             ckpt_interval=ckpt_interval, common=COMMON))
 
 
 @pytest.mark.parametrize('family', FAMILIES)
-def test_semantic_fpn_trains_loss_falls_and_tests(tmp_path, datasets,
+def test_segmentor_trains_loss_falls_and_tests(tmp_path, datasets,
                                                   family):
-    config = seg_config(tmp_path, datasets['ade20k'], 30, 30, family)
+    config = seg_config(tmp_path, datasets, 30, 30, family)
     work_dir = tmp_path / 'work'
     run_tool('train.py', config, '--work-dir', work_dir)
     losses = [r['loss'] for r in train_scalars(work_dir) if 'loss' in r]
@@ -247,7 +282,7 @@ def test_semantic_fpn_trains_loss_falls_and_tests(tmp_path, datasets,
 
 
 def test_resume_reproduces_uninterrupted_run(tmp_path, datasets):
-    config = seg_config(tmp_path, datasets['ade20k'], 6, 3)
+    config = seg_config(tmp_path, datasets, 6, 3)
     straight, resumed = tmp_path / 'straight', tmp_path / 'resumed'
     run_tool('train.py', config, '--work-dir', straight)
     run_tool('train.py', config, '--work-dir', resumed, '--resume',
@@ -262,7 +297,7 @@ def test_resume_reproduces_uninterrupted_run(tmp_path, datasets):
 def test_dist_train_runs_two_cpu_processes(tmp_path, datasets):
     """tools/dist_train.sh (torchrun, gloo) on a machine without CUDA, with
     the config's SyncBN; see mmhvit/compat.py."""
-    config = seg_config(tmp_path, datasets['ade20k'], 4, 4)
+    config = seg_config(tmp_path, datasets, 4, 4)
     env = dict(os.environ, PYTHON=sys.executable, PORT=str(free_port()))
     run_tool('dist_train.sh', config, 2, '--work-dir', tmp_path / 'work',
              env=env)
@@ -277,6 +312,7 @@ def test_dist_train_runs_two_cpu_processes(tmp_path, datasets):
      ['coco/bbox_mAP', 'coco/segm_mAP']),
     ('hafa', 'mask-rcnn', MASK_HEAD, True,
      ['coco/bbox_mAP', 'coco/segm_mAP']),
+    ('hlg', 'retinanet', RETINA_HEAD, False, ['coco/bbox_mAP']),
 ])
 def test_detectors_train_and_test(tmp_path, datasets, family, detector, head,
                                   with_mask, metrics):
@@ -287,7 +323,9 @@ def test_detectors_train_and_test(tmp_path, datasets, family, detector, head,
         tmp_path / 'det.py',
         DET_CONFIG.format(
             root=ROOT, base=family['det'].format(detector),
-            backbone=BACKBONE.format(arch=family['arch']), head=head,
+            backbone=BACKBONE.format(arch=family['arch']), neck=DET_NECK.format(
+                dims=family.get('dims', [16, 32, 48, 64])),
+            head=head,
             pipelines=pipelines, common=COMMON))
     run_tool('train.py', config, '--work-dir', tmp_path / 'work')
     run_tool('test.py', config, tmp_path / 'work' / 'epoch_1.pth',

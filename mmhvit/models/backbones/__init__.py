@@ -1,5 +1,6 @@
 from .clustr import ClusTR
 from .hafa import PVTHAFA, PVTv2HAFA, SwinHAFA
 from .hat_net import HATNet
+from .hlg import HLG
 
-__all__ = ['ClusTR', 'HATNet', 'PVTHAFA', 'PVTv2HAFA', 'SwinHAFA']
+__all__ = ['ClusTR', 'HATNet', 'HLG', 'PVTHAFA', 'PVTv2HAFA', 'SwinHAFA']

@@ -1,3 +1,4 @@
 from .cls_head import DropoutLinearClsHead
+from .hlg_head import HLGUPHead
 
-__all__ = ['DropoutLinearClsHead']
+__all__ = ['DropoutLinearClsHead', 'HLGUPHead']

@@ -8,6 +8,7 @@ from .clustering import (TokenClusterer, TokenDict, cluster_by_scores,
                          map2token, merge_tokens, token2map)
 from .embed import ConvDownsample, ConvStem
 from .mlp import InvertedResidualFFN
+from .position import DynamicPositionBias
 
 __all__ = [
     'ConvProjection', 'LocalAdaptiveAggregation',
@@ -16,5 +17,6 @@ __all__ = [
     'window_attention',
     'TokenClusterer', 'TokenDict', 'cluster_by_scores', 'dpc_knn',
     'dpc_scores', 'importance_weight', 'kmeans', 'map2token', 'merge_tokens',
-    'token2map', 'ConvDownsample', 'ConvStem', 'InvertedResidualFFN'
+    'token2map', 'ConvDownsample', 'ConvStem', 'InvertedResidualFFN',
+    'DynamicPositionBias'
 ]

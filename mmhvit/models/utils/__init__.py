@@ -1,7 +1,9 @@
-from .checkpoint import load_pretrained, match_state_dict, unwrap_state_dict
-from .ckpt_convert import OFFICIAL_FORMATS, convert_hat_net
+from .checkpoint import (convert_official_file, converter_cli,
+                         load_pretrained, match_state_dict, unwrap_state_dict)
+from .ckpt_convert import OFFICIAL_FORMATS, convert_hat_net, convert_hlg
 
 __all__ = [
-    'load_pretrained', 'match_state_dict', 'unwrap_state_dict',
-    'OFFICIAL_FORMATS', 'convert_hat_net'
+    'convert_official_file', 'converter_cli', 'load_pretrained',
+    'match_state_dict', 'unwrap_state_dict', 'OFFICIAL_FORMATS',
+    'convert_hat_net', 'convert_hlg'
 ]

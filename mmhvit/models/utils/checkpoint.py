@@ -91,6 +91,45 @@ def load_pretrained(module: nn.Module,
     return report
 
 
+def convert_official_file(src: str, dst: str, official_format: str) -> Dict:
+    """Convert the checkpoint ``src`` from an official layout (a key of
+    ``OFFICIAL_FORMATS``) to mmhvit's and save it to ``dst``.
+
+    Returns:
+        dict: the converted tensors.
+
+    Raises:
+        ValueError: when ``src`` is not in that layout.
+    """
+    import torch
+    state_dict = unwrap_state_dict(
+        CheckpointLoader.load_checkpoint(src, map_location='cpu'))
+    is_official, convert = OFFICIAL_FORMATS[official_format]
+    if not is_official(state_dict):
+        raise ValueError(
+            f'{src} is not in the official {official_format} layout; its '
+            f'first keys are {list(state_dict)[:5]}.')
+    converted = convert(state_dict)
+    torch.save(dict(state_dict=converted, meta=dict(source=src)), dst)
+    return converted
+
+
+def converter_cli(official_format: str, doc: str):
+    """``main`` of the ``tools/model_converters/*2mmhvit.py`` scripts:
+    ``SRC DST`` on the command line, the script's docstring as help."""
+    import argparse
+    parser = argparse.ArgumentParser(
+        description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument('src', help='official checkpoint (path or URL)')
+    parser.add_argument('dst', help='output path')
+    args = parser.parse_args()
+    try:
+        converted = convert_official_file(args.src, args.dst, official_format)
+    except ValueError as error:
+        raise SystemExit(str(error))
+    print(f'Converted into {len(converted)} tensors: {args.dst}')
+
+
 def _log_report(report: LoadReport, name: str, filename: str):
     total = len(report.loaded) + len(report.missing)
     complete = not (report.missing or report.mismatched)

@@ -87,8 +87,95 @@ def convert_pvt(state_dict):
     return pvt_convert(state_dict)
 
 
+# Official HLG layer keys -> ours (fudan-zvg/SETR mmseg/models/backbones/
+# hlg.py); None drops the tensor.
+_HLG_LAYER_RULES = [
+    ('down_proj.proj.0.', 'shortcut.conv.'),
+    ('down_proj.proj.1.', 'shortcut.bn.'),
+    ('mlp.fc1.', 'mlp.fc1.conv.'),
+    ('mlp.norm1.', 'mlp.fc1.bn.'),
+    ('mlp.fc2.', 'mlp.fc2.conv.'),
+    ('mlp.norm2.', 'mlp.fc2.bn.'),
+    ('mlp.fc3.', 'mlp.fc3.'),
+    ('norm2.', 'mlp_norm.'),
+    ('q.', 'attn.q.'),
+    ('k.', 'attn.k.'),
+    ('v.', 'attn.v.'),
+    ('global_attn.proj.', 'attn.proj.'),
+]
+_HLG_LOCAL_RULES = [
+    ('pos_global.', 'attn.global_bias.'),
+    ('pos_local.', 'attn.local_bias.'),
+    ('norm0.', 'attn.norm.'),
+    ('h0_norm.', 'attn.window_norm.'),
+    ('aux_q.', 'attn.query_conv.'),
+    # LN of the local output before aux_q; paper Eq. 9 (which we follow)
+    # convolves V_W instead and has no norm there
+    ('norm1.', None),
+    *[(f'spatial_smooth.0.{3 * i}.', f'smooth.bottleneck.{i}.conv.')
+      for i in range(3)],
+    *[(f'spatial_smooth.0.{3 * i + 1}.', f'smooth.bottleneck.{i}.bn.')
+      for i in range(3)],
+]
+_HLG_LAST_STAGE_RULES = [
+    ('pos_global.', 'attn.position_bias.'),
+    ('norm1.', 'attn.out_norm.'),
+    # built but never used in the classification file's last stage
+    ('spatial_smooth.', None),
+]
+HLG_RULES: KeyRules = [
+    (r'^s0_conv\.(\d)\.0\.', r'backbone.stem.\1.conv.'),
+    (r'^s0_conv\.(\d)\.1\.', r'backbone.stem.\1.bn.'),
+    *[(rf'^block{s}\.(\d+)\.' + re.escape(old),
+       None if new is None else rf'backbone.stages.{s - 1}.layers.\1.' + new)
+      for s in range(1, 5)
+      for old, new in (_HLG_LAST_STAGE_RULES if s == 4 else
+                       _HLG_LOCAL_RULES) + _HLG_LAYER_RULES],
+    (r'^norm_out_(\d)\.', r'backbone.stages.\1.norm.'),
+    (r'^norm\.', 'backbone.stages.3.norm.'),
+    (r'^head\.', 'head.fc.'),
+    # the official SETR-PUP-HLG head: its fusion conv and classifier map;
+    # its two transformer layers are of the paper's earlier layer design
+    (r'^decode_head\.conv_0\.', 'decode_head.fuse.conv.'),
+    (r'^decode_head\.syncbn_fc_0\.', 'decode_head.fuse.bn.'),
+    (r'^decode_head\.conv_seg\.', 'decode_head.conv_seg.'),
+    (r'^decode_head\.decode_transformer\.', None),
+    (r'^(neck|auxiliary_head|bbox_head|rpn_head|roi_head)\.', r'\1.'),
+]
+
+
+def fold_conv_bias_into_bn(state_dict):
+    """Drop the bias of every ``<m>.conv`` followed by ``<m>.bn``, moving it
+    into the norm's running mean: exact in training (batch statistics cancel
+    it) and in evaluation (``BN(x + b)`` with mean ``mu`` equals ``BN(x)``
+    with mean ``mu - b``)."""
+    for key in [k for k in state_dict if k.endswith('.conv.bias')]:
+        mean_key = key[:-len('conv.bias')] + 'bn.running_mean'
+        if mean_key in state_dict:
+            state_dict[mean_key] = state_dict[mean_key] - state_dict.pop(key)
+    return state_dict
+
+
+def convert_hlg(state_dict):
+    """Official HLG (classification, segmentation or detection checkpoint)
+    -> mmhvit: ``backbone.*`` plus ``head.fc.*`` or the dense heads."""
+    state_dict = OrderedDict(
+        (key[len('backbone.'):] if key.startswith('backbone.') else key,
+         value) for key, value in state_dict.items())
+    return fold_conv_bias_into_bn(
+        convert_with_rules(state_dict, HLG_RULES, 'official HLG'))
+
+
+def is_hlg_official(state_dict) -> bool:
+    """Whether ``state_dict`` uses the official HLG key layout."""
+    return any(
+        re.match(r'^(backbone\.)?block1\.0\.mlp\.fc1\.weight$', key)
+        for key in state_dict)
+
+
 # name -> (detector, converter), used by the CLI and the pretrained loader
 OFFICIAL_FORMATS: Dict[str, Tuple[Callable, Callable]] = {
     'hat_net': (is_hat_net_official, convert_hat_net),
+    'hlg': (is_hlg_official, convert_hlg),
     'pvt': (is_pvt_official, convert_pvt),
 }

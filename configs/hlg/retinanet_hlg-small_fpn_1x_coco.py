@@ -1,0 +1,8 @@
+# RetinaNet + HLG-S on COCO, 1x schedule (HLG paper Tab. 10).
+_base_ = './retinanet_hlg-tiny_fpn_1x_coco.py'
+model = dict(
+    backbone=dict(
+        arch='small',
+        drop_path_rate=0.1,  # official: 0.1 (S), 0.3 (M, L)
+        init_cfg=dict(checkpoint='pretrain/hlg_small.pth')),
+    neck=dict(in_channels=[96, 192, 384, 768]))

@@ -1,0 +1,38 @@
+# RetinaNet + HLG-T on COCO, 1x schedule (HLG paper Tab. 10, Sec. 4.2):
+# AdamW lr 1e-4, weight decay 1e-4, batch 16 (8 GPUs x 2), 12 epochs, and
+# multi-scale training (shorter side 640-800 in steps of 32, longer side at
+# most 1333: the official config).
+_base_ = [
+    'mmdet::_base_/models/retinanet_r50_fpn.py',
+    'mmdet::_base_/datasets/coco_detection.py',
+    'mmdet::_base_/default_runtime.py',
+    '../_base_/schedules/adamw_1x.py',
+    '../_base_/models/hlg_dense.py',
+]
+custom_imports = dict(imports=['mmhvit.models'], allow_failed_imports=False)
+
+model = dict(
+    backbone={
+        **_base_.hlg_dense_backbone,
+        '_delete_': True,
+        'arch': 'tiny',
+        'init_cfg': dict(
+            type='Pretrained',
+            prefix='backbone.',
+            checkpoint='pretrain/hlg_tiny.pth')
+    },
+    neck=dict(in_channels=[64, 128, 256, 512]))
+# official: no weight decay on norms
+optim_wrapper = dict(paramwise_cfg=dict(norm_decay_mult=0.))
+
+train_pipeline = [
+    dict(type='LoadImageFromFile', backend_args=None),
+    dict(type='LoadAnnotations', with_bbox=True),
+    dict(
+        type='RandomChoiceResize',
+        scales=[(1333, short) for short in range(640, 801, 32)],
+        keep_ratio=True),
+    dict(type='RandomFlip', prob=0.5),
+    dict(type='PackDetInputs')
+]
+train_dataloader = dict(dataset=dict(pipeline=train_pipeline))

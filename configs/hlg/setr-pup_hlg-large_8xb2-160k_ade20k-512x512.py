@@ -1,0 +1,9 @@
+# SETR-PUP-HLG-L on ADE20K, 160k iterations (HLG paper Tab. 5: 100 M).
+_base_ = './setr-pup_hlg-small_8xb2-160k_ade20k-512x512.py'
+model = dict(
+    backbone=dict(
+        arch='large',
+        drop_path_rate=0.3,  # official dense configs: 0.3 for M and L
+        init_cfg=dict(checkpoint='pretrain/hlg_large.pth')),
+    decode_head=dict(in_channels=[128, 256, 512, 1024]),
+    auxiliary_head=dict(in_channels=512))

@@ -1,0 +1,9 @@
+# UperNet + HLG-L on Cityscapes, 40k iterations (HLG paper Sec. 4.2).
+_base_ = './upernet_hlg-small_8xb1-40k_cityscapes-768x768.py'
+model = dict(
+    backbone=dict(
+        arch='large',
+        drop_path_rate=0.3,
+        init_cfg=dict(checkpoint='pretrain/hlg_large.pth')),
+    decode_head=dict(in_channels=[128, 256, 512, 1024]),
+    auxiliary_head=dict(in_channels=512))

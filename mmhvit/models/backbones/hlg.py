@@ -1,0 +1,490 @@
+"""HLG: the Hierarchical Local-Global Transformer.
+
+Li Zhang, Jiachen Lu, Sixiao Zheng, Xinxuan Zhao, Xiatian Zhu, Yanwei Fu,
+Tao Xiang, Jianfeng Feng, Philip H.S. Torr, "Vision Transformers: From
+Semantic Segmentation to Dense Prediction", IJCV 2024 (the journal version
+of SETR, CVPR 2021), Sec. 3.3 and Tab. 1. Official code:
+github.com/fudan-zvg/SETR (``mmseg/models/backbones/hlg.py``), which does not
+run as released; it fixes the module layout and the parts the paper leaves
+out.
+
+Each layer runs an MLP first (its depth-wise conv strided in the first layer
+of a stage, which is how the network downsamples), then local attention in
+``R x R`` windows, plain and dilated in alternate layers, then global
+attention of every token to one average-pooled embedding per window. Local
+and global attention share their projections and the global queries reuse
+the local ones (Eqs. 8-9). The last stage runs plain global attention.
+
+Choices, paper vs official code (details in ``configs/hlg/README.md``):
+
+* Paper: local keys are ``Z W_K`` (Eq. 4), the global query adds
+  ``DWConv(V_W)`` (Eq. 9). The code uses the queries as keys and
+  ``DWConv(LN(A))`` of the local output; we follow the paper (same
+  parameters, without the code's extra LayerNorm).
+* Code: a spatial-smoothing bottleneck after the MLP, LayerNorms around the
+  attention, an output projection, no squeeze-excitation in the MLP and an
+  MLP hidden width of ``4 x`` the *input* width: the paper's parameter counts
+  (Tab. 7) are reproduced only this way.
+* Dilated windows gather ``R x R`` tokens with a stride of ``H_p / R`` (the
+  code's choice, ``H_p`` the map padded to a multiple of ``R``): the paper's
+  dilations 8, 4, 2, 1 at 224 x 224, any size without extra padding.
+* Maps of any size: windows are padded, padded keys masked (the code builds
+  that mask and never applies it) and windows are pooled over real tokens.
+* The global bias ``B_G`` is a function of the offset between each token and
+  the centroid of each window's real tokens (the code's bias ignores where
+  windows are).
+"""
+from typing import NamedTuple, Optional
+
+import torch
+import torch.nn.functional as F
+import torch.utils.checkpoint as cp
+from mmcv.cnn import ConvModule, build_activation_layer, build_norm_layer
+from mmcv.cnn.bricks import DropPath
+from mmengine.model import BaseModule, ModuleList
+from mmengine.model.weight_init import constant_init, trunc_normal_init
+from mmpretrain.models.utils import LayerNorm2d
+from torch import nn
+
+from mmhvit.registry import MODELS
+from ..layers import DynamicPositionBias, heads_to_tokens, tokens_to_heads
+from .base import (PyramidBackbone, check_per_stage, drop_path_rates,
+                   resolve_arch)
+
+
+class WindowGrid(NamedTuple):
+    """How an ``H x W`` map splits into ``R x R``-token windows.
+
+    The map is zero-padded to ``Hp x Wp``, multiples of ``R``, which makes
+    ``gh x gw = Hp/R x Wp/R`` windows. A plain window holds an ``R x R``
+    block; a dilated one the tokens ``(a + i*gh, b + j*gw)``, ``i, j < R``:
+    it spans the whole map with a dilation of ``gh``.
+    """
+    height: int
+    width: int
+    size: int
+    gh: int
+    gw: int
+    dilated: bool
+    valid: Optional[torch.Tensor]  # (gh*gw, R*R) real tokens; None: no pad
+
+    @classmethod
+    def build(cls, height, width, size, dilated, device):
+        gh, gw = -(-height // size), -(-width // size)
+        grid = cls(height, width, size, gh, gw, dilated, None)
+        if height % size or width % size:
+            valid = torch.zeros(1, gh * size, gw * size, 1, dtype=torch.bool,
+                                device=device)
+            valid[:, :height, :width] = True
+            grid = grid._replace(valid=grid.partition(valid)[0, ..., 0])
+        return grid
+
+    def partition(self, x):
+        """``(B, H, W, C)`` -> ``(B, gh*gw, R*R, C)``, padding with zeros."""
+        r, gh, gw = self.size, self.gh, self.gw
+        x = F.pad(x, (0, 0, 0, gw * r - x.shape[2], 0, gh * r - x.shape[1]))
+        if self.dilated:  # (B, R, gh, R, gw, C) -> (B, gh, gw, R, R, C)
+            x = x.view(-1, r, gh, r, gw, x.shape[-1]).permute(0, 2, 4, 1, 3, 5)
+        else:  # (B, gh, R, gw, R, C) -> (B, gh, gw, R, R, C)
+            x = x.view(-1, gh, r, gw, r, x.shape[-1]).permute(0, 1, 3, 2, 4, 5)
+        return x.reshape(x.shape[0], gh * gw, r * r, -1)
+
+    def reverse(self, x):
+        """``(B, gh*gw, R*R, C)`` -> ``(B, H, W, C)``, padding dropped."""
+        r, gh, gw = self.size, self.gh, self.gw
+        x = x.view(-1, gh, gw, r, r, x.shape[-1])
+        order = (0, 3, 1, 4, 2, 5) if self.dilated else (0, 1, 3, 2, 4, 5)
+        x = x.permute(*order).reshape(x.shape[0], gh * r, gw * r, -1)
+        return x[:, :self.height, :self.width]
+
+    def mean(self, x):
+        """Average of the real tokens of each window: ``(B, gh*gw, C)``."""
+        windows = self.partition(x)
+        if self.valid is None:
+            return windows.mean(2)
+        counts = self.valid.sum(1, keepdim=True).to(x.dtype)  # (gh*gw, 1)
+        return windows.sum(2) / counts
+
+    def centres(self, device):
+        """Row and column coordinates ``(gh,)``, ``(gw,)`` of the centroids
+        of the windows' real tokens."""
+        r = self.size
+
+        def axis(num, length):
+            index = torch.arange(num, device=device, dtype=torch.float32)
+            if self.dilated:  # tokens index + i*num for i < count
+                count = torch.ceil((length - index) / num)
+                return index + num * (count - 1) / 2
+            end = torch.clamp((index + 1) * r, max=length)
+            return (index * r + end - 1) / 2
+
+        return axis(self.gh, self.height), axis(self.gw, self.width)
+
+
+def _arange(num, device):
+    return torch.arange(num, device=device, dtype=torch.float32)
+
+
+class LocalGlobalAttention(BaseModule):
+    """Local attention in windows, then global attention to the windows'
+    embeddings, sharing projections and queries (HLG Sec. 3.3, Eqs. 4-9).
+
+    Args:
+        channels (int): Channels ``C``.
+        num_heads (int): Heads of both attentions.
+        window_size (int): Window side ``R``.
+        dilated (bool): Dilated instead of plain local windows.
+        norm_cfg (dict): Norm of the input tokens and window embeddings.
+    """
+
+    def __init__(self, channels, num_heads, window_size, dilated, norm_cfg,
+                 init_cfg=None):
+        super().__init__(init_cfg=init_cfg)
+        self.num_heads = num_heads
+        self.window_size = window_size
+        self.dilated = dilated
+        self.norm = build_norm_layer(norm_cfg, channels)[1]
+        self.q = nn.Linear(channels, channels)
+        self.k = nn.Linear(channels, channels)
+        self.v = nn.Linear(channels, channels)
+        self.local_bias = DynamicPositionBias(channels, num_heads)
+        self.window_norm = build_norm_layer(norm_cfg, channels)[1]
+        # Eq. 9: Q_L = Q_W + DWConv(V_W)
+        self.query_conv = nn.Conv2d(channels, channels, 3, padding=1,
+                                    groups=channels)
+        self.global_bias = DynamicPositionBias(channels, num_heads)
+        self.proj = nn.Linear(channels, channels)
+
+    def local_attention(self, q, k, v, grid: WindowGrid):
+        """Eq. 5 without the residual: ``(B, H, W, C)`` each -> same."""
+        batch, channels = q.shape[0], q.shape[-1]
+        q, k, v = (
+            tokens_to_heads(grid.partition(t).flatten(0, 1), self.num_heads)
+            for t in (q, k, v))  # (B*nW, h, R*R, d)
+        window = _arange(grid.size, q.device)
+        bias = self.local_bias(window, window, window, window).to(q.dtype)
+        if grid.valid is not None:  # mask padded keys, per window
+            bias = bias.masked_fill(~grid.valid[:, None, None, :],
+                                    float('-inf'))  # (nW, h, R*R, R*R)
+            bias = bias.repeat(q.shape[0] // grid.valid.shape[0], 1, 1, 1)
+        out = F.scaled_dot_product_attention(q, k, v, attn_mask=bias)
+        # (B*nW, h, R*R, d) -> (B, nW, R*R, C)
+        out = heads_to_tokens(out).view(batch, -1, grid.size**2, channels)
+        return grid.reverse(out)
+
+    def forward(self, x):
+        """``(B, H, W, C)`` -> ``Z_L`` and the global attention's output."""
+        batch, height, width, channels = x.shape
+        grid = WindowGrid.build(height, width, self.window_size, self.dilated,
+                                x.device)
+        normed = self.norm(x)
+        q, k, v = self.q(normed), self.k(normed), self.v(normed)
+        z_local = x + self.local_attention(q, k, v, grid)  # Eq. 5
+        windows = self.window_norm(grid.mean(z_local))  # (B, M, C)
+        q_global = q + self.query_conv(v.permute(0, 3, 1, 2)).permute(
+            0, 2, 3, 1)  # Eq. 9
+        bias = self.global_bias(
+            _arange(height, x.device), _arange(width, x.device),
+            *grid.centres(x.device)).to(q.dtype)  # (h, H*W, M)
+        out = F.scaled_dot_product_attention(
+            tokens_to_heads(q_global.reshape(batch, -1, channels),
+                            self.num_heads),
+            tokens_to_heads(self.k(windows), self.num_heads),
+            tokens_to_heads(self.v(windows), self.num_heads),
+            attn_mask=bias)  # (B, h, H*W, d)
+        out = self.proj(heads_to_tokens(out))
+        return z_local, out.view(batch, height, width, channels)
+
+
+class GlobalSelfAttention(BaseModule):
+    """Multi-head self-attention over the whole map with a dynamic relative
+    position bias, normalised after the projection: HLG's last stage, where
+    a ``7 x 7`` map is a single window (official layer with interval 1).
+
+    Args:
+        channels (int): Channels ``C``.
+        num_heads (int): Number of heads.
+        norm_cfg (dict): Norm of the output.
+    """
+
+    def __init__(self, channels, num_heads, norm_cfg, init_cfg=None):
+        super().__init__(init_cfg=init_cfg)
+        self.num_heads = num_heads
+        self.q = nn.Linear(channels, channels)
+        self.k = nn.Linear(channels, channels)
+        self.v = nn.Linear(channels, channels)
+        self.position_bias = DynamicPositionBias(channels, num_heads)
+        self.proj = nn.Linear(channels, channels)
+        self.out_norm = build_norm_layer(norm_cfg, channels)[1]
+
+    def forward(self, x):
+        """``(B, H, W, C)`` -> the input and the attention's output."""
+        batch, height, width, channels = x.shape
+        tokens = x.reshape(batch, -1, channels)
+        rows, cols = _arange(height, x.device), _arange(width, x.device)
+        out = F.scaled_dot_product_attention(
+            *(tokens_to_heads(proj(tokens), self.num_heads)
+              for proj in (self.q, self.k, self.v)),
+            attn_mask=self.position_bias(rows, cols, rows, cols).to(x.dtype))
+        out = self.out_norm(self.proj(heads_to_tokens(out)))
+        return x, out.view(batch, height, width, channels)
+
+
+class DepthwiseMLP(BaseModule):
+    """HLG's DWMLP: ``1x1 conv -> BN -> GELU -> 3x3 depth-wise conv (stride
+    1 or 2) -> BN -> GELU -> 1x1 conv``, biases everywhere (official code;
+    the paper's squeeze-excitation is absent there and from its parameter
+    counts)."""
+
+    def __init__(self, in_channels, out_channels, hidden_channels, stride,
+                 conv_norm_cfg, act_cfg, init_cfg=None):
+        super().__init__(init_cfg=init_cfg)
+        self.fc1 = ConvModule(in_channels, hidden_channels, 1,
+                              norm_cfg=conv_norm_cfg, act_cfg=act_cfg)
+        self.fc2 = ConvModule(hidden_channels, hidden_channels, 3, stride, 1,
+                              groups=hidden_channels,
+                              norm_cfg=conv_norm_cfg, act_cfg=act_cfg)
+        self.fc3 = nn.Conv2d(hidden_channels, out_channels, 1)
+
+    def forward(self, x):
+        """(B, C_in, H, W) -> (B, C_out, H/stride, W/stride)."""
+        return self.fc3(self.fc2(self.fc1(x)))
+
+
+class SpatialSmoothing(BaseModule):
+    """``GELU(x + bottleneck(x))`` with a ``1x1 -> 3x3 -> 1x1`` bottleneck of
+    ``C/4`` channels: the official code's convolution before local attention,
+    not described in the paper but part of its parameter counts."""
+
+    def __init__(self, channels, conv_norm_cfg, act_cfg, init_cfg=None):
+        super().__init__(init_cfg=init_cfg)
+        mid = channels // 4
+        self.bottleneck = nn.Sequential(
+            ConvModule(channels, mid, 1, norm_cfg=conv_norm_cfg,
+                       act_cfg=act_cfg),
+            ConvModule(mid, mid, 3, padding=1,
+                       norm_cfg=conv_norm_cfg, act_cfg=act_cfg),
+            ConvModule(mid, channels, 1, norm_cfg=conv_norm_cfg,
+                       act_cfg=None))
+        self.act = build_activation_layer(act_cfg)
+
+    def forward(self, x):
+        """(B, C, H, W) -> (B, C, H, W)."""
+        return self.act(x + self.bottleneck(x))
+
+
+class HLGLayer(BaseModule):
+    """One HLG layer: ``x = shortcut(x) + LN(DWMLP(x))``, then (local layers)
+    spatial smoothing and local-global attention, or (last stage) global
+    self-attention, each residual with stochastic depth on its update.
+
+    Args:
+        in_channels (int): Input channels.
+        channels (int): Output channels; differs from ``in_channels`` only in
+            a downsampling layer.
+        num_heads (int): Attention heads.
+        window_size (int): Local window side ``R``.
+        dilated (bool): Dilated local windows (odd layers of a stage).
+        local (bool): Local-global attention; ``False`` for plain global
+            self-attention (the last stage).
+        downsample (bool): Halve the map: stride-2 depth-wise convs in the MLP
+            and in the shortcut (the first layer of each stage).
+        mlp_ratio (int): Hidden width of the MLP over ``in_channels``.
+        drop_path_rate (float): Stochastic depth of the MLP and attention.
+        norm_cfg (dict): Norm of the token space (LayerNorm).
+        conv_norm_cfg (dict): Norm of the convolutions (BatchNorm).
+        act_cfg (dict): Activation.
+        with_cp (bool): Gradient checkpointing.
+    """
+
+    def __init__(self, in_channels, channels, num_heads, window_size=7,
+                 dilated=False, local=True, downsample=False, mlp_ratio=4,
+                 drop_path_rate=0., norm_cfg=dict(type='LN', eps=1e-6),
+                 conv_norm_cfg=dict(type='BN'), act_cfg=dict(type='GELU'),
+                 with_cp=False, init_cfg=None):
+        super().__init__(init_cfg=init_cfg)
+        if not downsample and in_channels != channels:
+            raise ValueError(f'Only a downsampling HLG layer changes the '
+                             f'width, got {in_channels} -> {channels}.')
+        if channels % num_heads:
+            raise ValueError(f'channels {channels} not divisible by '
+                             f'num_heads {num_heads}.')
+        self.with_cp = with_cp
+        self.shortcut = ConvModule(
+            in_channels, channels, 3, 2, 1, groups=in_channels,
+            norm_cfg=conv_norm_cfg,
+            act_cfg=act_cfg) if downsample else nn.Identity()
+        self.mlp = DepthwiseMLP(in_channels, channels,
+                                in_channels * mlp_ratio, 2 if downsample else 1,
+                                conv_norm_cfg, act_cfg)
+        self.mlp_norm = LayerNorm2d(channels, eps=norm_cfg.get('eps', 1e-5))
+        if local:
+            self.smooth = SpatialSmoothing(channels, conv_norm_cfg, act_cfg)
+            self.attn = LocalGlobalAttention(channels, num_heads, window_size,
+                                             dilated, norm_cfg)
+        else:
+            self.smooth = nn.Identity()
+            self.attn = GlobalSelfAttention(channels, num_heads, norm_cfg)
+        self.drop_path = DropPath(drop_path_rate)
+
+    def _forward(self, x):
+        x = self.shortcut(x) + self.drop_path(self.mlp_norm(self.mlp(x)))
+        x = self.smooth(x)
+        base, update = self.attn(x.permute(0, 2, 3, 1))  # (B, H, W, C)
+        return (base + self.drop_path(update)).permute(0, 3, 1, 2)
+
+    def forward(self, x):
+        """(B, C_in, H, W) -> (B, C, H', W'), halved when downsampling."""
+        if self.with_cp and x.requires_grad:
+            return cp.checkpoint(self._forward, x, use_reentrant=False)
+        return self._forward(x)
+
+
+class HLGStage(BaseModule):
+    """HLG layers (plain and dilated local windows alternating, the first
+    one downsampling), then a LayerNorm whose output both leaves the
+    backbone and feeds the next stage (official ``norm_out_i`` / ``norm``).
+    """
+
+    def __init__(self, in_channels, channels, depth, norm_cfg, local,
+                 layer_cfg, drop_path_rates, init_cfg=None):
+        super().__init__(init_cfg=init_cfg)
+        self.layers = ModuleList(
+            HLGLayer(in_channels if i == 0 else channels, channels,
+                     dilated=i % 2 == 1, local=local, downsample=i == 0,
+                     drop_path_rate=drop_path_rates[i], norm_cfg=norm_cfg,
+                     **layer_cfg) for i in range(depth))
+        self.norm = LayerNorm2d(channels, eps=norm_cfg.get('eps', 1e-5))
+
+    def forward(self, x):
+        for layer in self.layers:
+            x = layer(x)
+        return self.norm(x)
+
+
+@MODELS.register_module()
+class HLG(PyramidBackbone):
+    """HLG Transformer backbone (paper Tab. 1).
+
+    A two-conv stem (stride 2) and four stages whose first layers halve the
+    map: outputs at strides 4, 8, 16 and 32 with ``embed_dims`` channels,
+    each after a LayerNorm.
+
+    Args:
+        arch (str | dict): ``'mobile'``, ``'tiny'``, ``'small'``,
+            ``'medium'``, ``'large'`` (or their initials), or a dict with the
+            keys of :attr:`arch_zoo`'s entries. Depths follow Tab. 1 except
+            Large's stage 3 (18, not 14: only 18 reproduces the paper's
+            84.2 M and its dense totals). Medium's dense models (Tabs. 10-11,
+            SETR-PUP) also fit only 18; their configs pass ``depths``.
+        depths (Sequence[int], optional): Overrides the arch's depths.
+        in_channels (int): Image channels. Defaults to 3.
+        window_size (int): Local window side ``R``. Defaults to 7.
+        mlp_ratio (int): MLP expansion over a layer's input width (4).
+        out_indices (Sequence[int]): Output stages. Defaults to all four.
+        drop_path_rate (float): Stochastic depth, rising linearly from 0.
+        norm_cfg (dict): Token-space norm, ``LN`` with eps 1e-6 (official).
+        conv_norm_cfg (dict): Norm of the convolutions, ``BN``.
+        act_cfg (dict): Activation, GELU.
+        frozen_stages (int): See :class:`PyramidBackbone`; 0 is the stem.
+        norm_eval (bool): Keep BN layers in eval mode while training.
+        with_cp (bool): Gradient checkpointing of every layer.
+        init_cfg (dict, optional): e.g. ``dict(type='Pretrained',
+            checkpoint=..., prefix='backbone.')``; official checkpoints are
+            converted while loading.
+
+    Example:
+        >>> import torch
+        >>> from mmhvit.models import HLG
+        >>> model = HLG(arch='mobile').eval()
+        >>> [tuple(o.shape) for o in model(torch.rand(1, 3, 100, 150))]
+        [(1, 48, 25, 38), (1, 96, 13, 19), (1, 192, 7, 10), (1, 384, 4, 5)]
+    """
+    arch_zoo = {
+        **dict.fromkeys(['m', 'mobile'], dict(
+            embed_dims=(48, 96, 192, 384), num_heads=(2, 4, 8, 16),
+            depths=(2, 2, 2, 2))),
+        **dict.fromkeys(['t', 'tiny'], dict(
+            embed_dims=(64, 128, 256, 512), num_heads=(2, 4, 8, 16),
+            depths=(2, 2, 6, 2))),
+        **dict.fromkeys(['s', 'small'], dict(
+            embed_dims=(96, 192, 384, 768), num_heads=(3, 6, 12, 24),
+            depths=(2, 2, 6, 2))),
+        'medium': dict(
+            embed_dims=(96, 192, 384, 768), num_heads=(3, 6, 12, 24),
+            depths=(2, 2, 14, 2)),
+        **dict.fromkeys(['l', 'large'], dict(
+            embed_dims=(128, 256, 512, 1024), num_heads=(4, 8, 16, 32),
+            depths=(2, 2, 18, 2))),
+    }
+    num_stages = 4
+    official_format = 'hlg'
+
+    def __init__(self,
+                 arch='tiny',
+                 depths=None,
+                 in_channels=3,
+                 window_size=7,
+                 mlp_ratio=4,
+                 out_indices=(0, 1, 2, 3),
+                 drop_path_rate=0.,
+                 norm_cfg=dict(type='LN', eps=1e-6),
+                 conv_norm_cfg=dict(type='BN'),
+                 act_cfg=dict(type='GELU'),
+                 frozen_stages=-1,
+                 norm_eval=False,
+                 with_cp=False,
+                 init_cfg=None):
+        super().__init__(self.num_stages, out_indices, frozen_stages,
+                         norm_eval, init_cfg)
+        settings = resolve_arch(arch, self.arch_zoo, 'HLG')
+        self.embed_dims = check_per_stage('embed_dims',
+                                          settings['embed_dims'], 4)
+        num_heads = check_per_stage('num_heads', settings['num_heads'], 4)
+        self.depths = check_per_stage(
+            'depths', settings['depths'] if depths is None else depths, 4)
+        widths = [self.embed_dims[0]] + self.embed_dims
+        if any(b % a for a, b in zip(widths, widths[1:])):
+            raise ValueError(
+                f'HLG downsamples with depth-wise convs, so each stage width '
+                f'must be a multiple of the previous one, got embed_dims '
+                f'{self.embed_dims}.')
+        if min(self.depths) < 1:
+            raise ValueError(f'Every HLG stage needs a layer, got depths '
+                             f'{self.depths}.')
+
+        stem_channels = self.embed_dims[0]
+        self.stem = nn.Sequential(
+            ConvModule(in_channels, stem_channels, 3, 2, 1,
+                       norm_cfg=conv_norm_cfg, act_cfg=act_cfg),
+            ConvModule(stem_channels, stem_channels, 3, 1, 1,
+                       norm_cfg=conv_norm_cfg, act_cfg=act_cfg))
+        rates = drop_path_rates(drop_path_rate, self.depths)
+        in_dims = [stem_channels] + self.embed_dims[:-1]
+        self.stages = ModuleList(
+            HLGStage(in_dims[i], self.embed_dims[i], self.depths[i], norm_cfg,
+                     local=i < self.num_stages - 1,
+                     layer_cfg=dict(num_heads=num_heads[i],
+                                    window_size=window_size,
+                                    mlp_ratio=mlp_ratio,
+                                    conv_norm_cfg=conv_norm_cfg,
+                                    act_cfg=act_cfg, with_cp=with_cp),
+                     drop_path_rates=rates[i])
+            for i in range(self.num_stages))
+        self._freeze_stages()
+
+    def frozen_modules(self):
+        return [self.stem, *self.stages]
+
+    def init_default_weights(self):
+        """Truncated-normal linears and unit LayerNorms as in the official
+        code; convolutions keep PyTorch's initialisation, as there."""
+        for module in self.modules():
+            if isinstance(module, nn.Linear):
+                trunc_normal_init(module, std=.02, bias=0.)
+            elif isinstance(module, nn.LayerNorm):
+                constant_init(module, val=1., bias=0.)
+
+    def forward(self, x):
+        """(B, 3, H, W) -> tuple of (B, C_i, H/s_i, W/s_i) for out_indices."""
+        return self.forward_stages(self.stem(x))
