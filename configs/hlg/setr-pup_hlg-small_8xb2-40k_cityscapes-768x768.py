@@ -1,5 +1,5 @@
 # SETR-PUP-HLG-S on Cityscapes, 768x768 crops, 40k iterations (HLG paper
-# Tab. 6 reports 80k with multi-scale test, `tools/test.py ... --tta`).
+# Tab. 6 reports the 80k config's results; multi-scale test: `--tta`).
 # Follows the official Cityscapes config: AdamW lr 6e-5, weight decay 0,
 # heads' lr x10, 1500 warm-up iterations, poly power 1, batch 16 (8 GPUs x
 # 2). The paper's text instead says SGD (momentum 0.9, lr 0.01, weight

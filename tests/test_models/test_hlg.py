@@ -124,6 +124,23 @@ def test_official_layout_converts_and_loads_strictly():
         convert_hlg({**official, 'block1.0.extra.weight': torch.zeros(1)})
 
 
+def test_official_dense_checkpoint_loads_while_building(tmp_path):
+    """A SETR-PUP-HLG / RetinaNet-HLG checkpoint (``backbone.`` keys in the
+    official layout) is converted by ``init_cfg=Pretrained``."""
+    shapes = official_hlg_shapes((48, 96, 192, 384), (2, 4, 8, 16),
+                                 (2, 2, 2, 2))
+    official = {f'backbone.{k}': torch.randn(s) for k, s in shapes.items()}
+    path = str(tmp_path / 'hlg_mobile_dense.pth')
+    torch.save({'state_dict': official}, path)
+    model = HLG(arch='mobile', init_cfg=dict(
+        type='Pretrained', checkpoint=path, prefix='backbone.'))
+    model.init_weights()
+    torch.testing.assert_close(model.stages[3].layers[1].attn.out_norm.weight,
+                               official['backbone.block4.1.norm1.weight'])
+    torch.testing.assert_close(model.stages[0].norm.bias,
+                               official['backbone.norm_out_0.bias'])
+
+
 def test_folding_conv_bias_into_batch_norm_is_exact():
     conv = nn.Conv2d(4, 6, 3, padding=1)
     bn = nn.BatchNorm2d(6)

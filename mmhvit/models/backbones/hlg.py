@@ -372,11 +372,12 @@ class HLG(PyramidBackbone):
 
     Args:
         arch (str | dict): ``'mobile'``, ``'tiny'``, ``'small'``,
-            ``'medium'``, ``'large'`` (or their initials), or a dict with the
-            keys of :attr:`arch_zoo`'s entries. Depths follow Tab. 1 except
-            Large's stage 3 (18, not 14: only 18 reproduces the paper's
-            84.2 M and its dense totals). Medium's dense models (Tabs. 10-11,
-            SETR-PUP) also fit only 18; their configs pass ``depths``.
+            ``'medium'``, ``'large'`` (or ``'t'``, ``'s'``, ``'l'``), or a
+            dict with the keys of :attr:`arch_zoo`'s entries. Depths follow
+            Tab. 1 except Large's stage 3 (18, not 14: only 18 reproduces
+            the paper's 84.2 M and its dense totals). Medium's dense models
+            (Tabs. 10-11, SETR-PUP) also fit only 18; their configs pass
+            ``depths``.
         depths (Sequence[int], optional): Overrides the arch's depths.
         in_channels (int): Image channels. Defaults to 3.
         window_size (int): Local window side ``R``. Defaults to 7.
@@ -401,9 +402,9 @@ class HLG(PyramidBackbone):
         [(1, 48, 25, 38), (1, 96, 13, 19), (1, 192, 7, 10), (1, 384, 4, 5)]
     """
     arch_zoo = {
-        **dict.fromkeys(['m', 'mobile'], dict(
+        'mobile': dict(
             embed_dims=(48, 96, 192, 384), num_heads=(2, 4, 8, 16),
-            depths=(2, 2, 2, 2))),
+            depths=(2, 2, 2, 2)),
         **dict.fromkeys(['t', 'tiny'], dict(
             embed_dims=(64, 128, 256, 512), num_heads=(2, 4, 8, 16),
             depths=(2, 2, 6, 2))),
