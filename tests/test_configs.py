@@ -73,7 +73,66 @@ PAPER_PARAMS_M = {
     'hafa/mask-rcnn_pvt-tiny-hafa_fpn_1x_coco.py': (34.5, 0.03),
     'hafa/mask-rcnn_pvt-small-hafa_fpn_1x_coco.py': (45.8, 0.03),
     'hafa/mask-rcnn_pvt-large-hafa_fpn_1x_coco.py': (82.7, 0.03),
+    # HLG (SETR/HLG paper Tabs. 5-7, 10-11). Medium's classifier uses Tab.
+    # 1's depths (2, 2, 14, 2): 39.9 M, and no depth gives the paper's 43.7
+    # M (16 gives 43.9 M; its dense models fit 18, which they use). Mobile's
+    # 4.339 M is within the rounding of the paper's 4.3 M.
+    'hlg/hlg-mobile_8xb128_in1k.py': (4.3, 0.012),
+    'hlg/hlg-tiny_8xb128_in1k.py': 11.0,
+    'hlg/hlg-small_8xb128_in1k.py': 24.2,
+    'hlg/hlg-medium_8xb128_in1k.py': (43.7, 0.09),
+    'hlg/hlg-large_8xb128_in1k.py': 84.2,
+    'hlg/retinanet_hlg-tiny_fpn_1x_coco.py': 20.7,
+    'hlg/retinanet_hlg-small_fpn_1x_coco.py': 34.4,
+    'hlg/retinanet_hlg-medium_fpn_1x_coco.py': 57.9,
+    'hlg/retinanet_hlg-large_fpn_1x_coco.py': 94.8,
+    'hlg/mask-rcnn_hlg-tiny_fpn_1x_coco.py': 30.6,
+    'hlg/mask-rcnn_hlg-small_fpn_1x_coco.py': 43.7,
+    'hlg/mask-rcnn_hlg-medium_fpn_1x_coco.py': 67.3,
+    'hlg/mask-rcnn_hlg-large_fpn_1x_coco.py': 103.6,
+    # counted without the FCN auxiliary head (see INFERENCE_PARAMS); the
+    # paper's whole-number figures: S and M fit that, L (99.1 M) fits only
+    # with the auxiliary head (100.3 M), hence 1 % for these rows.
+    'hlg/setr-pup_hlg-small_8xb2-160k_ade20k-512x512.py': (37.0, 0.01),
+    'hlg/setr-pup_hlg-medium_8xb2-160k_ade20k-512x512.py': (61.0, 0.01),
+    'hlg/setr-pup_hlg-large_8xb2-160k_ade20k-512x512.py': (100.0, 0.01),
+    'hlg/setr-pup_hlg-small_8xb2-80k_cityscapes-768x768.py': (37.0, 0.01),
+    'hlg/setr-pup_hlg-medium_8xb2-80k_cityscapes-768x768.py': (61.0, 0.01),
+    'hlg/setr-pup_hlg-large_8xb2-80k_cityscapes-768x768.py': (100.0, 0.01),
+    # SETR (SETR/HLG paper Tabs. 3, 5 and 6), auxiliary heads included: one
+    # count per model, repeated for ADE20K. Ours lack the official dead
+    # `conv_seg` of every head (77 k each at 150 classes) and MLA's 3x3
+    # classifier (mmseg's is 1x1: -78 k at 19 classes, -0.61 M at 150); at
+    # the 512 crop the position embedding is 1.31 M (T-L) / 0.98 M (T-B)
+    # smaller than at 768. The 80k Cityscapes configs build the 40k models;
+    # the paper gives no Pascal Context counts.
+    'setr/setr_vit-l-naive_8xb1-40k_cityscapes-768x768.py': 306,
+    'setr/setr_vit-l-pup_8xb1-40k_cityscapes-768x768.py': 318,
+    'setr/setr_vit-l-mla_8xb1-40k_cityscapes-768x768.py': 311,
+    'setr/setr_vit-b-naive_8xb1-40k_cityscapes-768x768.py': 88,
+    'setr/setr_vit-b-pup_8xb1-40k_cityscapes-768x768.py': 98,
+    'setr/setr_vit-b-deit-naive_8xb1-40k_cityscapes-768x768.py': 88,
+    'setr/setr_vit-b-deit-pup_8xb1-40k_cityscapes-768x768.py': 98,
+    # the official T-Base MLA model has 92.50 M (ours: 92.37 M, see above);
+    # the paper's 93 M is 0.5 M more than the code it was trained with
+    'setr/setr_vit-b-mla_8xb1-40k_cityscapes-768x768.py': (93, 0.01),
+    'setr/setr_vit-b-deit-mla_8xb1-40k_cityscapes-768x768.py': (93, 0.01),
+    # mmseg's BEiT-L has per-layer relative position bias tables, 3.47 M at
+    # the 768 crop, instead of ViT-L's 2.36 M position embedding (the paper
+    # repeats the ViT-L counts for its BEiT rows)
+    'setr/setr_beit-l-pup_8xb1-40k_cityscapes-768x768.py': (318, 0.01),
+    'setr/setr_beit-l-mla_8xb1-40k_cityscapes-768x768.py': 311,
+    'setr/setr_vit-l-naive_8xb2-160k_ade20k-512x512.py': 306,
+    'setr/setr_vit-l-pup_8xb2-160k_ade20k-512x512.py': 318,
+    'setr/setr_vit-l-mla_8xb2-160k_ade20k-512x512.py': 311,
+    'setr/setr_beit-l-pup_8xb2-160k_ade20k-512x512.py': 318,
+    'setr/setr_beit-l-mla_8xb2-160k_ade20k-512x512.py': 311,
+    # the official models have 97.64 M / 92.59 M here (see above)
+    'setr/setr_vit-b-deit-pup_8xb2-160k_ade20k-512x512.py': (98, 0.01),
+    'setr/setr_vit-b-deit-mla_8xb2-160k_ade20k-512x512.py': (93, 0.02),
 }
+# Rows whose paper counts leave out the auxiliary heads used only in training.
+INFERENCE_PARAMS = {name for name in PAPER_PARAMS_M if 'setr-pup_hlg' in name}
 # The HAT-Net paper lists every Tiny dense model ~0.57M below what the
 # official Tiny backbone (12.27M without classifier) plus the standard heads
 # give; these are checked for that offset instead.
@@ -102,7 +161,9 @@ def test_config_builds(path):
 @pytest.mark.parametrize('name', sorted(PAPER_PARAMS_M))
 def test_param_counts_match_paper(name):
     path = osp.join(ROOT, 'configs', name)
-    params = sum(p.numel() for p in build_model(path).parameters()) / 1e6
+    params = sum(p.numel() for key, p in build_model(path).named_parameters()
+                 if not (name in INFERENCE_PARAMS
+                         and key.startswith('auxiliary_head'))) / 1e6
     paper, tolerance = PAPER_PARAMS_M[name], 0.005
     if isinstance(paper, tuple):
         paper, tolerance = paper
