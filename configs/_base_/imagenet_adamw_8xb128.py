@@ -13,7 +13,8 @@ custom_imports = dict(imports=['mmhvit.models'], allow_failed_imports=False)
 
 model = dict(
     type='ImageClassifier',
-    neck=dict(type='GlobalAveragePooling'),
+    # mmhvit's accepts the list outputs of mmdet's backbones (PVT, Swin)
+    neck=dict(type='mmhvit.GlobalAveragePooling'),
     head=dict(
         type='LinearClsHead',
         num_classes=1000,

@@ -343,6 +343,12 @@ class SwinHAFA(SwinTransformer):
                     self.kv_projections[str(i + 1)] = _kv_projections(
                         dims[1], len(blocks))
 
+    def train(self, mode=True):
+        """mmdet's ``SwinTransformer.train`` returns ``None``; return the
+        module as ``nn.Module.train`` does (``model.eval()`` chains)."""
+        super().train(mode)
+        return self
+
     def forward(self, x):
         """(B, 3, H, W) -> list of (B, C_i, H_i, W_i) for out_indices."""
         x, hw = self.patch_embed(x)
