@@ -102,11 +102,11 @@ PAPER_PARAMS_M = {
     'hlg/setr-pup_hlg-large_8xb2-80k_cityscapes-768x768.py': (100.0, 0.01),
     # SETR (SETR/HLG paper Tabs. 3, 5 and 6), auxiliary heads included: one
     # count per model, repeated for ADE20K. Ours lack the official dead
-    # `conv_seg` of every head (77 k each at 150 classes) and MLA's 3x3
-    # classifier (mmseg's is 1x1: -78 k at 19 classes, -0.61 M at 150); at
-    # the 512 crop the position embedding is 1.31 M (T-L) / 0.98 M (T-B)
-    # smaller than at 768. The 80k Cityscapes configs build the 40k models;
-    # the paper gives no Pascal Context counts.
+    # `conv_seg` of every head (77 k each at 150 classes); MLA's classifier
+    # is the official 3x3 (mmhvit.SETRMLAHead). At the 512 crop the position
+    # embedding is 1.31 M (T-L) / 0.98 M (T-B) smaller than at 768. The 80k
+    # Cityscapes configs build the 40k models; the paper gives no Pascal
+    # Context counts.
     'setr/setr_vit-l-naive_8xb1-40k_cityscapes-768x768.py': 306,
     'setr/setr_vit-l-pup_8xb1-40k_cityscapes-768x768.py': 318,
     'setr/setr_vit-l-mla_8xb1-40k_cityscapes-768x768.py': 311,
@@ -114,10 +114,12 @@ PAPER_PARAMS_M = {
     'setr/setr_vit-b-pup_8xb1-40k_cityscapes-768x768.py': 98,
     'setr/setr_vit-b-deit-naive_8xb1-40k_cityscapes-768x768.py': 88,
     'setr/setr_vit-b-deit-pup_8xb1-40k_cityscapes-768x768.py': 98,
-    # the official T-Base MLA model has 92.50 M (ours: 92.37 M, see above);
-    # the paper's 93 M is 0.5 M more than the code it was trained with
-    'setr/setr_vit-b-mla_8xb1-40k_cityscapes-768x768.py': (93, 0.01),
-    'setr/setr_vit-b-deit-mla_8xb1-40k_cityscapes-768x768.py': (93, 0.01),
+    # the official T-Base MLA model has 92.50 M (-0.54 %; ours: 92.45 M,
+    # -0.59 %, less its dead `conv_seg`s): the paper's 93 M is 0.5 M more
+    # than the code it was trained with. 0.65 % still fails a 1x1 classifier
+    # (92.37 M).
+    'setr/setr_vit-b-mla_8xb1-40k_cityscapes-768x768.py': (93, 0.0065),
+    'setr/setr_vit-b-deit-mla_8xb1-40k_cityscapes-768x768.py': (93, 0.0065),
     # mmseg's BEiT-L has per-layer relative position bias tables, 3.47 M at
     # the 768 crop, instead of ViT-L's 2.36 M position embedding (the paper
     # repeats the ViT-L counts for its BEiT rows)
@@ -128,9 +130,11 @@ PAPER_PARAMS_M = {
     'setr/setr_vit-l-mla_8xb2-160k_ade20k-512x512.py': 311,
     'setr/setr_beit-l-pup_8xb2-160k_ade20k-512x512.py': 318,
     'setr/setr_beit-l-mla_8xb2-160k_ade20k-512x512.py': 311,
-    # the official models have 97.64 M / 92.59 M here (see above)
+    # the official models have 97.64 M / 92.59 M here (see above; ours
+    # 92.21 M, -0.85 %: the official MLA's five dead `conv_seg`s are 0.38 M
+    # at 150 classes)
     'setr/setr_vit-b-deit-pup_8xb2-160k_ade20k-512x512.py': (98, 0.01),
-    'setr/setr_vit-b-deit-mla_8xb2-160k_ade20k-512x512.py': (93, 0.02),
+    'setr/setr_vit-b-deit-mla_8xb2-160k_ade20k-512x512.py': (93, 0.01),
 }
 # Rows whose paper counts leave out the auxiliary heads used only in training.
 INFERENCE_PARAMS = {name for name in PAPER_PARAMS_M if 'setr-pup_hlg' in name}

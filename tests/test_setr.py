@@ -162,36 +162,74 @@ def test_converted_up_heads_load_strictly_and_match(decoder):
                 atol=1e-4)
 
 
-def test_converted_mla_matches_except_its_3x3_classifier():
+def test_converted_mla_loads_strictly_and_matches():
+    """Neck, whole decode head (3x3 classifier included) and auxiliary heads
+    against the official forward pass."""
     official = ref.random_official_state_dict('mla', DIMS, DEPTH, GRID,
                                               NUM_CLASSES, CHANNELS,
                                               MLA_HEAD_CHANNELS)
     converted = setr2mmhvit.convert_setr(official)
     model = tiny_model('mla').eval()
-    missing, unexpected = model.load_state_dict(converted, strict=False)
-    assert unexpected == []
-    assert sorted(missing) == [
-        'decode_head.conv_seg.bias', 'decode_head.conv_seg.weight'
-    ]
+    model.load_state_dict(converted, strict=True)
+    assert model.decode_head.conv_seg.kernel_size == (3, 3)
 
     img = torch.randn(2, 3, CROP, CROP)
     expected = ref.mla_neck(official,
                             ref.backbone_maps(official, img, HEADS, False))
-    streams = []
-    for up_conv in model.decode_head.up_convs:  # before each stream's x4
-        up_conv[1].register_forward_hook(lambda m, i, o: streams.append(o))
     with torch.no_grad():
         feats = model.extract_feat(img)
-        model.decode_head(feats)
-        aux = [head(feats) for head in model.auxiliary_head]
-    # MLANeck returns the streams deepest first
-    for got, want in zip(feats[::-1], expected):
-        torch.testing.assert_close(got, want, rtol=1e-4, atol=1e-4)
-    for got, want in zip(streams, ref.mla_head_streams(official, expected)):
-        torch.testing.assert_close(got, want, rtol=1e-4, atol=1e-4)
-    for i, got in enumerate(aux):
+        # MLANeck returns the streams deepest first
+        for got, want in zip(feats[::-1], expected):
+            torch.testing.assert_close(got, want, rtol=1e-4, atol=1e-4)
+        for i, head in enumerate(model.auxiliary_head):
+            torch.testing.assert_close(
+                head(feats),
+                ref.mla_aux(official, i, expected[i]),
+                rtol=1e-4,
+                atol=1e-4)
+        # as configured: the streams' x4 with align_corners=False ...
         torch.testing.assert_close(
-            got, ref.mla_aux(official, i, expected[i]), rtol=1e-4, atol=1e-4)
+            model.decode_head(feats),
+            ref.mla_head(official, expected, align_corners=False),
+            rtol=1e-4,
+            atol=1e-4)
+        # ... and with the official x4 (align_corners=True) the official
+        # logits, which differ from the former
+        for up_conv in model.decode_head.up_convs:
+            up_conv[2].align_corners = True
+        logits = model.decode_head(feats)
+    torch.testing.assert_close(
+        logits, ref.mla_head(official, expected), rtol=1e-4, atol=1e-4)
+    assert not torch.allclose(
+        logits,
+        ref.mla_head(official, expected, align_corners=False),
+        rtol=1e-4,
+        atol=1e-4)
+
+
+def test_mla_head_classifier_kernel():
+    init_default_scope('mmseg')
+    head = dict(
+        in_channels=(CHANNELS, ) * 4,
+        in_index=(3, 2, 1, 0),
+        channels=4 * MLA_HEAD_CHANNELS,
+        mla_channels=MLA_HEAD_CHANNELS,
+        num_classes=NUM_CLASSES,
+        dropout_ratio=0)
+    ours = MODELS.build(dict(head, type='mmhvit.SETRMLAHead'))
+    assert ours.conv_seg.weight.shape == (NUM_CLASSES, 4 * MLA_HEAD_CHANNELS,
+                                          3, 3)
+    assert ours.conv_seg.padding == (1, 1) and ours.conv_seg.bias is not None
+    feats = [torch.randn(1, CHANNELS, 5, 7) for _ in range(4)]
+    assert ours(feats).shape == (1, NUM_CLASSES, 20, 28)
+    # cls_kernel_size=1 is mmseg's head, parameter for parameter
+    mmseg_head = MODELS.build(dict(head, type='SETRMLAHead'))
+    one = MODELS.build(
+        dict(head, type='mmhvit.SETRMLAHead', cls_kernel_size=1))
+    assert [(k, v.shape) for k, v in one.state_dict().items()
+            ] == [(k, v.shape) for k, v in mmseg_head.state_dict().items()]
+    with pytest.raises(ValueError, match='odd'):
+        MODELS.build(dict(head, type='mmhvit.SETRMLAHead', cls_kernel_size=2))
 
 
 def test_converted_block_splits_qkv_like_the_official_attention():
@@ -243,10 +281,10 @@ def test_converter_cli(tmp_path):
         check=True,
         capture_output=True,
         text=True)
-    assert 'decode_head.cls' in result.stdout  # the MLA warning
+    assert 'WARNING' not in result.stdout  # MLA converts completely
+    assert dst in result.stdout
     state_dict = torch.load(dst, weights_only=True)['state_dict']
     assert state_dict['backbone.pos_embed'].shape == (1, 1 + 6 * 4, DIMS)
-    missing, unexpected = tiny_model(
-        'mla', crop=(96, 64)).load_state_dict(
-            state_dict, strict=False)
-    assert unexpected == [] and len(missing) == 2
+    assert torch.equal(state_dict['decode_head.conv_seg.weight'],
+                       official['decode_head.cls.weight'])
+    tiny_model('mla', crop=(96, 64)).load_state_dict(state_dict, strict=True)

@@ -7,10 +7,14 @@
 # applies a 3x3 conv + SyncBN + ReLU; the head applies two 3x3 convs (256 ->
 # 128 -> 128, SyncBN, ReLU) and x4 per stream, concatenates and classifies.
 # Each stream thus has four convs where the paper's text describes three;
-# we follow the official code. Where mmseg's modules differ from it: the
-# classifier is 1x1 (official: 3x3) and the x4 upsampling uses
-# align_corners=False (official: True).
+# we follow the official code. The classifier is a 3x3 conv (bias, padding
+# 1) as in the official code (`cls`): mmhvit.SETRMLAHead is mmseg's head with
+# that classifier instead of its 1x1 `conv_seg`, so official checkpoints
+# convert completely. Where mmseg's modules still differ from the official
+# ones: the x4 upsampling uses align_corners=False (official: True).
 _base_ = 'mmseg::_base_/models/setr_mla.py'
+# the configs inheriting this file (ViT-L/B, DeiT-B, BEiT-L MLA) get it too
+custom_imports = dict(imports=['mmhvit.models'], allow_failed_imports=False)
 model = dict(
     pretrained=None,
     backbone=dict(
@@ -23,7 +27,8 @@ model = dict(
     # them in the order 6, 12, 18, 24 makes the head's streams and the
     # auxiliary heads line up with the official ones (head2..head5,
     # auxiliary_head.0..3), so converted official weights keep their order.
-    decode_head=dict(in_index=(3, 2, 1, 0)),
+    decode_head=dict(
+        type='mmhvit.SETRMLAHead', cls_kernel_size=3, in_index=(3, 2, 1, 0)),
     # auxiliary heads: a 1x1 classifier on each neck output, loss weight 0.4
     auxiliary_head=[
         dict(_base_.model.auxiliary_head[0], in_index=i) for i in (3, 2, 1, 0)

@@ -221,6 +221,14 @@ def mla_head_streams(sd, ps):
     return outs
 
 
+def mla_head(sd, ps, align_corners=True):
+    """The whole VIT_MLAHead before its final resize to the image size: each
+    stream's convs, x4 (official: ``align_corners=True``), concatenation
+    (p2..p5 order) and the 3x3 classifier ``cls`` (bias, padding 1)."""
+    up = [_up(x, 4, align_corners) for x in mla_head_streams(sd, ps)]
+    return _conv(sd, 'decode_head.cls', torch.cat(up, 1))
+
+
 def mla_aux(sd, index, p):
     """VIT_MLA_AUXIHead ``index`` on its stream, before the resize."""
     return _conv(sd, f'auxiliary_head.{index}.aux', p)

@@ -15,13 +15,12 @@ The result holds an mmseg ``EncoderDecoder`` state dict; evaluate it with
   ``SETRUPHead``; the last ``conv_*`` is the classifier (``conv_seg``), the
   bias of every other conv is folded into the following BN's running mean
   (mmseg's convs before a norm have none; exact: BN subtracts a mean).
-* ``VIT_MLAHead`` -> ``SETRMLAHead``; ``VIT_MLA_AUXIHead`` (256 channels) ->
-  ``FCNHead`` without convs (its classifier gets a zero bias).
+* ``VIT_MLAHead`` -> mmhvit's ``SETRMLAHead`` (mmseg's with the official
+  3x3 classifier: ``decode_head.cls`` -> ``decode_head.conv_seg``);
+  ``VIT_MLA_AUXIHead`` (256 channels) -> ``FCNHead`` without convs (its
+  classifier gets a zero bias).
 * Dropped: every official ``conv_seg`` (built by mmseg 0.x's
-  ``BaseDecodeHead`` but never used by the SETR heads) and the MLA head's
-  3x3 classifier ``decode_head.cls``, which mmseg's ``SETRMLAHead`` (1x1
-  ``conv_seg``) cannot hold: a converted MLA model keeps an untrained
-  classifier and needs fine-tuning (the tool says so).
+  ``BaseDecodeHead`` but never used by the SETR heads).
 * ``backbone.pos_embed`` is stored at the fine-tuning crop (1 + (crop/16)^2
   tokens); ``--crop`` resizes its patch part to another crop (the class-token
   entry is kept), by mmseg's ``VisionTransformer.resize_pos_embed``.
@@ -95,8 +94,8 @@ def mla_rules() -> KeyRules:
 HEAD_RULES: KeyRules = [
     # mmseg 0.x BaseDecodeHead's classifier, unused by every SETR head
     (rf'^{HEAD}\.conv_seg\.', None),
-    # VIT_MLAHead's 3x3 classifier: SETRMLAHead's conv_seg is 1x1
-    (r'^decode_head\.cls\.', None),
+    # VIT_MLAHead's 3x3 classifier -> mmhvit.SETRMLAHead's (3x3) conv_seg
+    (r'^decode_head\.cls\.', 'decode_head.conv_seg.'),
     (rf'^{HEAD}\.norm\.', r'\1.norm.'),
     (rf'^{HEAD}\.syncbn_fc_(\d)\.', r'\1.up_convs.\2.0.bn.'),
     # the bias is then folded into the BN after the conv
@@ -211,11 +210,6 @@ def main():
     pos_embed = tuple(converted['backbone.pos_embed'].shape)
     print(f'Converted {len(state_dict)} official tensors into '
           f'{len(converted)} (pos_embed {pos_embed}): {args.dst}')
-    if 'decode_head.cls.weight' in state_dict:
-        print('WARNING: SETR-MLA: the official 3x3 classifier '
-              '(decode_head.cls) has no counterpart in mmseg\'s SETRMLAHead '
-              '(1x1 conv_seg); decode_head.conv_seg stays untrained, '
-              'fine-tune before evaluating.')
 
 
 if __name__ == '__main__':

@@ -1,4 +1,5 @@
 from .cls_head import DropoutLinearClsHead
 from .hlg_head import HLGUPHead
+from .setr_mla_head import SETRMLAHead
 
-__all__ = ['DropoutLinearClsHead', 'HLGUPHead']
+__all__ = ['DropoutLinearClsHead', 'HLGUPHead', 'SETRMLAHead']
