@@ -76,18 +76,24 @@ def model_forward(model: nn.Module, scope: str, inputs: torch.Tensor):
 
 
 def measure_config(config, shape: Optional[Tuple[int, int]] = None,
-                   skip: Sequence[str] = ('auxiliary_head', )) -> Dict:
-    """Parameters (without ``skip`` heads) and MACs of a config's model at
-    ``shape`` (default: the paper's input size), whole and backbone."""
+                   skip: Sequence[str] = ('auxiliary_head', ),
+                   macs: bool = True) -> Dict:
+    """Parameters (without ``skip`` heads) and, with ``macs``, the MACs of a
+    config's model at ``shape`` (default: the paper's input size), whole and
+    backbone."""
     model, cfg = build_from_config(config)
     shape = tuple(shape or default_shape(cfg))
-    inputs = torch.rand(1, 3, *shape)
-    macs = count_macs(
-        lambda: model_forward(model, cfg.default_scope, inputs), depth=2)
-    backbone = macs.by_module[f'{type(model).__name__}.backbone']
-    return dict(params=count_params(model, skip), macs=macs.total,
-                backbone_params=count_params(model.backbone),
-                backbone_macs=backbone, shape=shape)
+    result = dict(params=count_params(model, skip), shape=shape,
+                  backbone_params=count_params(model.backbone))
+    if macs:
+        inputs = torch.rand(1, 3, *shape)
+        counted = count_macs(
+            lambda: model_forward(model, cfg.default_scope, inputs), depth=2)
+        result.update(
+            macs=counted.total,
+            backbone_macs=counted.by_module[f'{type(model).__name__}'
+                                            '.backbone'])
+    return result
 
 
 def metafile_models(root: str) -> Iterator[Dict]:

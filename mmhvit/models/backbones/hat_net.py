@@ -12,7 +12,6 @@ any size work: local windows are padded and the padded keys masked, and the
 global pooling covers the border (``ceil_mode``); on maps divisible by the
 grids the two agree exactly.
 """
-import torch.nn.functional as F
 import torch.utils.checkpoint as cp
 from mmcv.cnn import build_norm_layer
 from mmcv.cnn.bricks import DropPath
@@ -22,7 +21,7 @@ from torch import nn
 
 from mmhvit.registry import MODELS
 from ..layers import (ConvDownsample, ConvStem, InvertedResidualFFN,
-                      global_attention, window_attention)
+                      avg_pool_ceil, global_attention, window_attention)
 from .base import (PyramidBackbone, check_per_stage, drop_path_rates,
                    resolve_arch)
 
@@ -73,8 +72,8 @@ class HMHSA(BaseModule):
         else:
             local = window_attention(qkv, self.num_heads, self.grid_size)
             local = self.grid_norm(x + local)  # A1 of Eq. 9
-            pooled = F.avg_pool2d(  # (B, C, ceil(H/G2), ceil(W/G2))
-                local, self.pool_size, self.pool_size, ceil_mode=True)
+            # (B, C, ceil(H/G2), ceil(W/G2))
+            pooled = avg_pool_ceil(local, self.pool_size)
             k, v = self.kv(self.pool_norm(pooled)).chunk(2, dim=1)
             out = global_attention(self.q(local), k, v, self.num_heads)
             out = out + local

@@ -47,7 +47,8 @@ from mmpretrain.models.utils import LayerNorm2d
 from torch import nn
 
 from mmhvit.registry import MODELS
-from ..layers import DynamicPositionBias, heads_to_tokens, tokens_to_heads
+from ..layers import (DynamicPositionBias, ceil_div, heads_to_tokens,
+                      real_positions, tokens_to_heads)
 from .base import (PyramidBackbone, check_per_stage, drop_path_rates,
                    resolve_arch)
 
@@ -70,13 +71,13 @@ class WindowGrid(NamedTuple):
 
     @classmethod
     def build(cls, height, width, size, dilated, device):
-        gh, gw = -(-height // size), -(-width // size)
+        gh, gw = ceil_div(height, size), ceil_div(width, size)
         grid = cls(height, width, size, gh, gw, dilated, None)
         if height % size or width % size:
-            valid = torch.zeros(1, gh * size, gw * size, 1, dtype=torch.bool,
-                                device=device)
-            valid[:, :height, :width] = True
-            grid = grid._replace(valid=grid.partition(valid)[0, ..., 0])
+            valid = real_positions(height, width, gh * size, gw * size,
+                                   device)
+            grid = grid._replace(
+                valid=grid.partition(valid[None, :, :, None])[0, ..., 0])
         return grid
 
     def partition(self, x):
@@ -105,24 +106,23 @@ class WindowGrid(NamedTuple):
         counts = self.valid.sum(1, keepdim=True).to(x.dtype)  # (gh*gw, 1)
         return windows.sum(2) / counts
 
-    def centres(self, device):
-        """Row and column coordinates ``(gh,)``, ``(gw,)`` of the centroids
-        of the windows' real tokens."""
+    def centres(self):
+        """Row and column coordinates (tuples of ``gh`` and ``gw`` floats)
+        of the centroids of the windows' real tokens."""
         r = self.size
 
         def axis(num, length):
-            index = torch.arange(num, device=device, dtype=torch.float32)
             if self.dilated:  # tokens index + i*num for i < count
-                count = torch.ceil((length - index) / num)
-                return index + num * (count - 1) / 2
-            end = torch.clamp((index + 1) * r, max=length)
-            return (index * r + end - 1) / 2
+                return tuple(index + num * (ceil_div(length - index, num) - 1)
+                             / 2 for index in range(num))
+            return tuple((index * r + min((index + 1) * r, length) - 1) / 2
+                         for index in range(num))
 
         return axis(self.gh, self.height), axis(self.gw, self.width)
 
 
-def _arange(num, device):
-    return torch.arange(num, device=device, dtype=torch.float32)
+def _arange(num):
+    return tuple(float(i) for i in range(num))
 
 
 class LocalGlobalAttention(BaseModule):
@@ -161,7 +161,7 @@ class LocalGlobalAttention(BaseModule):
         q, k, v = (
             tokens_to_heads(grid.partition(t).flatten(0, 1), self.num_heads)
             for t in (q, k, v))  # (B*nW, h, R*R, d)
-        window = _arange(grid.size, q.device)
+        window = _arange(grid.size)
         bias = self.local_bias(window, window, window, window).to(q.dtype)
         if grid.valid is not None:  # mask padded keys, per window
             bias = bias.masked_fill(~grid.valid[:, None, None, :],
@@ -183,9 +183,8 @@ class LocalGlobalAttention(BaseModule):
         windows = self.window_norm(grid.mean(z_local))  # (B, M, C)
         q_global = q + self.query_conv(v.permute(0, 3, 1, 2)).permute(
             0, 2, 3, 1)  # Eq. 9
-        bias = self.global_bias(
-            _arange(height, x.device), _arange(width, x.device),
-            *grid.centres(x.device)).to(q.dtype)  # (h, H*W, M)
+        bias = self.global_bias(_arange(height), _arange(width),
+                                *grid.centres()).to(q.dtype)  # (h, H*W, M)
         out = F.scaled_dot_product_attention(
             tokens_to_heads(q_global.reshape(batch, -1, channels),
                             self.num_heads),
@@ -221,7 +220,7 @@ class GlobalSelfAttention(BaseModule):
         """``(B, H, W, C)`` -> the input and the attention's output."""
         batch, height, width, channels = x.shape
         tokens = x.reshape(batch, -1, channels)
-        rows, cols = _arange(height, x.device), _arange(width, x.device)
+        rows, cols = _arange(height), _arange(width)
         out = F.scaled_dot_product_attention(
             *(tokens_to_heads(proj(tokens), self.num_heads)
               for proj in (self.q, self.k, self.v)),

@@ -1,8 +1,9 @@
 """Building blocks shared by the mmhvit backbones."""
 from .aggregation import (ConvProjection, LocalAdaptiveAggregation,
                           SemanticInformationAggregation, TokenState)
-from .attention import (global_attention, heads_to_tokens, map_to_heads,
-                        pad_to_multiple, tokens_to_heads, window_attention)
+from .attention import (avg_pool_ceil, ceil_div, global_attention,
+                        heads_to_tokens, map_to_heads, pad_to_multiple,
+                        real_positions, tokens_to_heads, window_attention)
 from .clustering import (TokenClusterer, TokenDict, cluster_by_scores,
                          dpc_knn, dpc_scores, importance_weight, kmeans,
                          map2token, merge_tokens, token2map)
@@ -12,11 +13,11 @@ from .position import DynamicPositionBias
 
 __all__ = [
     'ConvProjection', 'LocalAdaptiveAggregation',
-    'SemanticInformationAggregation', 'TokenState', 'global_attention',
-    'heads_to_tokens', 'map_to_heads', 'pad_to_multiple', 'tokens_to_heads',
-    'window_attention',
-    'TokenClusterer', 'TokenDict', 'cluster_by_scores', 'dpc_knn',
-    'dpc_scores', 'importance_weight', 'kmeans', 'map2token', 'merge_tokens',
-    'token2map', 'ConvDownsample', 'ConvStem', 'InvertedResidualFFN',
-    'DynamicPositionBias'
+    'SemanticInformationAggregation', 'TokenState', 'avg_pool_ceil',
+    'ceil_div', 'global_attention', 'heads_to_tokens', 'map_to_heads',
+    'pad_to_multiple', 'real_positions', 'tokens_to_heads',
+    'window_attention', 'TokenClusterer', 'TokenDict', 'cluster_by_scores',
+    'dpc_knn', 'dpc_scores', 'importance_weight', 'kmeans', 'map2token',
+    'merge_tokens', 'token2map', 'ConvDownsample', 'ConvStem',
+    'InvertedResidualFFN', 'DynamicPositionBias'
 ]

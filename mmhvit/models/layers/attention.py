@@ -12,30 +12,61 @@ import torch
 import torch.nn.functional as F
 
 
+def ceil_div(a: int, b: int) -> int:
+    """``ceil(a / b)`` for non-negative sizes; also right when ``a`` is a
+    traced size (ONNX divides by truncation, so ``-(-a // b)`` breaks)."""
+    return (a + b - 1) // b
+
+
 def pad_to_multiple(x: torch.Tensor, multiple: int) -> torch.Tensor:
     """Zero-pad the last two dims of ``x`` (bottom/right) to a multiple."""
     h, w = x.shape[-2:]
-    pad_h, pad_w = -h % multiple, -w % multiple
+    pad_h = ceil_div(h, multiple) * multiple - h
+    pad_w = ceil_div(w, multiple) * multiple - w
     if pad_h or pad_w:
         x = F.pad(x, (0, pad_w, 0, pad_h))
     return x
 
 
+def real_positions(height: int, width: int, padded_height: int,
+                   padded_width: int, device=None) -> torch.Tensor:
+    """``(Hp, Wp)`` boolean map, true on the ``H x W`` real positions of a
+    map padded at the bottom and right (built without in-place writes, so
+    it traces and exports)."""
+    rows = torch.arange(padded_height, device=device) < height
+    cols = torch.arange(padded_width, device=device) < width
+    return rows[:, None] & cols[None, :]
+
+
+def avg_pool_ceil(x: torch.Tensor, size: int) -> torch.Tensor:
+    """``F.avg_pool2d(x, size, size, ceil_mode=True)``: border cells average
+    the real positions they cover. Written with zero padding and a count of
+    real positions, because ONNX's ceil-mode pooling divides the border
+    cells by the whole cell size."""
+    height, width = x.shape[-2:]
+    padded = pad_to_multiple(x, size)
+    sums = F.avg_pool2d(padded, size, size)  # sum / size^2
+    if padded.shape[-2:] == x.shape[-2:]:
+        return sums
+    real = real_positions(height, width, *padded.shape[-2:], x.device)
+    counts = F.avg_pool2d(real.to(x.dtype)[None, None], size, size)
+    return sums / counts
+
+
 def _window_key_mask(height: int, width: int, window_size: int,
                      device: torch.device) -> Optional[torch.Tensor]:
-    """Boolean mask of real (not padded) keys, ``(num_windows, 1, G*G)``.
+    """Boolean mask of real (not padded) keys, ``(num_windows, 1, 1, G*G)``.
 
     Returns ``None`` when the map needs no padding.
     """
     if height % window_size == 0 and width % window_size == 0:
         return None
     g = window_size
-    gh, gw = -(-height // g), -(-width // g)
-    valid = torch.zeros(gh * g, gw * g, dtype=torch.bool, device=device)
-    valid[:height, :width] = True
-    # (Hp, Wp) -> (gh, gw, G, G) -> (gh*gw, 1, G*G)
+    gh, gw = ceil_div(height, g), ceil_div(width, g)
+    valid = real_positions(height, width, gh * g, gw * g, device)
+    # (Hp, Wp) -> (gh, gw, G, G) -> (gh*gw, 1, 1, G*G)
     valid = valid.view(gh, g, gw, g).permute(0, 2, 1, 3)
-    return valid.reshape(gh * gw, 1, g * g)
+    return valid.reshape(gh * gw, 1, 1, g * g)
 
 
 def window_attention(qkv: torch.Tensor, num_heads: int,
@@ -59,14 +90,16 @@ def window_attention(qkv: torch.Tensor, num_heads: int,
     hp, wp = qkv.shape[-2:]
     gh, gw, g = hp // window_size, wp // window_size, window_size
     qkv = qkv.view(batch, 3, num_heads, head_dim, gh, g, gw, g)
-    # -> (3, B, h, gh, gw, G, G, d) -> (3, B, h, gh*gw, G*G, d)
-    qkv = qkv.permute(1, 0, 2, 4, 6, 5, 7, 3).reshape(
-        3, batch, num_heads, gh * gw, g * g, head_dim)
+    # -> (3, B, gh, gw, h, G, G, d) -> (3, B*gh*gw, h, G*G, d)
+    qkv = qkv.permute(1, 0, 4, 6, 2, 5, 7, 3).reshape(
+        3, batch * gh * gw, num_heads, g * g, head_dim)
+    if mask is not None:
+        mask = mask.repeat(batch, 1, 1, 1)  # (B*gh*gw, 1, 1, G*G)
     out = F.scaled_dot_product_attention(
         qkv[0], qkv[1], qkv[2], attn_mask=mask)
-    # (B, h, gh*gw, G*G, d) -> (B, h, d, gh, G, gw, G) -> (B, C, Hp, Wp)
-    out = out.view(batch, num_heads, gh, gw, g, g, head_dim)
-    out = out.permute(0, 1, 6, 2, 4, 3, 5).reshape(
+    # (B*gh*gw, h, G*G, d) -> (B, h, d, gh, G, gw, G) -> (B, C, Hp, Wp)
+    out = out.view(batch, gh, gw, num_heads, g, g, head_dim)
+    out = out.permute(0, 3, 6, 1, 4, 2, 5).reshape(
         batch, num_heads * head_dim, hp, wp)
     return out[..., :height, :width]
 

@@ -20,6 +20,8 @@ from typing import List, NamedTuple, Optional, Tuple
 import torch
 import torch.nn.functional as F
 
+from .attention import ceil_div
+
 # Rows of the distance matrix held at once: chunk * N <= this many entries.
 DEFAULT_CHUNK_ELEMENTS = 1 << 24  # 64 MiB of float32
 
@@ -345,7 +347,7 @@ def _split(length: int, parts: int):
     Returns ``(parts, longest)`` indices and validity."""
     starts = torch.arange(parts) * length // parts
     ends = torch.arange(1, parts + 1) * length // parts
-    index = starts[:, None] + torch.arange(-(-length // parts))
+    index = starts[:, None] + torch.arange(ceil_div(length, parts))
     valid = index < ends[:, None]
     return torch.minimum(index, ends[:, None] - 1), valid
 
@@ -362,8 +364,8 @@ def window_layout(height: int, width: int, window_size: int,
         ``slot`` ``(H * W,)`` the slot holding each token, the window count
         ``nW`` and the fewest real tokens of any window.
     """
-    rows, rows_valid = _split(height, -(-height // window_size))
-    cols, cols_valid = _split(width, -(-width // window_size))
+    rows, rows_valid = _split(height, ceil_div(height, window_size))
+    cols, cols_valid = _split(width, ceil_div(width, window_size))
     # (ph, pw, hp, wp) -> (nW, P)
     index = (rows[:, None, :, None] * width + cols[None, :, None, :])
     valid = rows_valid[:, None, :, None] & cols_valid[None, :, None, :]

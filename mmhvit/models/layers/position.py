@@ -1,4 +1,7 @@
 """Relative position bias from an MLP over offsets (no learned tables)."""
+import functools
+from typing import Sequence, Tuple
+
 import torch
 from mmengine.model import BaseModule
 from torch import nn
@@ -8,6 +11,21 @@ def _mlp_stage(in_features: int, out_features: int) -> nn.Sequential:
     return nn.Sequential(
         nn.LayerNorm(in_features), nn.ReLU(inplace=True),
         nn.Linear(in_features, out_features))
+
+
+@functools.lru_cache(maxsize=256)
+def _offsets(queries: Tuple[float], keys: Tuple[float], device: str):
+    """The distinct offsets ``q - k`` along one axis ``(U,)`` and, for each
+    query-key pair, the index of its offset ``(len(queries), len(keys))``.
+
+    Computed once per layout from Python coordinates, so the tensors are
+    constants for tracing and ONNX export."""
+    diffs = [[q - k for k in keys] for q in queries]
+    values = sorted({d for row in diffs for d in row})
+    position = {value: i for i, value in enumerate(values)}
+    index = [[position[d] for d in row] for row in diffs]
+    return (torch.tensor(values, device=device),
+            torch.tensor(index, device=device))
 
 
 class DynamicPositionBias(BaseModule):
@@ -35,24 +53,23 @@ class DynamicPositionBias(BaseModule):
         self.pos2 = _mlp_stage(hidden, hidden)
         self.pos3 = _mlp_stage(hidden, num_heads)
 
-    def forward(self, q_rows: torch.Tensor, q_cols: torch.Tensor,
-                k_rows: torch.Tensor, k_cols: torch.Tensor) -> torch.Tensor:
+    def forward(self, q_rows: Sequence[float], q_cols: Sequence[float],
+                k_rows: Sequence[float], k_cols: Sequence[float]
+                ) -> torch.Tensor:
         """Bias between a grid of queries and a grid of keys.
 
         Args:
-            q_rows, q_cols (Tensor): 1-D coordinates of the query grid's rows
-                ``(Hq,)`` and columns ``(Wq,)``, in tokens (floats allowed).
-            k_rows, k_cols (Tensor): Same for the keys, ``(Hk,)``, ``(Wk,)``.
+            q_rows, q_cols (Sequence[float]): Coordinates of the query grid's
+                rows ``(Hq,)`` and columns ``(Wq,)``, in tokens.
+            k_rows, k_cols (Sequence[float]): Same for the keys.
 
         Returns:
             Tensor: ``(heads, Hq*Wq, Hk*Wk)``, queries and keys in raster
             order.
         """
-        # distinct offsets along each axis and where each pair falls
-        dy, y_index = torch.unique(q_rows[:, None] - k_rows[None, :],
-                                   return_inverse=True)  # (Uy,), (Hq, Hk)
-        dx, x_index = torch.unique(q_cols[:, None] - k_cols[None, :],
-                                   return_inverse=True)  # (Ux,), (Wq, Wk)
+        device = str(self.pos_proj.weight.device)
+        dy, y_index = _offsets(tuple(q_rows), tuple(k_rows), device)
+        dx, x_index = _offsets(tuple(q_cols), tuple(k_cols), device)
         offsets = torch.stack(torch.meshgrid(dy, dx, indexing='ij'), -1)
         table = self.pos3(self.pos2(self.pos1(self.pos_proj(
             offsets.to(self.pos_proj.weight.dtype)))))  # (Uy, Ux, heads)
