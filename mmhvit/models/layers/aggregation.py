@@ -7,6 +7,7 @@ Transformers with Hierarchy Aware Feature Aggregation".
 from typing import NamedTuple, Optional, Tuple
 
 import torch
+import torch.nn.functional as F
 from mmcv.cnn import build_norm_layer
 from mmengine.model import BaseModule
 from torch import nn
@@ -38,7 +39,40 @@ class TokenState(NamedTuple):
         return token2map(self.x, self.tokens, self.map_size)
 
     def replace(self, x: torch.Tensor) -> 'TokenState':
-        return self._replace(x=x)
+        # (not ``self._replace``: torch.compile's Dynamo fails on it here)
+        return TokenState(x, self.tokens, self.map_size)
+
+
+def deform_conv2d_by_sampling(x, offset, weight, bias, stride, padding):
+    """``torchvision.ops.deform_conv2d`` (DCN v1, one offset group, no
+    dilation) from ``grid_sample`` and a matmul: the same numbers, in ops
+    that ONNX has before opset 19 (which adds ``DeformConv``). Used while
+    exporting.
+
+    Args:
+        x (Tensor): ``(B, C, H, W)``.
+        offset (Tensor): ``(B, 2*k*k, H', W')``, ``(dy, dx)`` per kernel
+            position in raster order, as torchvision lays them out.
+        weight (Tensor): ``(C', C, k, k)``; bias ``(C',)``.
+    """
+    batch, channels, height, width = x.shape
+    k = weight.shape[-1]
+    out_h, out_w = offset.shape[-2:]
+    taps = torch.arange(k, device=x.device, dtype=x.dtype)
+    rows = torch.arange(out_h, device=x.device, dtype=x.dtype) * stride
+    cols = torch.arange(out_w, device=x.device, dtype=x.dtype) * stride
+    offset = offset.view(batch, k, k, 2, out_h, out_w)
+    # sampling positions (B, k, k, H', W') in pixels
+    y = (rows - padding)[:, None] + taps[:, None, None, None] + offset[:, :,
+                                                                       :, 0]
+    x_pos = (cols - padding) + taps[None, :, None, None] + offset[:, :, :, 1]
+    grid = torch.stack((2 * x_pos / (width - 1) - 1, 2 * y / (height - 1) -
+                        1), -1).view(batch, k * k * out_h, out_w, 2)
+    sampled = F.grid_sample(x, grid, mode='bilinear', padding_mode='zeros',
+                            align_corners=True)  # (B, C, k*k*H', W')
+    sampled = sampled.view(batch, channels * k * k, out_h * out_w)
+    out = weight.flatten(1) @ sampled  # (B, C', H'*W')
+    return (out + bias[:, None]).view(batch, -1, out_h, out_w)
 
 
 class LocalAdaptiveAggregation(BaseModule):
@@ -76,9 +110,15 @@ class LocalAdaptiveAggregation(BaseModule):
 
     def forward(self, x):
         """(B, C, H, W) -> tokens (B, H'*W', C') and (H', W')."""
-        out = deform_conv2d(x, self.offset(x), self.conv.weight,
-                            self.conv.bias, stride=self.stride,
-                            padding=self.padding)  # (B, C', H', W')
+        deform = deform_conv2d_by_sampling if \
+            torch.onnx.is_in_onnx_export() else deform_conv2d
+        offset = self.offset(x)
+        # in float32 under autocast: torchvision's deformable convolution
+        # has no bfloat16 kernels and wants one dtype for all its inputs
+        with torch.autocast(x.device.type, enabled=False):
+            out = deform(x.float(), offset.float(), self.conv.weight,
+                         self.conv.bias, stride=self.stride,
+                         padding=self.padding)  # (B, C', H', W')
         hw = tuple(out.shape[-2:])
         return self.norm(out.flatten(2).transpose(1, 2)), hw
 

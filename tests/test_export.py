@@ -1,0 +1,83 @@
+"""Deployment paths of every backbone, on tiny variants: ONNX export (opset
+17) run by onnxruntime, ``torch.compile`` and mixed precision."""
+import io
+
+import numpy as np
+import onnxruntime
+import pytest
+import torch
+import torch.nn.functional as F
+
+from mmhvit.models import (HLG, PVTHAFA, ClusTR, HATNet, PVTv2HAFA,
+                           SwinHAFA)
+
+TINY = {
+    'hat_net': lambda: HATNet(
+        arch=dict(stem_channels=8, embed_dims=(16, 32, 48, 64),
+                  depths=(1, 1, 1, 1), head_dim=16, mlp_ratios=(2, 2, 2, 2),
+                  kernel_sizes=(3, 3, 3, 3)),
+        grid_sizes=(8, 8, 8, 1), pool_sizes=(16, 8, 4, 1)),
+    'hlg': lambda: HLG(arch=dict(embed_dims=(16, 32, 32, 64),
+                                 num_heads=(1, 2, 2, 4), depths=(1, 2, 1, 1))),
+    'clustr': lambda: ClusTR(arch=dict(
+        embed_dims=(16, 32, 48, 64), depths=(1, 1, 1, 1),
+        num_heads=(1, 1, 2, 2), mlp_ratios=(2, 2, 2, 2),
+        reduction_ratios=((64, 16), (16, 4), (4, 1), (1, )))),
+    'pvt_hafa': lambda: PVTHAFA(arch=dict(
+        embed_dims=16, num_layers=[1, 1, 1, 1], num_heads=[1, 2, 3, 4])),
+    'pvtv2_hafa': lambda: PVTv2HAFA(arch=dict(
+        embed_dims=16, num_layers=[1, 1, 1, 1], num_heads=[1, 2, 3, 4])),
+    'swin_hafa': lambda: SwinHAFA(arch=dict(
+        embed_dims=16, depths=(1, 1, 1, 1), num_heads=(1, 2, 2, 4))),
+}
+# not divisible by the windows, grids and pools: padding paths included
+SHAPE = (1, 3, 96, 136)
+
+
+def tiny(name):
+    torch.manual_seed(0)
+    return TINY[name]().eval()
+
+
+@pytest.mark.parametrize('name', TINY)
+def test_onnx_export_matches_pytorch(name):
+    model, image = tiny(name), torch.rand(*SHAPE)
+    buffer = io.BytesIO()
+    torch.onnx.export(model, (image, ), buffer, opset_version=17,
+                      dynamo=False)
+    session = onnxruntime.InferenceSession(buffer.getvalue())
+    outs = session.run(None, {session.get_inputs()[0].name: image.numpy()})
+    with torch.no_grad():
+        expected = model(image)
+    assert len(outs) == len(expected)
+    for out, ref in zip(outs, expected):
+        np.testing.assert_allclose(out, ref.numpy(), rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize('name', TINY)
+def test_torch_compile_matches_eager(name):
+    model, image = tiny(name), torch.rand(*SHAPE)
+    compiled = torch.compile(model, backend='aot_eager')
+    with torch.no_grad():
+        for out, ref in zip(compiled(image), model(image)):
+            torch.testing.assert_close(out, ref)
+
+
+@pytest.mark.parametrize('name', TINY)
+def test_bfloat16_autocast_forward_and_backward(name):
+    """Attention softmax and clustering distances run in float32 under
+    autocast; the outputs stay close to float32 and gradients finite."""
+    model, image = tiny(name), torch.rand(*SHAPE)
+    with torch.no_grad():
+        reference = model(image)
+        with torch.autocast('cpu', dtype=torch.bfloat16):
+            outs = model(image)
+    for out, ref in zip(outs, reference):
+        similarity = F.cosine_similarity(out.float().flatten(),
+                                         ref.flatten(), dim=0)
+        assert similarity > 0.99, (name, similarity)
+    with torch.autocast('cpu', dtype=torch.bfloat16):
+        loss = sum(o.float().square().mean() for o in model.train()(image))
+    loss.backward()
+    grads = [p.grad for p in model.parameters() if p.grad is not None]
+    assert grads and all(torch.isfinite(g).all() for g in grads)
