@@ -8,6 +8,8 @@ import torch
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
 
+from mmhvit.utils.model_zoo import metafile_models
+
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 CONFIGS = sorted(
     path for path in glob.glob(osp.join(ROOT, 'configs', '**', '*.py'),
@@ -136,8 +138,13 @@ PAPER_PARAMS_M = {
     'setr/setr_vit-b-deit-pup_8xb2-160k_ade20k-512x512.py': (98, 0.01),
     'setr/setr_vit-b-deit-mla_8xb2-160k_ade20k-512x512.py': (93, 0.01),
 }
-# Rows whose paper counts leave out the auxiliary heads used only in training.
-INFERENCE_PARAMS = {name for name in PAPER_PARAMS_M if 'setr-pup_hlg' in name}
+# Rows whose paper counts leave out the auxiliary heads used only in training
+# (metafile entries with "Auxiliary Heads Counted: false").
+INFERENCE_PARAMS = {
+    osp.relpath(entry['Config'], osp.join(ROOT, 'configs'))
+    for entry in metafile_models(ROOT)
+    if entry['Metadata'].get('Auxiliary Heads Counted') is False
+}
 # The HAT-Net paper lists every Tiny dense model ~0.57M below what the
 # official Tiny backbone (12.27M without classifier) plus the standard heads
 # give; these are checked for that offset instead.
