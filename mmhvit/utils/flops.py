@@ -10,7 +10,8 @@ those, so every backbone here is counted on the same terms on any device:
 * convolutions and linear layers: one MAC per weight use;
 * attention: ``QK^T`` and ``AV`` (two MACs per query-key pair per channel);
 * deformable convolution: the convolution plus four MACs per sampled value
-  (bilinear interpolation);
+  (bilinear interpolation), whether by torchvision's op or by
+  ``grid_sample`` (four MACs per output value);
 * ``cdist`` (the clustering distances): one MAC per pair per channel.
 
 Norms, activations, softmax and element-wise ops are not counted, as in the
@@ -43,6 +44,10 @@ def _deform_conv(input, weight, offset, mask, bias, *args, out_shape,
     return conv_flop_count(input, weight, out_shape) + 2 * 4 * sampled
 
 
+def _grid_sample(input, grid, *args, out_shape, **kwargs):
+    return 2 * 4 * out_shape[0] * out_shape[1] * out_shape[2] * out_shape[3]
+
+
 def _cdist(x1, x2, *args, **kwargs):
     return 2 * x1[-2] * x2[-2] * x1[-1] * (x1[0] if len(x1) == 3 else 1)
 
@@ -53,6 +58,7 @@ def _custom_formulas() -> Dict:
         aten._scaled_dot_product_flash_attention_for_cpu_backward:
         _sdpa_cpu_backward,
         aten._cdist_forward: _cdist,
+        aten.grid_sampler_2d: _grid_sample,
     }
     try:
         import torchvision  # noqa: F401  (registers torchvision ops)

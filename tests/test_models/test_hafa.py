@@ -128,3 +128,27 @@ def test_plain_pvt_weights_load_where_they_fit(tmp_path):
     torch.testing.assert_close(hafa.state_dict()[stage3_block],
                                plain.state_dict()[stage3_block])
     assert (hafa.layers[1][0].offset.weight == 0).all()  # LAA starts plain
+
+
+@pytest.mark.parametrize('size,stride', [((9, 11), 2), ((8, 8), 2),
+                                         ((7, 10), 1)])
+def test_deformable_conv_matches_torchvision(size, stride):
+    """LAA's grid_sample deformable convolution == torchvision's, values and
+    gradients, with offsets reaching past the border."""
+    import torchvision
+    from mmhvit.models.layers.aggregation import deform_conv2d
+    torch.manual_seed(0)
+    x = torch.rand(2, 4, *size, dtype=torch.float64, requires_grad=True)
+    weight = torch.rand(6, 4, 3, 3, dtype=torch.float64, requires_grad=True)
+    bias = torch.rand(6, dtype=torch.float64)
+    out_size = [(s + 2 - 3) // stride + 1 for s in size]
+    offset = (torch.randn(2, 18, *out_size, dtype=torch.float64) * 2 +
+              0.37).requires_grad_()  # off the integer grid: differentiable
+    ours = deform_conv2d(x, offset, weight, bias, stride, 1)
+    theirs = torchvision.ops.deform_conv2d(x, offset, weight, bias,
+                                           stride=stride, padding=1)
+    torch.testing.assert_close(ours, theirs)
+    grads = [torch.autograd.grad(out.square().sum(), (x, weight, offset))
+             for out in (ours, theirs)]
+    for a, b in zip(*grads):
+        torch.testing.assert_close(a, b)
