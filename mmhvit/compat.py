@@ -19,17 +19,40 @@ and tested in ``tests/test_compat.py``. Installed packages are never edited.
    CUDA is unavailable, and :func:`ddp_init` drops ``device_ids`` for a
    model on the CPU and reverts its SyncBN layers (which torch runs on GPUs
    only) to per-process BN, as mmengine already does for a single process.
+3. mmengine writes checkpoints in place, so a job killed while saving leaves
+   a truncated ``iter_N.pth`` (and, when ``iter_N.pth`` already existed,
+   destroys the good copy). :func:`save_checkpoint_atomically` wraps
+   mmengine's ``save_checkpoint``: local files are written to a hidden
+   temporary file next to the target, flushed to disk and renamed over it,
+   so a checkpoint is either complete or absent. mmengine's
+   ``CheckpointHook`` writes ``last_checkpoint`` only after the save
+   returns, so it never names a partial file. Patching the function (in
+   ``mmengine.runner.checkpoint`` and where ``Runner`` imported it) rather
+   than subclassing ``CheckpointHook`` covers every writer: the hook, its
+   best-checkpoint saves and ``Runner.save_checkpoint`` called by any hook.
+   :func:`load_from_local` names a checkpoint that cannot be read
+   (truncated, empty or not a torch file) instead of failing inside
+   ``torch.load``.
+4. mmengine's ``BaseDataset`` fails with "need at least one array to
+   concatenate", deep inside its serialisation, when it finds no samples (a
+   wrong ``data_prefix`` or file suffix, or every image filtered out).
+   :func:`serialize_data` raises a ``SampleError`` naming the dataset's
+   paths instead.
 """
 import logging
+import os
 import os.path as osp
 import pickle
 
 import numpy as np
 import torch
 import torch.distributed as torch_dist
+from mmengine.dataset import BaseDataset
 from mmengine.dist import utils as dist_utils
 from mmengine.logging import HistoryBuffer, print_log
 from mmengine.model import MMDistributedDataParallel, revert_sync_batchnorm
+from mmengine.runner import checkpoint as mmengine_checkpoint
+from mmengine.runner import runner as mmengine_runner
 from mmengine.runner.checkpoint import CheckpointLoader
 
 try:  # numpy >= 2
@@ -61,10 +84,30 @@ def load_from_local(filename, map_location=None):
 
     Returns:
         dict: The loaded checkpoint.
+
+    Raises:
+        FileNotFoundError: naming a missing file.
+        RuntimeError: naming a file that is truncated, empty or not a
+            torch checkpoint.
     """
     filename = osp.expanduser(filename)
     if not osp.isfile(filename):
         raise FileNotFoundError(f'Checkpoint {filename} can not be found.')
+    try:
+        return _torch_load(filename, map_location)
+    except (EOFError, pickle.UnpicklingError, RuntimeError) as error:
+        if isinstance(error, RuntimeError) and 'PytorchStreamReader' not in \
+                str(error):
+            raise
+        raise RuntimeError(
+            f'Cannot read checkpoint {filename} ({osp.getsize(filename)} '
+            f'bytes): it is truncated, empty or not a torch file '
+            f'({type(error).__name__}: {error}).') from error
+
+
+def _torch_load(filename, map_location):
+    """``torch.load`` with ``weights_only=True`` and mmengine's training
+    state allowed; a full unpickle, with a warning, for anything else."""
     try:
         with torch.serialization.safe_globals(_runner_state_globals()):
             return torch.load(
@@ -77,6 +120,39 @@ def load_from_local(filename, map_location=None):
             logger='current', level=logging.WARNING)
         return torch.load(
             filename, map_location=map_location, weights_only=False)
+
+
+_mmengine_save_checkpoint = mmengine_checkpoint.save_checkpoint
+
+
+def save_checkpoint_atomically(checkpoint, filename, file_client_args=None,
+                               backend_args=None):
+    """mmengine's ``save_checkpoint``; a local file appears complete or not
+    at all (written to ``.<name>.tmp`` beside it, synced, then renamed).
+    Other storage backends are left to mmengine."""
+    if file_client_args or backend_args or '://' in filename:
+        return _mmengine_save_checkpoint(checkpoint, filename,
+                                         file_client_args, backend_args)
+    directory, name = osp.split(filename)
+    partial = osp.join(directory, f'.{name}.tmp')
+    _mmengine_save_checkpoint(checkpoint, partial)
+    descriptor = os.open(partial, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
+    os.replace(partial, filename)
+
+
+_mmengine_serialize_data = BaseDataset._serialize_data
+
+
+def serialize_data(self):
+    """``BaseDataset._serialize_data``; a named error without samples."""
+    if not self.data_list:
+        from .datasets.validation import SampleError, no_samples
+        raise SampleError(no_samples(self))
+    return _mmengine_serialize_data(self)
 
 
 _mmengine_init_dist_pytorch = dist_utils._init_dist_pytorch
@@ -104,5 +180,8 @@ def ddp_init(self, module, **kwargs):
 def apply():
     """Install the shims (idempotent)."""
     CheckpointLoader.register_scheme(prefixes='', force=True)(load_from_local)
+    mmengine_checkpoint.save_checkpoint = save_checkpoint_atomically
+    mmengine_runner.save_checkpoint = save_checkpoint_atomically
     dist_utils._init_dist_pytorch = init_dist_pytorch
     MMDistributedDataParallel.__init__ = ddp_init
+    BaseDataset._serialize_data = serialize_data

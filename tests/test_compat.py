@@ -1,4 +1,6 @@
-"""mmhvit.compat: mmengine checkpoints load under torch >= 2.6."""
+"""mmhvit.compat: mmengine checkpoints load under torch >= 2.6, unreadable
+checkpoints are named, and checkpoints are saved atomically (the crash
+itself is simulated in tests/test_reliability.py)."""
 import argparse
 
 import numpy as np
@@ -48,3 +50,25 @@ def test_other_objects_fall_back_with_a_warning(tmp_path, warnings):
 def test_missing_file_is_named(tmp_path):
     with pytest.raises(FileNotFoundError, match='nope.pth'):
         CheckpointLoader.load_checkpoint(str(tmp_path / 'nope.pth'))
+
+
+@pytest.mark.parametrize('damage', ['truncated', 'empty', 'html'])
+def test_unreadable_checkpoint_is_named(tmp_path, warnings, damage):
+    """``--resume`` / ``load_from`` / ``init_cfg`` of a broken download."""
+    path = str(tmp_path / 'iter_4.pth')
+    torch.save({'state_dict': {'w': torch.ones(256)}}, path)
+    with open(path, 'rb') as f:
+        data = f.read()
+    with open(path, 'wb') as f:
+        f.write({'truncated': data[:len(data) // 2], 'empty': b'',
+                 'html': b'<html>Not Found</html>'}[damage])
+    with pytest.raises(RuntimeError, match=r'Cannot read checkpoint .*'
+                       r'iter_4.pth \(\d+ bytes\): it is truncated, empty or '
+                       r'not a torch file'):
+        CheckpointLoader.load_checkpoint(path, map_location='cpu')
+
+
+def test_checkpoints_are_saved_atomically():
+    from mmengine.runner import checkpoint, runner
+    assert checkpoint.save_checkpoint is compat.save_checkpoint_atomically
+    assert runner.save_checkpoint is compat.save_checkpoint_atomically

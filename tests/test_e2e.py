@@ -1,6 +1,7 @@
 """End to end through the real runners and tools on generated data: a few
 iterations of training, then testing, for Semantic FPN, RetinaNet, Mask R-CNN
-and ImageNet classification; and an exact resume.
+and ImageNet classification; an exact resume after SIGKILL; and 2 processes
+against 1 for training and testing.
 
 Each test writes a small config that inherits the real one in configs/ (so
 the upstream ``mmseg::``/``mmdet::``/``mmpretrain::`` bases are exercised)
@@ -10,15 +11,18 @@ import glob
 import json
 import os
 import os.path as osp
+import signal
 import socket
 import subprocess
 import sys
+import time
 
+import mmengine
 import pytest
 import torch
 
-from mmhvit.datasets import (make_ade20k, make_cityscapes, make_coco,
-                             make_imagenet)
+from mmhvit.datasets import (SHAPE_CLASSES, make_ade20k, make_cityscapes,
+                             make_coco, make_imagenet)
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 # Backbones small enough for CPU tests, with the code paths of the paper's
@@ -182,11 +186,14 @@ test_pipeline = [
     dict(type='ResizeEdge', scale=72, edge='short', backend='pillow'),
     dict(type='CenterCrop', crop_size=64),
     dict(type='PackInputs')]
+# ImageNet's metainfo lists 1000 classes; the generated set has num_classes
+metainfo = dict(classes={classes!r})
 train_dataloader = dict(batch_size=8, num_workers=0, persistent_workers=False,
-                        dataset=dict(data_root='{data}',
+                        dataset=dict(data_root='{data}', metainfo=metainfo,
                                      pipeline=train_pipeline))
 val_dataloader = dict(batch_size=8, num_workers=0, persistent_workers=False,
-                      dataset=dict(data_root='{data}', pipeline=test_pipeline))
+                      dataset=dict(data_root='{data}', metainfo=metainfo,
+                                   pipeline=test_pipeline))
 test_dataloader = val_dataloader
 val_evaluator = dict(topk=(1, ))
 test_evaluator = val_evaluator
@@ -281,27 +288,98 @@ def test_segmentor_trains_loss_falls_and_tests(tmp_path, datasets,
     assert list((tmp_path / 'vis').rglob('*.png'))
 
 
-def test_resume_reproduces_uninterrupted_run(tmp_path, datasets):
-    config = seg_config(tmp_path, datasets, 6, 3)
-    straight, resumed = tmp_path / 'straight', tmp_path / 'resumed'
+def test_killed_run_resumes_to_the_uninterrupted_result(tmp_path, datasets):
+    """SIGKILL a training process once it has written a checkpoint, resume
+    with ``--resume`` (the latest complete checkpoint of the work dir): the
+    final weights and validation metrics equal an uninterrupted run's. Two
+    seeded processes also write bit-identical checkpoints (determinism on
+    the CPU)."""
+    config = seg_config(tmp_path, datasets, 8, 4)
+    straight, crashed = tmp_path / 'straight', tmp_path / 'crashed'
     run_tool('train.py', config, '--work-dir', straight)
-    run_tool('train.py', config, '--work-dir', resumed, '--resume',
-             straight / 'iter_3.pth')
-    a = torch.load(straight / 'iter_6.pth', weights_only=False)
-    b = torch.load(resumed / 'iter_6.pth', weights_only=False)
-    assert b['meta']['iter'] == 6
-    for key, value in a['state_dict'].items():
-        torch.testing.assert_close(b['state_dict'][key], value, msg=key)
+    kill_after_checkpoint(config, crashed)
+    assert not (crashed / 'iter_8.pth').exists(), 'killed too late'
+    run_tool('train.py', config, '--work-dir', crashed, '--resume')
+    assert_same_weights(straight / 'iter_4.pth', crashed / 'iter_4.pth')
+    assert_same_weights(straight / 'iter_8.pth', crashed / 'iter_8.pth')
+    metrics = [[r for r in train_scalars(d) if 'mIoU' in r][-1]
+               for d in (straight, crashed)]
+    assert metrics[0]['mIoU'] == metrics[1]['mIoU']
 
 
-def test_dist_train_runs_two_cpu_processes(tmp_path, datasets):
-    """tools/dist_train.sh (torchrun, gloo) on a machine without CUDA, with
-    the config's SyncBN; see mmhvit/compat.py."""
-    config = seg_config(tmp_path, datasets, 4, 4)
+def kill_after_checkpoint(config, work_dir, timeout=300):
+    """Start training and SIGKILL it as soon as ``last_checkpoint`` names a
+    checkpoint."""
+    process = subprocess.Popen(
+        [sys.executable, osp.join(ROOT, 'tools', 'train.py'), config,
+         '--work-dir', str(work_dir)], cwd=ROOT, stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL)
+    pointer = work_dir / 'last_checkpoint'
+    start = time.monotonic()
+    while not (pointer.exists() and pointer.read_text().strip()):
+        assert process.poll() is None, 'training ended before a checkpoint'
+        assert time.monotonic() - start < timeout
+        time.sleep(0.02)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+
+
+def assert_same_weights(a, b, **tolerance):
+    """Equal ``state_dict`` s (exactly, unless a tolerance is given)."""
+    a = torch.load(a, weights_only=False)['state_dict']
+    b = torch.load(b, weights_only=False)['state_dict']
+    assert a.keys() == b.keys()
+    for key, value in a.items():
+        torch.testing.assert_close(
+            b[key], value, msg=key, **(tolerance or dict(rtol=0, atol=0)))
+
+
+# Deterministic data (no random augmentation), group norms instead of batch
+# norms (per-process batch statistics differ with the batch size) and SGD,
+# whose update is linear in the averaged gradient.
+DIST_CONFIG = """
+_base_ = './seg.py'
+pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(type='LoadAnnotations', reduce_zero_label=True),
+    dict(type='Resize', scale=(64, 64), keep_ratio=False),
+    dict(type='PackSegInputs')]
+train_dataloader = dict(batch_size=4, dataset=dict(pipeline=pipeline))
+model = dict(decode_head=dict(norm_cfg=dict(type='GN', num_groups=8)))
+optim_wrapper = dict(
+    optimizer=dict(_delete_=True, type='SGD', lr=0.01, momentum=0.9))
+"""
+
+
+def test_two_processes_match_one_and_evaluate_every_sample_once(tmp_path):
+    """``dist_train.sh`` with 2 CPU processes x batch 2 (with ``with_cp`` and
+    ``find_unused_parameters``, as the HLG configs set) reaches the weights
+    of 1 process x batch 4; ``dist_test.sh`` with 2 processes predicts each
+    of 5 validation images exactly once (one process gets a padding
+    duplicate) and scores as the 1-process run's final validation did."""
+    data = make_ade20k(str(tmp_path / 'ade'), num_train=8, num_val=5,
+                       size=(64, 64))
+    seg_config(tmp_path, dict(ade20k=data), 3, 3)
+    config = write(tmp_path / 'dist.py', DIST_CONFIG)
     env = dict(os.environ, PYTHON=sys.executable, PORT=str(free_port()))
-    run_tool('dist_train.sh', config, 2, '--work-dir', tmp_path / 'work',
+    one, two = tmp_path / 'one', tmp_path / 'two'
+    run_tool('train.py', config, '--work-dir', one)
+    run_tool('dist_train.sh', config, 2, '--work-dir', two, '--cfg-options',
+             'train_dataloader.batch_size=2', 'model.backbone.with_cp=True',
+             'find_unused_parameters=True', env=env)
+    assert_same_weights(one / 'iter_3.pth', two / 'iter_3.pth', rtol=1e-4,
+                        atol=1e-6)
+    run_tool('dist_test.sh', config, one / 'iter_3.pth', 2, '--work-dir',
+             tmp_path / 'test', '--out', tmp_path / 'predictions.pkl',
              env=env)
-    assert (tmp_path / 'work' / 'iter_4.pth').is_file()
+    predicted = [p['img_path']
+                 for p in mmengine.load(tmp_path / 'predictions.pkl')]
+    assert sorted(predicted) == sorted(
+        glob.glob(osp.join(data, 'images', 'validation', '*.jpg')))
+    tested = logged_metrics(tmp_path / 'test')['mIoU']
+    for work_dir in (one, two):  # the validation at the end of training
+        validated = [r for r in train_scalars(work_dir) if 'mIoU' in r][-1]
+        assert validated['mIoU'] == pytest.approx(tested)
 
 
 @pytest.mark.parametrize('family,detector,head,with_mask,metrics', [
@@ -339,7 +417,8 @@ def test_classifier_trains_and_tests(tmp_path, datasets):
     config = write(
         tmp_path / 'cls.py',
         CLS_CONFIG.format(root=ROOT, arch=TEST_ARCH, data=datasets['imagenet'],
-                          num_classes=4, common=COMMON))
+                          num_classes=4, classes=SHAPE_CLASSES[:4],
+                          common=COMMON))
     run_tool('train.py', config, '--work-dir', tmp_path / 'work')
     run_tool('test.py', config, tmp_path / 'work' / 'epoch_2.pth',
              '--work-dir', tmp_path / 'test')

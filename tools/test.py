@@ -1,13 +1,14 @@
 """Evaluate a checkpoint of any mmhvit config (mIoU, COCO AP or top-1).
 
     python tools/test.py CONFIG CHECKPOINT [--work-dir DIR] [--show-dir DIR]
-        [--tta] [--cfg-options KEY=VALUE ...] [--launcher pytorch]
+        [--out FILE] [--tta] [--cfg-options KEY=VALUE ...]
+        [--launcher pytorch]
 """
 import argparse
 
 import mmhvit  # noqa: F401  (compatibility shims)
-from mmhvit.utils import (add_runtime_args, build_runner, enable_visualization,
-                          load_config)
+from mmhvit.utils import (add_runtime_args, build_runner, check_data_paths,
+                          enable_visualization, load_config)
 
 
 def parse_args():
@@ -21,6 +22,9 @@ def parse_args():
         '--show', action='store_true', help='show predictions in a window')
     parser.add_argument(
         '--wait-time', type=float, default=2, help='seconds per shown image')
+    parser.add_argument(
+        '--out',
+        help='dump the predictions of every test sample to this pickle file')
     parser.add_argument(
         '--tta',
         action='store_true',
@@ -42,6 +46,14 @@ def main():
         cfg.tta_model.module = cfg.model
         cfg.model = cfg.tta_model
 
+    if args.out:
+        evaluators = cfg.test_evaluator
+        cfg.test_evaluator = [
+            *(evaluators if isinstance(evaluators, list) else [evaluators]),
+            dict(type='DumpResults', out_file_path=args.out)
+        ]
+
+    check_data_paths(cfg, 'test_dataloader')
     build_runner(cfg).test()
 
 

@@ -10,7 +10,8 @@ import torch
 from mmengine.logging import print_log
 
 import mmhvit  # noqa: F401  (compatibility shims)
-from mmhvit.utils import add_runtime_args, build_runner, load_config
+from mmhvit.utils import (add_runtime_args, build_runner, check_data_paths,
+                          latest_checkpoint, load_config)
 
 
 def parse_args():
@@ -22,7 +23,7 @@ def parse_args():
         type=str,
         const='auto',
         help='resume from the given checkpoint, or, without a value, from '
-        'the latest checkpoint in the work dir')
+        'the latest complete checkpoint in the work dir')
     parser.add_argument(
         '--amp', action='store_true', help='automatic mixed precision')
     parser.add_argument(
@@ -57,10 +58,15 @@ def main():
         cfg.auto_scale_lr.enable = True
 
     if args.resume == 'auto':
-        cfg.resume, cfg.load_from = True, None
+        cfg.load_from = latest_checkpoint(cfg.work_dir)
+        cfg.resume = cfg.load_from is not None
+        if not cfg.resume:
+            print_log(f'No checkpoint in {cfg.work_dir} to resume from: '
+                      'training starts from scratch.', logger='current')
     elif args.resume is not None:
         cfg.resume, cfg.load_from = True, args.resume
 
+    check_data_paths(cfg, 'train_dataloader', 'val_dataloader')
     build_runner(cfg).train()
 
 

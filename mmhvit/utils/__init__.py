@@ -1,8 +1,10 @@
 from .profiling import Measurement, measure
-from .runtime import (add_runtime_args, build_runner, enable_visualization,
-                      load_config, setup_launcher)
+from .runtime import (add_runtime_args, build_runner, check_data_paths,
+                      enable_visualization, latest_checkpoint, load_config,
+                      setup_launcher)
 
 __all__ = [
     'Measurement', 'measure', 'add_runtime_args', 'build_runner',
-    'enable_visualization', 'load_config', 'setup_launcher'
+    'check_data_paths', 'enable_visualization', 'latest_checkpoint',
+    'load_config', 'setup_launcher'
 ]

@@ -1,8 +1,12 @@
 """What ``tools/train.py`` and ``tools/test.py`` share: the common options,
-loading the config they name and building the runner."""
+loading the config they name, checking its data paths, building the runner
+with mmhvit's safeguards and finding the checkpoint to resume from."""
 import argparse
+import glob
+import logging
 import os
 import os.path as osp
+from typing import Optional
 
 import torch
 from mmengine.config import Config, DictAction
@@ -39,6 +43,11 @@ def load_config(args: argparse.Namespace) -> Config:
     if args.cfg_options is not None:
         cfg.merge_from_dict(args.cfg_options)
     setup_launcher(cfg)
+    use_torch_syncbn_on_one_process(cfg)
+    if cfg.get('randomness', {}).get('deterministic'):
+        # cuBLAS reads it when first used; without it, deterministic mode
+        # fails in every CUDA matmul
+        os.environ.setdefault('CUBLAS_WORKSPACE_CONFIG', ':4096:8')
     if args.work_dir is not None:
         cfg.work_dir = args.work_dir
     elif cfg.get('work_dir') is None:
@@ -48,9 +57,124 @@ def load_config(args: argparse.Namespace) -> Config:
 
 
 def build_runner(cfg: Config) -> Runner:
-    """mmengine's Runner, or the config's own ``runner_type``."""
-    return Runner.from_cfg(cfg) if 'runner_type' not in cfg else RUNNERS.build(
-        cfg)
+    """mmengine's Runner, or the config's own ``runner_type``, with
+    mmhvit's ``PreflightCheckHook`` and ``NonFiniteLossHook``."""
+    from mmhvit.engine import NonFiniteLossHook, PreflightCheckHook
+    runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg else \
+        RUNNERS.build(cfg)
+    runner.register_hook(PreflightCheckHook(), 'VERY_HIGH')
+    runner.register_hook(NonFiniteLossHook(), 'VERY_HIGH')
+    warn_only_determinism_on_cuda()
+    return runner
+
+
+def warn_only_determinism_on_cuda() -> None:
+    """With ``randomness.deterministic=True`` mmengine enables torch's
+    deterministic algorithms strictly, and on CUDA torch then raises for
+    the kernels that have no deterministic version: the backward of
+    bilinear upsampling (every mmseg decode head) and of adaptive average
+    pooling, and NLL loss. Keep the deterministic kernels, and make those
+    warn (naming the op) instead of stopping the run. CPU runs stay strict.
+    """
+    if torch.cuda.is_available() and \
+            torch.are_deterministic_algorithms_enabled():
+        torch.use_deterministic_algorithms(True, warn_only=True)
+
+
+def check_data_paths(cfg: Config, *dataloaders: str) -> None:
+    """The local ``data_root``, ``ann_file`` and ``data_prefix`` paths of
+    the datasets of ``dataloaders`` (e.g. ``'train_dataloader'``) exist.
+
+    Raises:
+        FileNotFoundError: naming the setting and the missing path.
+    """
+    for key in dataloaders:
+        if cfg.get(key) is not None:
+            for where, dataset in _dataset_cfgs(cfg[key].dataset,
+                                                f'{key}.dataset'):
+                _check_dataset_paths(dataset, where)
+
+
+def _dataset_cfgs(dataset, where):
+    """``(config key, dataset cfg)`` of the datasets inside wrappers."""
+    if 'dataset' in dataset:
+        yield from _dataset_cfgs(dataset['dataset'], f'{where}.dataset')
+    elif 'datasets' in dataset:
+        for i, child in enumerate(dataset['datasets']):
+            yield from _dataset_cfgs(child, f'{where}.datasets[{i}]')
+    else:
+        yield where, dataset
+
+
+def _check_dataset_paths(dataset, where: str) -> None:
+    root = dataset.get('data_root') or ''
+    if '://' in root or dataset.get('backend_args'):
+        return
+    if root and not osp.isdir(root):
+        raise FileNotFoundError(
+            f'{where}.data_root {root!r} does not exist (working directory '
+            f'{os.getcwd()}). Put the dataset there or pass '
+            f'--cfg-options {where}.data_root=PATH.')
+    prefix = dataset.get('data_prefix') or {}
+    paths = [('ann_file', dataset.get('ann_file'))] + [
+        (f'data_prefix.{name}', path) for name, path in (
+            prefix.items() if isinstance(prefix, dict) else [('', prefix)])]
+    for name, path in paths:
+        if isinstance(path, str) and path and '://' not in path:
+            full = osp.join(root, path)
+            if not osp.exists(full):
+                raise FileNotFoundError(
+                    f'{where}.{name.rstrip(".")} {path!r} does not exist '
+                    f'under data_root {root!r} ({full}).')
+
+
+def use_torch_syncbn_on_one_process(cfg: Config) -> None:
+    """Replace mmcv's ``MMSyncBN``, which cannot even be built without a
+    process group, by torch's ``SyncBN`` in a non-distributed run; mmengine
+    then reverts it to BN as it does for every single-process run."""
+    if cfg.get('launcher', 'none') != 'none':
+        return
+    replaced = _replace_type(cfg.get('model'), 'MMSyncBN', 'SyncBN')
+    if replaced:
+        print_log(f'Single process: {replaced} MMSyncBN layers built as '
+                  'SyncBN, which mmengine reverts to BN.', logger='current')
+
+
+def _replace_type(node, old: str, new: str) -> int:
+    if isinstance(node, dict):
+        count = int(node.get('type') == old)
+        if count:
+            node['type'] = new
+        return count + sum(_replace_type(v, old, new) for v in node.values())
+    if isinstance(node, (list, tuple)):
+        return sum(_replace_type(v, old, new) for v in node)
+    return 0
+
+
+def latest_checkpoint(work_dir: str) -> Optional[str]:
+    """The checkpoint ``--resume`` without a value continues from.
+
+    The one ``last_checkpoint`` names when it is there; otherwise (the
+    file is missing, empty, or names a checkpoint that ``max_keep_ckpts``
+    removed) the newest ``iter_*.pth`` / ``epoch_*.pth`` of ``work_dir``,
+    with a warning; None when there is none. Checkpoints are written
+    atomically (``mmhvit.compat``), so every one found is complete.
+    """
+    pointer = osp.join(work_dir, 'last_checkpoint')
+    named = ''
+    if osp.isfile(pointer):
+        with open(pointer) as f:
+            named = f.read().strip()
+        if named and osp.isfile(named):
+            return named
+    found = glob.glob(osp.join(work_dir, 'iter_*.pth')) + glob.glob(
+        osp.join(work_dir, 'epoch_*.pth'))
+    newest = max(found, key=osp.getmtime, default=None)
+    if newest:
+        print_log(f'{pointer} is missing or names a missing file '
+                  f'({named!r}); resuming from the newest checkpoint '
+                  f'{newest}.', logger='current', level=logging.WARNING)
+    return newest
 
 
 def setup_launcher(cfg: Config) -> None:

@@ -1,10 +1,14 @@
 """Loading pretrained weights: official layout converted on the fly, our own
-layout with a prefix, and a loud failure when nothing fits."""
+layout with a prefix, a loud failure when nothing fits, and the refusal to
+train when less than ``min_loaded_ratio`` of a backbone was loaded (by
+mmhvit's loader or any other)."""
 import pytest
 import torch
 
-from mmhvit.models import HATNet
+from mmhvit.models import PVTHAFA, HATNet
 from mmhvit.models.utils import load_pretrained
+from mmhvit.models.utils.checkpoint import (check_pretrained,
+                                            snapshot_pretrained)
 from reference.hat_net_reference import ARCHS, random_official_state_dict
 
 
@@ -63,3 +67,101 @@ def test_checkpoint_of_another_model_fails_loudly(tmp_path):
         arch='tiny', init_cfg=dict(type='Pretrained', checkpoint=path))
     with pytest.raises(RuntimeError, match='No tensor of .*resnet.pth fits'):
         model.init_weights()
+
+
+def test_too_few_parameters_loaded_refuses_to_train(tmp_path):
+    """A checkpoint of another variant: the shape mismatches are named."""
+    path = str(tmp_path / 'tiny.pth')
+    torch.save(HATNet(arch='tiny').state_dict(), path)
+    model = HATNet(
+        arch='small', init_cfg=dict(type='Pretrained', checkpoint=path))
+    with pytest.raises(RuntimeError, match=(
+            r'Only \d+\.\d% of the parameters of HATNet were loaded from '
+            r'.*tiny.pth, below min_loaded_ratio=0.9: \d+ missing .*; '
+            r'\d+ shape-mismatched \(e\.g\. stem.conv2.weight: checkpoint '
+            r'\(48, 16, 3, 3\), model \(64, 16, 3, 3\)')):
+        model.init_weights()
+
+
+def test_min_loaded_ratio_is_configurable(tmp_path):
+    path = str(tmp_path / 'tiny.pth')
+    torch.save(HATNet(arch='tiny').state_dict(), path)
+    model = HATNet(arch='small', init_cfg=dict(
+        type='Pretrained', checkpoint=path, min_loaded_ratio=0.0))
+    model.init_weights()
+    with pytest.raises(ValueError, match=r'min_loaded_ratio must be in '
+                       r'\[0, 1\], got 90'):
+        HATNet(init_cfg=dict(type='Pretrained', checkpoint=path,
+                             min_loaded_ratio=90))
+
+
+def test_official_checkpoint_of_another_family_names_its_converter(tmp_path):
+    path = str(tmp_path / 'hlg_small.pth')
+    torch.save({'model': {'block1.0.mlp.fc1.weight': torch.zeros(8, 4)}},
+               path)
+    model = HATNet(init_cfg=dict(type='Pretrained', checkpoint=path))
+    with pytest.raises(RuntimeError, match=(
+            r'It is an official HLG checkpoint: convert it with '
+            r'tools/model_converters/hlg2mmhvit.py')):
+        model.init_weights()
+
+
+def _holder(backbone):
+    from mmengine.model import BaseModule
+    holder = BaseModule()
+    holder.backbone = backbone
+    return holder
+
+
+def test_upstream_loaders_are_checked_too(tmp_path):
+    """mmseg's ViT loads by its own key names: an official SETR checkpoint
+    fills nothing, which check_pretrained sees from the unchanged
+    parameters."""
+    from mmseg.models.backbones import VisionTransformer
+    arguments = dict(img_size=32, embed_dims=32, num_layers=2, num_heads=2)
+    source = VisionTransformer(**arguments)
+    own, official = str(tmp_path / 'vit.pth'), str(tmp_path / 'setr.pth')
+    torch.save(source.state_dict(), own)
+    torch.save({'state_dict': {
+        'backbone.' + key.replace('layers.', 'blocks.').replace(
+            'attn.attn.in_proj_', 'attn.qkv.'): value
+        for key, value in source.state_dict().items()}}, official)
+    for path, passes in ((own, True), (official, False)):
+        model = _holder(VisionTransformer(**arguments, init_cfg=dict(
+            type='Pretrained', checkpoint=path)))
+        before = snapshot_pretrained(model)
+        model.init_weights()
+        if passes:
+            check_pretrained(model, before)
+            continue
+        with pytest.raises(RuntimeError, match=(
+                r'backbone \(VisionTransformer\): only \d\.\d% of its '
+                r'parameters were loaded from .*setr.pth .* It is an '
+                r'official SETR checkpoint: convert it with '
+                r'tools/model_converters/setr2mmhvit.py')):
+            check_pretrained(model, before)
+
+
+def test_partial_loads_into_hafa_are_refused_before_training(tmp_path):
+    """PVT-HAFA loads plain PVT weights where they fit (an explicit
+    init_weights() allows it); training asks for min_loaded_ratio."""
+    from mmdet.models.backbones import PyramidVisionTransformer
+    arch = dict(embed_dims=16, num_layers=[1, 1, 1, 1],
+                num_heads=[1, 2, 3, 4])
+    path = str(tmp_path / 'pvt.pth')
+    torch.save(PyramidVisionTransformer(**arch).state_dict(), path)
+    for ratio in (None, 0.3):
+        init_cfg = dict(type='Pretrained', checkpoint=path)
+        if ratio is not None:
+            init_cfg['min_loaded_ratio'] = ratio
+        model = _holder(PVTHAFA(arch=arch, init_cfg=init_cfg))
+        before = snapshot_pretrained(model)
+        model.init_weights()
+        if ratio:
+            check_pretrained(model, before)
+            continue
+        with pytest.raises(RuntimeError, match=(
+                r'backbone \(PVTHAFA\): only \d\d\.\d% of its parameters '
+                r'were loaded from .*pvt.pth \(init_cfg Pretrained\), below '
+                r'min_loaded_ratio=0.9')):
+            check_pretrained(model, before)

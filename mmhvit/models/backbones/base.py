@@ -6,6 +6,7 @@ from torch import nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
 from ..utils import load_pretrained
+from ..utils.checkpoint import MIN_LOADED_RATIO
 
 
 def resolve_arch(arch: Union[str, Dict], arch_zoo: Dict[str, Dict],
@@ -67,6 +68,21 @@ def check_out_indices(out_indices, num_stages: int) -> tuple:
     return tuple(indices)
 
 
+def check_init_cfg(init_cfg) -> None:
+    """A ``Pretrained`` ``init_cfg`` names a checkpoint and, optionally, a
+    ``min_loaded_ratio`` in [0, 1]."""
+    if not (isinstance(init_cfg, dict)
+            and init_cfg.get('type') == 'Pretrained'):
+        return
+    if not init_cfg.get('checkpoint'):
+        raise ValueError(f"init_cfg {init_cfg} of type 'Pretrained' needs a "
+                         "'checkpoint' (path or URL).")
+    ratio = init_cfg.get('min_loaded_ratio', MIN_LOADED_RATIO)
+    if not 0 <= ratio <= 1:
+        raise ValueError(f'init_cfg.min_loaded_ratio must be in [0, 1], got '
+                         f'{ratio}.')
+
+
 class PyramidBackbone(BaseModule):
     """Base of the four-stage backbones: ``out_indices``, ``frozen_stages``
     and ``norm_eval`` behave as in mmdet's and mmseg's backbones.
@@ -76,7 +92,9 @@ class PyramidBackbone(BaseModule):
     :meth:`init_default_weights`. ``init_cfg=dict(type='Pretrained',
     checkpoint=..., prefix=...)`` loads through :func:`load_pretrained`, which
     converts checkpoints in the official layout named by
-    :attr:`official_format` and logs what was loaded.
+    :attr:`official_format` and logs what was loaded; it raises when less
+    than ``min_loaded_ratio`` (an optional ``init_cfg`` key, default 0.9) of
+    the backbone's parameters were loaded.
 
     Args:
         num_stages (int): Number of stages with outputs.
@@ -92,6 +110,7 @@ class PyramidBackbone(BaseModule):
     def __init__(self, num_stages: int, out_indices: Sequence[int],
                  frozen_stages: int, norm_eval: bool, init_cfg=None):
         super().__init__(init_cfg=init_cfg)
+        check_init_cfg(init_cfg)
         if not -1 <= frozen_stages <= num_stages:
             raise ValueError(f'frozen_stages must be in [-1, {num_stages}], '
                              f'got {frozen_stages}.')
@@ -112,8 +131,10 @@ class PyramidBackbone(BaseModule):
             self.init_default_weights()
         elif isinstance(cfg, dict) and cfg.get('type') == 'Pretrained':
             self.init_default_weights()  # for anything the file lacks
-            load_pretrained(self, cfg['checkpoint'], cfg.get('prefix'),
-                            self.official_format)
+            load_pretrained(
+                self, cfg['checkpoint'], cfg.get('prefix'),
+                self.official_format,
+                cfg.get('min_loaded_ratio', MIN_LOADED_RATIO))
         else:
             super().init_weights()
 

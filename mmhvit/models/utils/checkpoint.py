@@ -3,16 +3,51 @@
 A checkpoint whose keys do not match is the most common way to train "from
 scratch" by accident. :func:`load_pretrained` converts official layouts on
 the fly, loads what matches and logs how much did: loaded, missing,
-unexpected and shape-mismatched tensors. It raises when nothing matched.
+unexpected and shape-mismatched tensors. It raises when nothing matched, or
+when less than ``min_loaded_ratio`` of the module's parameters did.
+:func:`check_pretrained` applies the same threshold after training
+initialised a model, to every module with a ``Pretrained`` ``init_cfg``,
+whichever loader (mmhvit's, mmseg's, mmdet's, mmengine's) filled it.
+:func:`share_of_checkpoint` tells how much of a model a checkpoint covers
+(``tools/test.py`` refuses to score a checkpoint of another model).
 """
 import logging
-from typing import Dict, NamedTuple, Optional
+import re
+import weakref
+from typing import Dict, Iterator, NamedTuple, Optional, Tuple
 
+import torch
 from mmengine.logging import print_log
 from mmengine.runner.checkpoint import CheckpointLoader
 from torch import nn
 
 from .ckpt_convert import OFFICIAL_FORMATS
+
+#: Default share of a module's parameters a ``Pretrained`` load must fill.
+MIN_LOADED_RATIO = 0.9
+
+# What to run on a checkpoint in an official layout that is not converted
+# while loading: (layout name, detector, advice)
+OFFICIAL_LAYOUTS = [
+    ('HAT-Net', OFFICIAL_FORMATS['hat_net'][0],
+     'tools/model_converters/hat_net2mmhvit.py'),
+    ('HLG', OFFICIAL_FORMATS['hlg'][0],
+     'tools/model_converters/hlg2mmhvit.py'),
+    ('PVT', OFFICIAL_FORMATS['pvt'][0],
+     "mmdet's pvt_convert (mmhvit's PVT-HAFA and mmdet's PVT with "
+     'convert_weights=True apply it while loading)'),
+    ('SETR', lambda state_dict: any(
+        re.match(r'^backbone\.blocks\.0\.attn\.qkv\.', key)
+        for key in state_dict),
+     'tools/model_converters/setr2mmhvit.py'),
+    ('timm ViT / DeiT', lambda state_dict: any(
+        re.match(r'^blocks\.0\.attn\.qkv\.', key) for key in state_dict),
+     "mmseg's tools/model_converters/vit2mmseg.py"),
+]
+
+# module -> (checkpoint, share of its parameters loaded) of its last
+# load_pretrained, which check_pretrained trusts
+_LOADED = weakref.WeakKeyDictionary()
 
 
 class LoadReport(NamedTuple):
@@ -47,10 +82,28 @@ def match_state_dict(module: nn.Module, state_dict: Dict) -> LoadReport:
     return LoadReport(loaded, missing, unexpected, mismatched)
 
 
+def official_layout(state_dict: Dict) -> Optional[Tuple[str, str]]:
+    """``(layout name, converter to run)`` of a checkpoint in one of the
+    official layouts of :data:`OFFICIAL_LAYOUTS`, else None."""
+    for name, is_layout, advice in OFFICIAL_LAYOUTS:
+        if is_layout(state_dict):
+            return name, advice
+    return None
+
+
+def loaded_ratio(module: nn.Module, keys) -> float:
+    """Share of the parameter elements of ``module`` named in ``keys``."""
+    params = dict(module.named_parameters())
+    total = sum(param.numel() for param in params.values())
+    loaded = sum(params[key].numel() for key in keys if key in params)
+    return loaded / max(total, 1)
+
+
 def load_pretrained(module: nn.Module,
                     filename: str,
                     prefix: Optional[str] = None,
-                    official_format: Optional[str] = None) -> LoadReport:
+                    official_format: Optional[str] = None,
+                    min_loaded_ratio: Optional[float] = None) -> LoadReport:
     """Load ``filename`` into ``module`` and log what was loaded.
 
     Args:
@@ -61,9 +114,14 @@ def load_pretrained(module: nn.Module,
             Ignored when no key has it (a backbone-only checkpoint).
         official_format (str, optional): A key of ``OFFICIAL_FORMATS``; a
             checkpoint in that official layout is converted first.
+        min_loaded_ratio (float, optional): Raise when a smaller share of
+            the module's parameter elements was loaded. None: only log.
 
     Raises:
-        RuntimeError: when not a single tensor of the checkpoint fits.
+        RuntimeError: when not a single tensor of the checkpoint fits, or
+            less than ``min_loaded_ratio`` of the parameters were loaded;
+            the message names the missing and mismatched tensors and, for
+            a checkpoint in an official layout, the converter to run.
     """
     state_dict = unwrap_state_dict(
         CheckpointLoader.load_checkpoint(filename, map_location='cpu'))
@@ -84,11 +142,134 @@ def load_pretrained(module: nn.Module,
         raise RuntimeError(
             f'No tensor of {filename} fits {name}: the checkpoint has keys '
             f'like {list(state_dict)[:3]}, the model {report.missing[:3]}. '
-            'Is it a checkpoint of another model, or does it need a '
-            'converter from tools/model_converters/?')
+            + _advice(state_dict))
+    ratio = loaded_ratio(module, report.loaded)
+    if min_loaded_ratio is not None and ratio < min_loaded_ratio:
+        raise RuntimeError(
+            f'Only {ratio:.1%} of the parameters of {name} were loaded from '
+            f'{filename}, below min_loaded_ratio={min_loaded_ratio}: '
+            f'{_summary(report)}. {_advice(state_dict)} To train anyway, '
+            'lower init_cfg.min_loaded_ratio.')
     module.load_state_dict(report.loaded, strict=False)
-    _log_report(report, name, filename)
+    _LOADED[module] = (filename, ratio)
+    _log_report(report, name, filename, ratio)
     return report
+
+
+def snapshot_pretrained(model: nn.Module) -> Dict[nn.Module, list]:
+    """Fingerprints of the parameters of every module of ``model`` with a
+    ``Pretrained`` ``init_cfg``, taken before ``init_weights()`` for
+    :func:`check_pretrained`."""
+    return {
+        module: [_fingerprint(param) for param in module.parameters()]
+        for _, module, _ in _pretrained_modules(model)
+    }
+
+
+def check_pretrained(model: nn.Module,
+                     before: Dict[nn.Module, list],
+                     default_ratio: float = MIN_LOADED_RATIO) -> None:
+    """After ``init_weights()``, check every submodule of ``model`` whose
+    ``init_cfg`` is ``Pretrained``: at least ``init_cfg.min_loaded_ratio``
+    (default ``default_ratio``) of its parameters must have been loaded.
+
+    Modules filled by :func:`load_pretrained` are judged by its report;
+    any other (mmseg's ViT, mmdet's PVT and Swin, mmengine's
+    ``PretrainedInit``, which load without re-initialising) by
+    :func:`share_of_checkpoint`: a parameter counts as loaded when
+    ``init_weights()`` changed it or it equals a tensor of the checkpoint,
+    whatever keys and conversions the loader used.
+
+    Args:
+        model (nn.Module): The initialised model.
+        before (dict): :func:`snapshot_pretrained` of the model before
+            ``init_weights()``.
+        default_ratio (float): Threshold for modules whose ``init_cfg`` sets
+            none.
+
+    Raises:
+        RuntimeError: naming the module, the share, the checkpoint and,
+            when it is in an official layout, the converter to run.
+    """
+    for name, module, init_cfg in _pretrained_modules(model):
+        filename = init_cfg['checkpoint']
+        loaded = _LOADED.get(module)
+        ratio = loaded[1] if loaded and loaded[0] == filename else \
+            share_of_checkpoint(module, filename, before.get(module))
+        label = f'{name or "model"} ({type(module).__name__})'
+        print_log(f'{label}: {ratio:.1%} of its parameters were loaded from '
+                  f'{filename}.', logger='current')
+        minimum = init_cfg.get('min_loaded_ratio', default_ratio)
+        if ratio < minimum:
+            raise RuntimeError(
+                f'{label}: only {ratio:.1%} of its parameters were loaded '
+                f'from {filename} (init_cfg Pretrained), below '
+                f'min_loaded_ratio={minimum}; training would start from '
+                'scratch. ' + _advice(_checkpoint_tensors(filename)) +
+                ' To train anyway, lower init_cfg.min_loaded_ratio.')
+
+
+def _pretrained_modules(model) -> Iterator[Tuple[str, nn.Module, Dict]]:
+    for name, module in model.named_modules():
+        init_cfg = getattr(module, 'init_cfg', None)
+        if isinstance(init_cfg, dict) and init_cfg.get(
+                'type') == 'Pretrained' and init_cfg.get('checkpoint'):
+            yield name, module, init_cfg
+
+
+def _checkpoint_tensors(filename: str) -> Dict:
+    return unwrap_state_dict(
+        CheckpointLoader.load_checkpoint(filename, map_location='cpu'))
+
+
+def _fingerprint(tensor: torch.Tensor) -> Tuple:
+    """Size, sums and end values: equal for copies, also reshaped ones."""
+    flat = tensor.detach().reshape(-1).double()
+    return (flat.numel(), flat.sum().item(), flat.abs().sum().item(),
+            flat[0].item(), flat[-1].item())
+
+
+def share_of_checkpoint(module: nn.Module, filename: str,
+                        before: Optional[list] = None) -> float:
+    """Share of the parameter elements of ``module`` that hold a tensor of
+    the checkpoint ``filename`` (under any key, in any shape) or, given the
+    parameters' fingerprints ``before`` loading, changed since."""
+    stored = {
+        _fingerprint(value)
+        for value in _checkpoint_tensors(filename).values()
+        if isinstance(value, torch.Tensor) and value.numel()
+        and value.is_floating_point()
+    }
+    params = list(module.parameters())
+    total = loaded = 0
+    for param, old in zip(params, before or [None] * len(params)):
+        total += param.numel()
+        fingerprint = _fingerprint(param)
+        if fingerprint in stored or (old is not None and fingerprint != old):
+            loaded += param.numel()
+    return loaded / max(total, 1)
+
+
+def _advice(state_dict: Dict) -> str:
+    layout = official_layout(state_dict)
+    if layout is not None:
+        return (f'It is an official {layout[0]} checkpoint: convert it with '
+                f'{layout[1]}.')
+    return ('Is it a checkpoint of another model or variant (arch), or '
+            'does it need a converter from tools/model_converters/?')
+
+
+def _summary(report: LoadReport) -> str:
+    parts = [f'{len(report.missing)} missing (e.g. {report.missing[:3]})']
+    if report.unexpected:
+        parts.append(f'{len(report.unexpected)} unexpected (e.g. '
+                     f'{report.unexpected[:3]})')
+    if report.mismatched:
+        parts.append(f'{len(report.mismatched)} shape-mismatched (e.g. ' +
+                     ', '.join(f'{key}: checkpoint {ckpt}, model {model}'
+                               for key, ckpt, model in report.mismatched[:3])
+                     + ')')
+    return '; '.join(parts)
 
 
 def convert_official_file(src: str, dst: str, official_format: str) -> Dict:
@@ -101,7 +282,6 @@ def convert_official_file(src: str, dst: str, official_format: str) -> Dict:
     Raises:
         ValueError: when ``src`` is not in that layout.
     """
-    import torch
     state_dict = unwrap_state_dict(
         CheckpointLoader.load_checkpoint(src, map_location='cpu'))
     is_official, convert = OFFICIAL_FORMATS[official_format]
@@ -130,11 +310,12 @@ def converter_cli(official_format: str, doc: str):
     print(f'Converted into {len(converted)} tensors: {args.dst}')
 
 
-def _log_report(report: LoadReport, name: str, filename: str):
+def _log_report(report: LoadReport, name: str, filename: str, ratio: float):
     total = len(report.loaded) + len(report.missing)
     complete = not (report.missing or report.mismatched)
-    lines = [f'Loaded {len(report.loaded)}/{total} tensors of {name} from '
-             f'{filename}: {len(report.missing)} missing, '
+    lines = [f'Loaded {len(report.loaded)}/{total} tensors of {name} '
+             f'({ratio:.1%} of its parameters) from {filename}: '
+             f'{len(report.missing)} missing, '
              f'{len(report.unexpected)} unexpected, '
              f'{len(report.mismatched)} shape-mismatched.']
     if report.missing:

@@ -1,0 +1,225 @@
+"""Consistency checks of a built model, with named errors.
+
+Mistakes in a hand-edited config should stop a run before (or, for what
+only the first forward pass reveals, at the start of) the first iteration,
+with a message that names the setting to change, instead of a CUDA assert
+or a shape error from inside a tensor op:
+
+* :func:`check_num_classes`: every head (decode, auxiliary, RetinaNet,
+  ROI box and mask, classifier) and the dataset agree on the classes.
+* :func:`check_checkpointing_under_ddp`: ``with_cp`` of upstream blocks
+  (torch's reentrant checkpointing) under DDP with
+  ``find_unused_parameters=True``, which fails at the first backward.
+* :func:`install_forward_checks`: forward hooks that compare the channels
+  the backbone and neck hand on with the ``in_channels`` of the neck and
+  heads (the backbone's widths are only known once it has run), before
+  those run, and reject inputs smaller than the total stride of a backbone
+  that needs that much.
+"""
+import math
+from functools import partial
+from typing import Dict, List, Optional, Sequence
+
+import torch
+from mmengine.model import is_model_wrapper
+from torch import nn
+
+# Model attributes whose modules read the backbone's (or neck's) outputs
+CONSUMERS = ('neck', 'decode_head', 'auxiliary_head', 'head', 'bbox_head',
+             'rpn_head')
+
+
+class ConfigError(ValueError):
+    """The config's settings contradict each other or the data."""
+
+
+def unwrap(model: nn.Module) -> nn.Module:
+    """The model inside a DDP (or other) wrapper."""
+    return model.module if is_model_wrapper(model) else model
+
+
+def head_num_classes(model: nn.Module) -> Dict[str, int]:
+    """``num_classes`` of every module outside the backbone that has one
+    (heads, their losses, a classifier's data preprocessor), except the
+    class-agnostic RPN."""
+    found = {}
+    for name, module in unwrap(model).named_modules():
+        value = getattr(module, 'num_classes', None)
+        if (name and isinstance(value, int) and not isinstance(value, bool)
+                and not name.startswith('backbone') and 'rpn' not in name
+                and 'RPN' not in type(module).__name__):
+            found[name] = value
+    return found
+
+
+def check_num_classes(model: nn.Module, dataset=None,
+                      role: str = 'train') -> None:
+    """Every head's ``num_classes`` equals the dataset's number of classes.
+
+    Raises:
+        ConfigError: listing every head's value and the dataset's.
+    """
+    found = head_num_classes(model)
+    classes = (getattr(dataset, 'metainfo', None) or {}).get('classes')
+    values = set(found.values()) | ({len(classes)} if classes else set())
+    if len(values) <= 1:
+        return
+    heads = ', '.join(f'{name}={value}' for name, value in found.items())
+    data = (f'; the {role} dataset {type(dataset).__name__} has '
+            f'{len(classes)} classes' if classes else '')
+    raise ConfigError(
+        f'num_classes disagree: {heads}{data}. Set num_classes of every head '
+        "(and data_preprocessor) to the dataset's number of classes, or give "
+        'the dataset metainfo=dict(classes=...).')
+
+
+def check_checkpointing_under_ddp(model: nn.Module) -> None:
+    """Reject blocks from outside mmhvit with ``with_cp=True`` in a DDP
+    model with ``find_unused_parameters=True``.
+
+    Upstream blocks (mmdet's Swin and PVT, mmseg's ViT) checkpoint with
+    torch's reentrant implementation, which DDP fails on at the first
+    backward ("Expected to mark a variable ready only once"). mmhvit's own
+    blocks use the non-reentrant one, which works either way.
+
+    Raises:
+        ConfigError: naming the blocks.
+    """
+    if not (is_model_wrapper(model)
+            and getattr(model, 'find_unused_parameters', False)):
+        return
+    blocks = [
+        f'{name} ({type(module).__name__})'
+        for name, module in unwrap(model).named_modules()
+        if getattr(module, 'with_cp', False) is True
+        and not type(module).__module__.startswith('mmhvit')
+    ]
+    if blocks:
+        raise ConfigError(
+            f'with_cp=True in {len(blocks)} blocks from outside mmhvit, e.g. '
+            f'{blocks[:3]}: their reentrant checkpointing fails under DDP '
+            'with find_unused_parameters=True at the first backward '
+            '("Expected to mark a variable ready only once"). Set '
+            'find_unused_parameters=False or with_cp=False.')
+
+
+def install_forward_checks(model: nn.Module) -> List:
+    """Forward hooks that check what the backbone and the neck hand on,
+    and the backbone's input size; returns their handles.
+
+    The checks run as hooks of the producers (backbone, neck) because
+    mmseg's heads are called through ``forward`` directly, bypassing
+    hooks of their own: the backbone's output is checked against the neck
+    (or, without one, the heads) before the neck runs, the neck's against
+    the heads.
+    """
+    model = unwrap(model)
+    heads = [(label, module) for name in CONSUMERS[1:]
+             for label, module in _modules_named(model, name)
+             if hasattr(module, 'in_channels')]
+    neck = [(label, module) for label, module in _modules_named(model, 'neck')
+            if hasattr(module, 'in_channels')]
+    handles = []
+    backbone = getattr(model, 'backbone', None)
+    if isinstance(backbone, nn.Module):
+        has_neck = getattr(model, 'neck', None) is not None
+        handles.append(backbone.register_forward_hook(partial(
+            _check_consumers, neck if has_neck else heads, 'backbone')))
+        if total_stride(backbone):
+            handles.append(
+                backbone.register_forward_pre_hook(check_input_size))
+    for _, module in _modules_named(model, 'neck'):
+        handles.append(module.register_forward_hook(
+            partial(_check_consumers, heads, 'neck')))
+    return handles
+
+
+def _modules_named(model: nn.Module, name: str):
+    module = getattr(model, name, None)
+    if isinstance(module, nn.ModuleList):
+        return [(f'{name}[{i}]', m) for i, m in enumerate(module)]
+    return [(name, module)] if isinstance(module, nn.Module) else []
+
+
+def _check_consumers(consumers, source: str, producer: nn.Module, args,
+                     output) -> None:
+    """Forward hook of ``producer``: its output fits every consumer."""
+    for label, module in consumers:
+        check_channels(label, source, module, output)
+
+
+def check_channels(label: str, source: str, module: nn.Module,
+                   feats) -> None:
+    """The channels of the feature maps ``feats`` that ``module`` will
+    receive match its ``in_channels`` (with mmseg's ``in_index`` and
+    ``input_transform``; mmpretrain heads read the last map only).
+
+    Raises:
+        ConfigError: naming the module, both channel lists and the fix.
+    """
+    if not (isinstance(feats, (list, tuple)) and feats
+            and all(isinstance(f, torch.Tensor) for f in feats)):
+        return
+    selected = [f.shape[1] for f in _selected(label, module, feats)]
+    expected = module.in_channels
+    if getattr(module, 'input_transform', None) == 'resize_concat':
+        actual, expected, fix = [sum(selected)], [expected], sum(selected)
+    elif isinstance(expected, Sequence):
+        actual, expected, fix = selected, list(expected), selected
+    elif label == 'head':  # mmpretrain heads classify the last map
+        actual, expected, fix = selected[-1:], [expected], selected[-1]
+    else:
+        actual, expected = selected, [expected] * len(selected)
+        fix = selected[0]
+    if actual != expected:
+        raise ConfigError(
+            f'{label} ({type(module).__name__}) has in_channels='
+            f'{module.in_channels} but receives {len(feats)} feature maps '
+            f'from the {source} with {[f.shape[1] for f in feats]} channels'
+            f'{_index_note(module)}. Set {label}.in_channels={fix} (or '
+            f'change the {source}).')
+
+
+def _selected(label: str, module: nn.Module, feats) -> List[torch.Tensor]:
+    index = getattr(module, 'in_index', None)
+    if index is None:
+        return list(feats)
+    indices = list(index) if isinstance(index, Sequence) else [index]
+    if any(not -len(feats) <= i < len(feats) for i in indices):
+        raise ConfigError(
+            f'{label}.in_index={index} but {label} receives only '
+            f'{len(feats)} feature maps.')
+    return [feats[i] for i in indices]
+
+
+def _index_note(module: nn.Module) -> str:
+    index = getattr(module, 'in_index', None)
+    return '' if index is None else f' (in_index={index})'
+
+
+def total_stride(backbone: Optional[nn.Module]) -> int:
+    """The total stride of a backbone that needs an input at least that
+    large (mmdet's PVT family, HAFA's PVT/PVTv2/Swin), else 0.
+
+    mmhvit's own pyramid backbones pad and accept any size."""
+    strides = getattr(backbone, 'strides', None)
+    if not isinstance(strides, Sequence) or not strides:
+        return 0
+    return math.prod(strides)
+
+
+def check_input_size(backbone: nn.Module, args: tuple) -> None:
+    """Forward pre-hook: every input side is at least the total stride.
+
+    Raises:
+        ConfigError: naming the input size and the stride.
+    """
+    stride = total_stride(backbone)
+    height, width = args[0].shape[-2:]
+    if min(height, width) < stride:
+        raise ConfigError(
+            f'An input of {height}x{width} pixels is smaller than the total '
+            f'stride {stride} of {type(backbone).__name__}, which needs at '
+            f'least {stride}x{stride}: resize or pad the images (Resize / '
+            'Pad in the pipeline, data_preprocessor size or '
+            'pad_size_divisor).')

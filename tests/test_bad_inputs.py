@@ -1,0 +1,482 @@
+"""One test per row of docs/errors.md: a bad input, and the named error (or
+the documented behaviour) it produces. Pretrained-weight rows are in
+tests/test_models/test_pretrained.py, unreadable checkpoints in
+tests/test_compat.py, distributed and resume rows in tests/test_e2e.py."""
+import copy
+import functools
+import json
+import logging
+import os.path as osp
+import re
+import runpy
+import sys
+from unittest import mock
+
+import cv2
+import pytest
+import torch
+from mmengine.config import Config
+from mmengine.logging import MMLogger
+from mmengine.registry import init_default_scope
+from torch import nn
+
+import mmhvit  # noqa: F401
+from mmhvit.datasets import make_ade20k
+from mmhvit.datasets.validation import (SampleError, check_coco_annotations,
+                                        check_dataset, guard_dataset)
+from mmhvit.engine import (ConfigError, check_checkpointing_under_ddp,
+                           check_num_classes, install_forward_checks)
+from mmhvit.engine.checks import check_channels
+from mmhvit.engine.hooks import PreflightCheckHook
+from mmhvit.models import HATNet, PVTHAFA
+from mmhvit.models.layers import TokenClusterer, dpc_knn, kmeans
+from mmhvit.utils import check_data_paths
+from mmhvit.utils.runtime import use_torch_syncbn_on_one_process
+from test_e2e import ROOT, TEST_ARCH
+
+SEG = 'configs/hat_net/fpn_hat-net-tiny_8xb2-40k_ade20k-512x512.py'
+DET = 'configs/hat_net/mask-rcnn_hat-net-tiny_fpn_1x_coco.py'
+CLS = 'configs/hat_net/hat-net-tiny_8xb128_in1k.py'
+TINY_HAFA = dict(embed_dims=16, num_layers=[1, 1, 1, 1],
+                 num_heads=[1, 2, 3, 4])
+
+
+@functools.lru_cache(maxsize=None)
+def _config(path):
+    return Config.fromfile(osp.join(ROOT, path))
+
+
+def build(path, edit=None):
+    """The model of the config at ``path`` with the tiny test backbone,
+    after ``edit(model_cfg)``."""
+    cfg = copy.deepcopy(_config(path))
+    init_default_scope(cfg.default_scope)
+    model = cfg.model
+    model.backbone.update(arch=TEST_ARCH, init_cfg=None)
+    if 'neck' in model and 'in_channels' in model.neck:
+        model.neck.update(in_channels=[16, 32, 48, 64], out_channels=32)
+    if path == SEG:
+        model.decode_head.update(in_channels=[32] * 4, channels=32,
+                                 norm_cfg=dict(type='GN', num_groups=8))
+    if path == CLS:
+        model.head.in_channels = 64
+    if edit:
+        edit(model)
+    registry = __import__(f'{cfg.default_scope}.registry',
+                          fromlist=['MODELS']).MODELS
+    return registry.build(model)
+
+
+# -- model arguments ---------------------------------------------------------
+
+def test_unknown_arch():
+    with pytest.raises(ValueError, match=r"Unknown HATNet arch 'huge'; "
+                       r"choose one of \['l', 'large'"):
+        HATNet(arch='huge')
+
+
+def test_custom_arch_missing_keys():
+    with pytest.raises(ValueError, match=r'Custom HATNet arch misses keys '
+                       r"\['head_dim', 'kernel_sizes'"):
+        HATNet(arch=dict(stem_channels=8, embed_dims=(8, 8, 8, 8),
+                         depths=(1, 1, 1, 1), mlp_ratios=(2, 2, 2, 2)))
+
+
+def test_per_stage_setting_of_wrong_length():
+    with pytest.raises(ValueError, match=r'grid_sizes needs one value per '
+                       r'stage \(4\), got \[8, 8, 8\]'):
+        HATNet(grid_sizes=(8, 8, 8))
+
+
+@pytest.mark.parametrize('backbone', [HATNet, PVTHAFA])
+def test_out_indices_out_of_range(backbone):
+    with pytest.raises(ValueError, match=r'out_indices \(0, 4\) out of '
+                       r'range: this backbone has 4 stages \(0..3\)'):
+        backbone(out_indices=(0, 4))
+
+
+def test_frozen_stages_out_of_range():
+    with pytest.raises(ValueError,
+                       match=r'frozen_stages must be in \[-1, 4\], got 5'):
+        HATNet(frozen_stages=5)
+
+
+def test_unknown_module_type():
+    from mmhvit.registry import MODELS
+    with pytest.raises(KeyError, match='HATNett is not in the mmhvit::model '
+                       'registry'):
+        MODELS.build(dict(type='mmhvit.HATNett'))
+
+
+# -- shapes met at the first forward pass -------------------------------------
+
+def test_neck_channels_differ_from_backbone():
+    model = build(SEG, lambda m: m.neck.update(in_channels=[48, 96, 240,
+                                                            384]))
+    install_forward_checks(model)
+    with pytest.raises(ConfigError, match=re.escape(
+            'neck (FPN) has in_channels=[48, 96, 240, 384] but receives 4 '
+            'feature maps from the backbone with [16, 32, 48, 64] channels.'
+            ' Set neck.in_channels=[16, 32, 48, 64] (or change the '
+            'backbone).')):
+        model._forward(torch.rand(1, 3, 64, 64))
+
+
+def test_head_channels_differ_from_neck():
+    model = build(SEG, lambda m: m.decode_head.update(in_channels=[64] * 4))
+    install_forward_checks(model)
+    with pytest.raises(ConfigError, match=re.escape(
+            'decode_head (FPNHead) has in_channels=[64, 64, 64, 64] but '
+            'receives 4 feature maps from the neck with [32, 32, 32, 32] '
+            'channels (in_index=[0, 1, 2, 3]). Set decode_head.in_channels='
+            '[32, 32, 32, 32]')):
+        model._forward(torch.rand(1, 3, 64, 64))
+
+
+def test_classifier_head_channels_differ_from_backbone():
+    model = build(CLS, lambda m: m.head.update(in_channels=384))
+    install_forward_checks(model)
+    with pytest.raises(ConfigError, match=re.escape(
+            'head (DropoutLinearClsHead) has in_channels=384 but receives 1 '
+            'feature maps from the neck with [64] channels. Set '
+            'head.in_channels=64')):
+        model(torch.rand(1, 3, 64, 64), mode='tensor')
+
+
+def test_matching_channels_pass():
+    model = build(SEG)
+    install_forward_checks(model)
+    assert model._forward(torch.rand(1, 3, 64, 64)).shape[1] == 150
+
+
+@pytest.mark.parametrize('settings,channels,passes', [
+    (dict(in_channels=48, in_index=2), [16, 32, 48], True),
+    (dict(in_channels=40, in_index=2), [16, 32, 48], False),
+    (dict(in_channels=96, in_index=[1, 2], input_transform='resize_concat'),
+     [16, 32, 64], True),
+    (dict(in_channels=80, in_index=[1, 2], input_transform='resize_concat'),
+     [16, 32, 64], False),
+])
+def test_channel_check_follows_in_index_and_input_transform(
+        settings, channels, passes):
+    head = nn.Module()
+    head.__dict__.update(settings)
+    feats = [torch.rand(1, c, 2, 2) for c in channels]
+    if passes:
+        check_channels('decode_head', 'neck', head, feats)
+        return
+    with pytest.raises(ConfigError, match='decode_head.in_channels=48'
+                       if 'input_transform' not in settings else
+                       'decode_head.in_channels=96'):
+        check_channels('decode_head', 'neck', head, feats)
+
+
+def test_input_smaller_than_total_stride():
+    holder = nn.Module()
+    holder.backbone = PVTHAFA(arch=TINY_HAFA).eval()
+    install_forward_checks(holder)
+    holder.backbone(torch.rand(1, 3, 32, 40))  # the smallest that works
+    with pytest.raises(ConfigError, match=re.escape(
+            'An input of 16x40 pixels is smaller than the total stride 32 of '
+            'PVTHAFA, which needs at least 32x32')):
+        holder.backbone(torch.rand(1, 3, 16, 40))
+
+
+def test_pyramid_backbones_take_inputs_below_their_stride():
+    """HAT-Net, ClusTR and HLG pad: no error, one-pixel outputs."""
+    outs = HATNet(arch=TEST_ARCH).eval()(torch.rand(1, 3, 8, 8))
+    assert [o.shape[-2:] for o in outs][-1] == (1, 1)
+
+
+def test_more_clusters_than_tokens():
+    tokens = torch.rand(1, 4, 8)
+    for cluster in (dpc_knn, kmeans):
+        with pytest.raises(ValueError, match=re.escape(
+                'num_clusters must be in [1, 4] for 4 tokens, got 5.')):
+            cluster(tokens, 5)
+
+
+def test_unknown_clustering_method():
+    with pytest.raises(ValueError, match="Unknown clustering method "
+                       "'dbscan'; use 'dpc_knn' or 'kmeans'"):
+        TokenClusterer(method='dbscan')
+
+
+# -- config consistency, before the first iteration ---------------------------
+
+class _Dataset:
+    def __init__(self, classes):
+        self.metainfo = dict(classes=classes)
+
+
+def test_num_classes_of_decode_and_auxiliary_heads_differ():
+    def add_auxiliary(model):
+        model.auxiliary_head = dict(
+            type='FCNHead', in_channels=32, in_index=2, channels=16,
+            num_convs=1, num_classes=19,
+            norm_cfg=dict(type='GN', num_groups=4))
+    with pytest.raises(ConfigError, match=re.escape(
+            'num_classes disagree: decode_head=150, auxiliary_head=19')):
+        check_num_classes(build(SEG, add_auxiliary))
+
+
+def test_num_classes_differ_from_dataset():
+    with pytest.raises(ConfigError, match=re.escape(
+            'num_classes disagree: decode_head=150; the train dataset '
+            '_Dataset has 6 classes')):
+        check_num_classes(build(SEG), _Dataset(tuple('abcdef')))
+    check_num_classes(build(SEG), _Dataset(tuple(range(150))))
+
+
+def test_num_classes_of_roi_heads_differ():
+    model = build(
+        DET, lambda m: m.roi_head.mask_head.update(num_classes=3))
+    with pytest.raises(ConfigError, match=re.escape(
+            'roi_head.bbox_head=80, roi_head.mask_head=3')):
+        check_num_classes(model, _Dataset(tuple(range(80))))
+
+
+def test_mmcv_syncbn_on_one_process_is_built_as_syncbn():
+    cfg = copy.deepcopy(_config(SEG))
+    cfg.model.decode_head.norm_cfg = dict(type='MMSyncBN')
+    cfg.launcher = 'none'
+    use_torch_syncbn_on_one_process(cfg)
+    assert cfg.model.decode_head.norm_cfg.type == 'SyncBN'
+    from mmcv.cnn import build_norm_layer
+    with pytest.raises(ValueError, match='Default process group has not '
+                       'been initialized'):  # what the rewrite avoids
+        build_norm_layer(dict(type='MMSyncBN'), 8)
+
+
+def test_reentrant_checkpointing_under_ddp_with_unused_parameters():
+    from mmdet.models.backbones import SwinTransformer
+    holder = nn.Module()
+    holder.backbone = SwinTransformer(
+        embed_dims=16, depths=(1, 1, 1, 1), num_heads=(1, 1, 1, 1),
+        window_size=2, with_cp=True)
+    wrapper = mock.Mock(module=holder, find_unused_parameters=True)
+    with mock.patch('mmhvit.engine.checks.is_model_wrapper',
+                    return_value=True):
+        with pytest.raises(ConfigError, match=re.escape(
+                "with_cp=True in 4 blocks from outside mmhvit, e.g. "
+                "['backbone.stages.0.blocks.0 (SwinBlock)'")):
+            check_checkpointing_under_ddp(wrapper)
+        wrapper.module = nn.Module()
+        wrapper.module.backbone = HATNet(arch=TEST_ARCH, with_cp=True)
+        check_checkpointing_under_ddp(wrapper)  # non-reentrant: fine
+
+
+def test_amp_on_cpu(monkeypatch):
+    with pytest.raises(SystemExit, match='--amp needs a GPU'):
+        run_tool_in_process(monkeypatch, 'train.py', SEG, '--amp')
+
+
+def test_auto_scale_lr_without_base_batch_size(monkeypatch):
+    with pytest.raises(RuntimeError, match='has no '
+                       'auto_scale_lr.base_batch_size'):
+        run_tool_in_process(monkeypatch, 'train.py', SEG, '--auto-scale-lr')
+
+
+PRETRAINED_VIT = """
+_base_ = '{root}/{seg}'
+data_root = '{data}'
+model = dict(backbone=dict(
+    _delete_=True, type='VisionTransformer', img_size=(64, 64),
+    embed_dims=32, num_layers=2, num_heads=2, out_indices=(0, 1),
+    init_cfg=dict(type='Pretrained', checkpoint='{checkpoint}')))
+train_dataloader = dict(batch_size=2, num_workers=0, persistent_workers=False,
+                        dataset=dict(data_root=data_root))
+val_dataloader = dict(num_workers=0, persistent_workers=False,
+                      dataset=dict(data_root=data_root))
+test_dataloader = val_dataloader
+log_level = 'WARNING'
+"""
+
+
+def test_training_refuses_a_backbone_its_loader_left_empty(
+        monkeypatch, tmp_path, ade):
+    """tools/train.py with SETR's backbone (mmseg's ViT) and an official
+    SETR file, which mmseg's loader skips key by key: stopped before the
+    first iteration."""
+    from mmseg.models.backbones import VisionTransformer
+    checkpoint = str(tmp_path / 'setr_official.pth')
+    vit = VisionTransformer(img_size=(64, 64), embed_dims=32, num_layers=2,
+                            num_heads=2)
+    torch.save({'state_dict': {
+        'backbone.' + key.replace('layers.', 'blocks.').replace(
+            'attn.attn.in_proj_', 'attn.qkv.'): value
+        for key, value in vit.state_dict().items()}}, checkpoint)
+    config = tmp_path / 'vit.py'
+    config.write_text(PRETRAINED_VIT.format(
+        root=ROOT, seg=SEG, data=ade.root, checkpoint=checkpoint))
+    with pytest.raises(RuntimeError, match=r'backbone \(VisionTransformer\): '
+                       r'only \d\.\d% of its parameters were loaded .* '
+                       r'convert it with tools/model_converters/'
+                       r'setr2mmhvit.py'):
+        run_tool_in_process(monkeypatch, 'train.py', str(config),
+                            '--work-dir', str(tmp_path / 'work'))
+    assert not list((tmp_path / 'work').glob('*.pth'))
+
+
+def test_tested_checkpoint_of_another_model(tmp_path):
+    path = str(tmp_path / 'other.pth')
+    torch.save({'state_dict': HATNet(arch='tiny').state_dict()}, path)
+    with pytest.raises(RuntimeError, match=r'Only \d\.\d% of the '
+                       'parameters of the model hold values of .*other.pth: '
+                       'it is a checkpoint of another model'):
+        PreflightCheckHook()._check_checkpoint(build(SEG), path)
+
+
+# -- data ---------------------------------------------------------------------
+
+@pytest.fixture
+def ade(tmp_path):
+    """A four-image ADE20K training set (and one validation image) and a
+    function building its training dataset."""
+    root = make_ade20k(str(tmp_path / 'ade'), num_train=4, num_val=1,
+                       size=(32, 32))
+
+    def dataset(img_dir='images/training'):
+        from mmcv.transforms import LoadImageFromFile
+        from mmseg.datasets import ADE20KDataset
+        from mmseg.datasets.transforms import LoadAnnotations, PackSegInputs
+        return ADE20KDataset(
+            data_root=root, data_prefix=dict(
+                img_path=img_dir, seg_map_path='annotations/training'),
+            pipeline=[LoadImageFromFile(),
+                      LoadAnnotations(reduce_zero_label=True),
+                      PackSegInputs()])
+    dataset.root = root
+    return dataset
+
+
+@pytest.mark.parametrize('damage', ['truncated', 'empty', 'not an image'])
+def test_unreadable_image_is_named(ade, damage):
+    path = osp.join(ade.root, 'images/training/ADE_train_00000002.jpg')
+    with open(path, 'rb') as f:
+        data = f.read()
+    with open(path, 'wb') as f:
+        f.write({'truncated': data[:len(data) // 2], 'empty': b'',
+                 'not an image': b'<html>404</html>'}[damage])
+    dataset = ade()
+    guard_dataset(dataset)
+    dataset[0]
+    with pytest.raises(SampleError, match=re.escape(
+            f"Loading the sample {{'img_path': '{path}', 'seg_map_path': ")):
+        dataset[1]
+
+
+def test_label_values_outside_the_classes(ade):
+    path = osp.join(ade.root, 'annotations/training/ADE_train_00000003.png')
+    label = cv2.imread(path, cv2.IMREAD_UNCHANGED)
+    label[:2] = 200  # class 199 of 150 after reduce_zero_label
+    label[-2:] = 255  # ignored: allowed
+    cv2.imwrite(path, label)
+    dataset = ade()
+    guard_dataset(dataset)
+    with pytest.raises(SampleError, match=re.escape(
+            f'Segmentation label {path} holds values [199] after '
+            'reduce_zero_label, which maps a file value v to v - 1 and 0 to '
+            'the ignore index, outside the 150 classes of ADE20KDataset '
+            '(valid: 0..149 and the ignore index 255)')):
+        dataset[2]
+
+
+def test_empty_dataset(ade, tmp_path):
+    (tmp_path / 'ade/ADEChallengeData2016/images/empty').mkdir()
+    with pytest.raises(SampleError, match=re.escape(
+            'The dataset ADE20KDataset has no samples (data_root')):
+        ade('images/empty')  # mmengine: "need at least one array to ..."
+    with pytest.raises(SampleError, match=re.escape(
+            'The train dataset _Empty has no samples')):
+        check_dataset(_Empty(), 'train')  # datasets without serialize_data
+
+
+class _Empty(list):
+    """A dataset without samples that mmengine does not serialise."""
+
+
+def test_missing_data_root(tmp_path):
+    cfg = Config(dict(train_dataloader=dict(dataset=dict(
+        type='RepeatDataset', times=2,
+        dataset=dict(data_root=str(tmp_path / 'nope'))))))
+    with pytest.raises(FileNotFoundError, match=re.escape(
+            "train_dataloader.dataset.dataset.data_root "
+            f"'{tmp_path / 'nope'}' does not exist")):
+        check_data_paths(cfg, 'train_dataloader')
+
+
+def test_missing_image_folder(ade):
+    cfg = Config(dict(test_dataloader=dict(dataset=dict(
+        data_root=ade.root, data_prefix=dict(img_path='images/test')))))
+    with pytest.raises(FileNotFoundError, match=re.escape(
+            "test_dataloader.dataset.data_prefix.img_path 'images/test' does "
+            'not exist under data_root')):
+        check_data_paths(cfg, 'test_dataloader')
+
+
+def coco_file(tmp_path, **annotation):
+    path = tmp_path / 'instances.json'
+    ann = dict(id=1, image_id=7, category_id=1, area=100, iscrowd=0,
+               bbox=[1, 2, 10, 10], segmentation=[[1, 2, 11, 2, 11, 12]])
+    ann.update(annotation)
+    path.write_text(json.dumps(dict(images=[], categories=[],
+                                    annotations=[ann])))
+    return str(path)
+
+
+@pytest.mark.parametrize('bbox,problem', [
+    ([1, 2, 10], 'bbox [1, 2, 10] is not 4 finite numbers [x, y, w, h]'),
+    ([1, 2, float('nan'), 3], 'bbox [1, 2, nan, 3] is not 4 finite'),
+    ([1, 2, -5, 3], 'bbox [1, 2, -5, 3] has a negative width or height'),
+])
+def test_coco_invalid_bbox(tmp_path, bbox, problem):
+    with pytest.raises(SampleError, match=re.escape(
+            f'1 annotations of {tmp_path}/instances.json (train dataset) are '
+            f'invalid: [\'image id 7: {problem}')):
+        check_coco_annotations(coco_file(tmp_path, bbox=bbox),
+                               'train dataset')
+
+
+def test_coco_invalid_polygon(tmp_path, caplog_current):
+    with pytest.raises(SampleError, match='image id 7: polygon .* is not '
+                       'finite numbers'):
+        check_coco_annotations(coco_file(
+            tmp_path, segmentation=[[1, 2, float('inf'), 2, 11, 12]]))
+    check_coco_annotations(coco_file(tmp_path, segmentation=[[1, 2, 11, 2]]))
+    assert ('image id 7: polygon [1, 2, 11, 2] has 4 coordinates (needs an '
+            'even number, at least 6)') in caplog_current.text
+
+
+@pytest.fixture
+def caplog_current(caplog):
+    """Records of mmengine's current logger."""
+    logger = MMLogger.get_current_instance()
+    logger.addHandler(caplog.handler)
+    caplog.set_level(logging.INFO)
+    yield caplog
+    logger.removeHandler(caplog.handler)
+
+
+def run_tool_in_process(monkeypatch, tool, *args):
+    """``tools/<tool> args`` as ``__main__`` in this process."""
+    monkeypatch.setattr(sys, 'argv', [tool, *args])
+    runpy.run_path(osp.join(ROOT, 'tools', tool), run_name='__main__')
+
+
+def test_catalogue_lists_every_test():
+    """docs/errors.md names a test for each of its rows, and they exist."""
+    with open(osp.join(ROOT, 'docs', 'errors.md')) as f:
+        catalogue = f.read()
+    rows = [line for line in catalogue.splitlines()
+            if line.startswith('| ') and '`test_' in line]
+    assert len(rows) >= 20
+    names = {name for line in rows
+             for name in re.findall(r'`(test_\w+)`', line)}
+    defined = set()
+    for module in ('test_bad_inputs', 'test_compat', 'test_e2e',
+                   'test_reliability', 'test_models/test_pretrained'):
+        with open(osp.join(ROOT, 'tests', module + '.py')) as f:
+            defined |= set(re.findall(r'^def (test_\w+)', f.read(),
+                                      flags=re.MULTILINE))
+    assert names <= defined, names - defined
