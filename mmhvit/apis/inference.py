@@ -1,0 +1,294 @@
+"""Inference on images through the upstream inferencers.
+
+mmseg's ``MMSegInferencer``, mmdet's ``DetInferencer`` and mmpretrain's
+``ImageClassificationInferencer`` accept mmhvit configs and checkpoints as
+they are (the configs' ``custom_imports`` registers the models). This module
+only picks the inferencer that matches a config's ``default_scope`` and turns
+its results into one PNG and one JSON file per image:
+
+* segmentation: input | mask overlay, with a legend of the predicted classes
+  and their share of the pixels;
+* detection: boxes (and masks) with class names and scores;
+* classification: the top-k classes and scores written on the image.
+"""
+import importlib
+import json
+import math
+import os
+import os.path as osp
+from collections import Counter
+
+import cv2
+import mmcv
+import numpy as np
+from mmengine.config import Config
+from mmengine.registry import init_default_scope
+
+#: default_scope -> (task, upstream inferencer, its checkpoint argument)
+INFERENCERS = {
+    'mmseg': ('segmentation', 'mmseg.apis.MMSegInferencer', 'weights'),
+    'mmdet': ('detection', 'mmdet.apis.DetInferencer', 'weights'),
+    'mmpretrain': ('classification',
+                   'mmpretrain.apis.ImageClassificationInferencer',
+                   'pretrained'),
+}
+IMAGE_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.bmp', '.tif', '.tiff', '.webp')
+#: visualisations of smaller images are enlarged (nearest) to this height
+MIN_VIS_HEIGHT = 256
+
+
+def load_inference_config(config, cfg_options=None):
+    """Load a config and check that an upstream inferencer serves it.
+
+    Args:
+        config (str): Config file path.
+        cfg_options (dict, optional): Overrides, as ``--cfg-options`` gives.
+
+    Returns:
+        Config: The config.
+    """
+    if not osp.isfile(config):
+        raise FileNotFoundError(f'config {config} does not exist')
+    cfg = Config.fromfile(config)
+    if cfg_options:
+        cfg.merge_from_dict(cfg_options)
+    scope = cfg.get('default_scope')
+    if scope not in INFERENCERS:
+        raise ValueError(
+            f'{config}: default_scope {scope!r} has no inferencer here; '
+            f'expected one of {", ".join(INFERENCERS)} (segmentation, '
+            'detection, classification)')
+    return cfg
+
+
+def build_inferencer(cfg, checkpoint, device=None):
+    """The upstream inferencer for ``cfg``'s task with ``checkpoint`` loaded.
+
+    Args:
+        cfg (Config | str): Config or config file path.
+        checkpoint (str): Checkpoint path or URL.
+        device (str, optional): ``'cpu'``, ``'cuda:0'``...; upstream's
+            choice if None.
+
+    Returns:
+        The ``MMSegInferencer``, ``DetInferencer`` or
+        ``ImageClassificationInferencer``.
+    """
+    if isinstance(cfg, str):
+        cfg = load_inference_config(cfg)
+    check_checkpoint(checkpoint)
+    _, class_path, weights_arg = INFERENCERS[cfg.default_scope]
+    module, name = class_path.rsplit('.', 1)
+    inferencer_class = getattr(importlib.import_module(module), name)
+    # Upstream builds the test pipeline in the current default scope, which
+    # an inferencer of another task may have left behind.
+    init_default_scope(cfg.default_scope)
+    inferencer = inferencer_class(
+        cfg, **{weights_arg: checkpoint}, device=device)
+    inferencer.show_progress = False  # one progress bar per image otherwise
+    return inferencer
+
+
+def check_checkpoint(checkpoint):
+    """Raise ``FileNotFoundError`` for a local checkpoint that is missing."""
+    is_url = checkpoint.startswith(('http://', 'https://'))
+    if not is_url and not osp.isfile(checkpoint):
+        raise FileNotFoundError(f'checkpoint {checkpoint} does not exist')
+
+
+def collect_images(inputs):
+    """Image files of ``inputs`` (files, or directories read non-recursively).
+
+    Raises:
+        FileNotFoundError: An input does not exist or a directory holds no
+            image.
+        ValueError: An image cannot be decoded, or two inputs share a file
+            name stem (their outputs would collide).
+    """
+    images = []
+    for path in inputs:
+        if osp.isdir(path):
+            found = sorted(
+                osp.join(path, name) for name in os.listdir(path)
+                if name.lower().endswith(IMAGE_EXTENSIONS))
+            if not found:
+                raise FileNotFoundError(f'no image files in {path}')
+            images += found
+        elif osp.isfile(path):
+            images.append(path)
+        else:
+            raise FileNotFoundError(f'input {path} does not exist')
+    for path in images:
+        if mmcv.imread(path) is None:
+            raise ValueError(f'cannot read image {path}')
+    stems = Counter(_stem(path) for path in images)
+    clashes = sorted(stem for stem, number in stems.items() if number > 1)
+    if clashes:
+        raise ValueError(f'several inputs named {", ".join(clashes)}: their '
+                         'outputs would overwrite each other')
+    return images
+
+
+def task_of(inferencer):
+    """``'segmentation'``, ``'detection'`` or ``'classification'``."""
+    names = {cls.__name__ for cls in type(inferencer).__mro__}
+    for task, class_path, _ in INFERENCERS.values():
+        if class_path.rsplit('.', 1)[1] in names:
+            return task
+    raise TypeError(f'{type(inferencer).__name__} is not an inferencer of '
+                    'mmseg, mmdet or mmpretrain')
+
+
+def class_names(inferencer):
+    """The class names the inferencer's checkpoint was trained with."""
+    if task_of(inferencer) == 'classification':
+        return inferencer.classes
+    return inferencer.model.dataset_meta.get('classes')
+
+
+def infer_image(inferencer, path, out_dir, topk=5, score_thr=0.3):
+    """Predict one image, write ``<stem>.png`` and ``<stem>.json``.
+
+    Args:
+        inferencer: From :func:`build_inferencer` (or built by hand).
+        path (str): Image file.
+        out_dir (str): Output directory.
+        topk (int): Classes to draw for classification.
+        score_thr (float): Lowest score of a drawn detection (the JSON keeps
+            every prediction).
+
+    Returns:
+        dict: ``png`` and ``json`` (the written files) and ``summary`` (one
+        line: the classes found).
+    """
+    os.makedirs(out_dir, exist_ok=True)
+    png = osp.join(out_dir, _stem(path) + '.png')
+    task = task_of(inferencer)
+    if task == 'segmentation':
+        predictions, summary = _segment(inferencer, path, png)
+    elif task == 'detection':
+        predictions, summary = _detect(inferencer, path, png, score_thr)
+    else:
+        predictions, summary = _classify(inferencer, path, png, topk)
+    record = dict(input=path, task=task, classes=class_names(inferencer),
+                  predictions=predictions)
+    json_path = osp.join(out_dir, _stem(path) + '.json')
+    with open(json_path, 'w') as f:
+        json.dump(_to_json(record), f)
+    return dict(png=png, json=json_path, summary=summary)
+
+
+def _segment(inferencer, path, png):
+    """Mask overlay next to the input, with a legend; label map as JSON."""
+    result = inferencer(path, return_vis=True, with_labels=False,
+                        opacity=0.5)
+    sem_seg = result['predictions']  # (H, W) class indices
+    meta = inferencer.visualizer.dataset_meta  # palette as drawn
+    ids, counts = np.unique(sem_seg, return_counts=True)
+    if ids.max() >= len(meta['classes']):
+        raise ValueError(
+            f'{path}: predicted class index {ids.max()}, but the checkpoint '
+            f'names {len(meta["classes"])} classes; the decode head\'s '
+            'num_classes and the dataset classes disagree')
+    order = np.argsort(-counts, kind='stable')  # most pixels first
+    names = [meta['classes'][ids[k]] for k in order]
+    shares = [counts[k] / sem_seg.size for k in order]
+    image = mmcv.imread(path, channel_order='rgb')
+    panels = _enlarge(np.concatenate([image, result['visualization']], 1))
+    legend = [(name, meta['palette'][ids[k]], share)
+              for name, k, share in zip(names, order, shares)]
+    _write_rgb(png, _with_legend(panels, legend))
+    pixels = {name: int(counts[k]) for name, k in zip(names, order)}
+    summary = ', '.join(f'{name} {100 * share:.1f}%'
+                        for name, share in zip(names, shares))
+    return dict(sem_seg=sem_seg, pixels=pixels), summary
+
+
+def _detect(inferencer, path, png, score_thr):
+    """Boxes and masks above ``score_thr`` drawn; all predictions as JSON."""
+    result = inferencer(path, return_vis=True, pred_score_thr=score_thr)
+    predictions = result['predictions'][0]
+    _write_rgb(png, _enlarge(result['visualization'][0]))
+    classes = class_names(inferencer)
+    kept = [(classes[label], score) for label, score in zip(
+        predictions['labels'], predictions['scores']) if score >= score_thr]
+    summary = (f'{len(kept)} of {len(predictions["labels"])} instances with '
+               f'score >= {score_thr}: ' +
+               ', '.join(f'{name} {score:.2f}' for name, score in kept[:10]))
+    return predictions, summary
+
+
+def _classify(inferencer, path, png, topk):
+    """Top-k classes drawn by mmpretrain's visualizer; scores as JSON."""
+    from mmpretrain.visualization import UniversalVisualizer
+    classes = class_names(inferencer)
+    sample = inferencer(path, return_datasamples=True)[0]
+    scores, labels = sample.pred_score.topk(min(topk, len(sample.pred_score)))
+    sample.set_pred_label(labels)  # what the visualizer draws
+    image = mmcv.imread(path, channel_order='rgb')
+    short_edge = min(image.shape[:2])
+    # upstream's visualize() names its file by the input's stem; draw
+    # through the same visualizer into our file instead
+    inferencer.visualizer = inferencer.visualizer or UniversalVisualizer()
+    inferencer.visualizer.visualize_cls(
+        image, sample, classes=classes, draw_gt=False,
+        resize=MIN_VIS_HEIGHT if short_edge < MIN_VIS_HEIGHT else None,
+        out_file=png)
+    predictions = inferencer.postprocess([sample], None)[0]
+    predictions['topk'] = [
+        dict(label=int(label), score=float(score),
+             **({'class': classes[int(label)]} if classes else {}))
+        for label, score in zip(labels, scores)]
+    summary = f'top-{len(labels)}: ' + ', '.join(
+        f'{top.get("class", top["label"])} {top["score"]:.2f}'
+        for top in predictions['topk'])
+    return predictions, summary
+
+
+def _with_legend(image, entries, row=22):
+    """Append a legend column: a colour swatch, a name and a percentage per
+    ``(name, rgb, share)`` entry."""
+    font, scale = cv2.FONT_HERSHEY_SIMPLEX, 0.5
+    texts = [f'{name} {100 * share:.1f}%' for name, _, share in entries]
+    width = max(cv2.getTextSize(t, font, scale, 1)[0][0] for t in texts) + 40
+    height = max(image.shape[0], row * len(entries) + 8)
+    canvas = np.full((height, image.shape[1] + width, 3), 255, np.uint8)
+    canvas[:image.shape[0], :image.shape[1]] = image
+    for i, ((_, color, _), text) in enumerate(zip(entries, texts)):
+        x, y = image.shape[1] + 6, 6 + i * row
+        cv2.rectangle(canvas, (x, y), (x + 16, y + 16),
+                      tuple(int(c) for c in color), -1)
+        cv2.rectangle(canvas, (x, y), (x + 16, y + 16), (0, 0, 0), 1)
+        cv2.putText(canvas, text, (x + 24, y + 13), font, scale, (0, 0, 0),
+                    1, cv2.LINE_AA)
+    return canvas
+
+
+def _enlarge(image):
+    """Nearest-neighbour upscale by an integer factor to ``MIN_VIS_HEIGHT``
+    (pixels stay visible as they are)."""
+    factor = math.ceil(MIN_VIS_HEIGHT / image.shape[0])
+    if factor <= 1:
+        return image
+    return cv2.resize(image, None, fx=factor, fy=factor,
+                      interpolation=cv2.INTER_NEAREST)
+
+
+def _write_rgb(path, image):
+    if not mmcv.imwrite(mmcv.rgb2bgr(image), path):
+        raise OSError(f'could not write {path}')
+
+
+def _stem(path):
+    return osp.splitext(osp.basename(path))[0]
+
+
+def _to_json(value):
+    """numpy arrays, scalars and tuples as plain JSON values."""
+    if isinstance(value, dict):
+        return {str(k): _to_json(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_to_json(v) for v in value]
+    if isinstance(value, (np.ndarray, np.generic)):
+        return value.tolist()
+    return value
