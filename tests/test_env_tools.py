@@ -45,7 +45,8 @@ RANGES = dict(
 # ---------------------------------------------------------------- check_env
 def test_the_pinned_stack_is_supported():
     assert check_env.check_versions(PINS, PINS, RANGES) == ([], [])
-    assert check_env.read_pins(osp.join(ROOT, 'requirements')) == PINS
+    pins = check_env.read_pins(osp.join(ROOT, 'requirements'))
+    assert pins.items() >= PINS.items()  # test-only pins (onnx) besides
 
 
 def test_mmcv_2_2_is_refused_with_the_reason_and_the_fix():

@@ -18,8 +18,22 @@ def test_benchmark_prints_ratios_side_by_side():
               'configs/hafa/pvt-tiny_8xb128_in1k.py',
               'configs/hafa/pvt-tiny-hafa_8xb128_in1k.py', '--shape', '64',
               '64', '--repeat', '2', '--warmup', '1')
-    rows = [line for line in out.splitlines() if ' ms ' in line]
-    assert len(rows) == 2 and rows[0].endswith('x1.00')
+    rows = [line.split() for line in out.splitlines()
+            if line.startswith('pvt-tiny')]
+    assert [row[0] for row in rows] == [
+        'pvt-tiny_8xb128_in1k.py', 'pvt-tiny-hafa_8xb128_in1k.py'
+    ]
+    assert rows[0][2] == '1.00'  # ratio to the first model
+    assert all(row[-1].endswith('%') for row in rows)  # of the matmul rate
+
+
+def test_benchmark_sweeps_sizes_and_fits_the_exponent():
+    out = run('tools/analysis_tools/benchmark.py', 'hlg-tiny', '--shape',
+              '64', '64', '--sweep', '64', '96', '--repeat', '2',
+              '--warmup', '1', '--mode', 'train')
+    sweep = out[out.index('Resolution sweep'):].splitlines()
+    assert sweep[-1].split()[0] == 'hlg-tiny'
+    float(sweep[-1].split()[-1])  # the fitted exponent
 
 
 def test_benchmark_clustering_compares_with_plain():

@@ -32,7 +32,9 @@ def parse_args():
     parser.add_argument('--collections', nargs='*',
                         help='only these collections (default: all)')
     parser.add_argument('--out', default=osp.join(ROOT, 'docs/model_zoo.md'))
-    parser.add_argument('--json', help='also save the measurements here')
+    parser.add_argument('--json', help='also save the measurements here; '
+                        'rows already in it are reused (delete it to '
+                        're-measure)')
     parser.add_argument('--no-macs', action='store_true',
                         help='parameters only (fast)')
     return parser.parse_args()
@@ -73,8 +75,11 @@ def markdown(rows):
         "papers' FLOPs columns are MACs) are counted where the paper gives "
         'FLOPs, at its input size, by `tools/analysis_tools/get_flops.py`: '
         'convolutions, linear layers, attention, deformable convolutions and '
-        'clustering distances. Results of the models are the papers\'; see '
-        'each family\'s README.',
+        'clustering distances. Rows more than 0.5 % off in parameters are '
+        'explained in the family READMEs (configs/<family>/README.md) and '
+        'checked with their tolerances by tests/test_configs.py; the papers '
+        'do not say how they counted FLOPs. Results of the models are the '
+        'papers\'; see each family\'s README.',
     ]
     by_collection = defaultdict(list)
     for row in rows:
@@ -99,23 +104,37 @@ def markdown(rows):
     return '\n'.join(lines) + '\n'
 
 
+def load_rows(path):
+    if not path or not osp.isfile(path):
+        return {}
+    with open(path) as f:
+        return {row['name']: row for row in json.load(f)}
+
+
+def save_rows(path, rows):
+    if path:
+        with open(path, 'w') as f:
+            json.dump(rows, f, indent=1)
+
+
 def main():
     args = parse_args()
-    rows = []
+    done, rows = load_rows(args.json), []
     for entry in metafile_models(ROOT):
         if args.collections and entry['In Collection'] not in \
                 args.collections:
             continue
-        rows.append(measure(entry, not args.no_macs))
-        row = rows[-1]
+        row = done.get(entry['Name'])
+        if row is None or (row['paper_flops'] and 'macs' not in row
+                           and not args.no_macs):
+            row = measure(entry, not args.no_macs)
+        rows.append(row)
+        save_rows(args.json, rows)
         print(f"{row['name']:<60} {giga(row['params'], 1e6, 3):>9} M "
               f"{giga(row.get('macs')):>9} G MACs", flush=True)
     os.makedirs(osp.dirname(osp.abspath(args.out)), exist_ok=True)
     with open(args.out, 'w') as f:
         f.write(markdown(rows))
-    if args.json:
-        with open(args.json, 'w') as f:
-            json.dump(rows, f, indent=1)
     print(f'Wrote {args.out}')
 
 

@@ -205,8 +205,11 @@ class HAFAMixin:
         self.init_cfg = init_cfg
         _zero_laa_offsets(self)
         if pretrained:
+            # the 90 % rule is enforced before training (mmhvit.engine);
+            # here only an explicit min_loaded_ratio applies
             load_pretrained(self, init_cfg['checkpoint'],
-                            init_cfg.get('prefix'), official_format='pvt')
+                            init_cfg.get('prefix'), official_format='pvt',
+                            min_loaded_ratio=init_cfg.get('min_loaded_ratio'))
 
 
 def _hafa_kwargs(arch, arch_zoo, name, out_indices, num_stages=4):
