@@ -38,6 +38,11 @@ and tested in ``tests/test_compat.py``. Installed packages are never edited.
    wrong ``data_prefix`` or file suffix, or every image filtered out).
    :func:`serialize_data` raises a ``SampleError`` naming the dataset's
    paths instead.
+5. mmengine's ``LoggerHook`` dumps the test metrics to
+   ``<timestamp>.json`` from every process of a distributed test (a plain
+   ``dump`` that truncates and writes), so two processes writing different
+   timings can leave a corrupt file. :func:`apply` makes that dump run on
+   the main process only, as the hook's other writes already do.
 """
 import logging
 import os
@@ -48,7 +53,9 @@ import numpy as np
 import torch
 import torch.distributed as torch_dist
 from mmengine.dataset import BaseDataset
+from mmengine.dist import master_only
 from mmengine.dist import utils as dist_utils
+from mmengine.hooks import logger_hook
 from mmengine.logging import HistoryBuffer, print_log
 from mmengine.model import MMDistributedDataParallel, revert_sync_batchnorm
 from mmengine.runner import checkpoint as mmengine_checkpoint
@@ -185,3 +192,5 @@ def apply():
     dist_utils._init_dist_pytorch = init_dist_pytorch
     MMDistributedDataParallel.__init__ = ddp_init
     BaseDataset._serialize_data = serialize_data
+    if not hasattr(logger_hook.dump, '__wrapped__'):
+        logger_hook.dump = master_only(logger_hook.dump)

@@ -72,3 +72,11 @@ def test_checkpoints_are_saved_atomically():
     from mmengine.runner import checkpoint, runner
     assert checkpoint.save_checkpoint is compat.save_checkpoint_atomically
     assert runner.save_checkpoint is compat.save_checkpoint_atomically
+
+
+def test_test_metrics_json_is_written_by_the_main_process_only():
+    """Every process of a distributed test used to dump the same
+    ``<timestamp>.json`` (a race that corrupted it)."""
+    from mmengine.fileio import dump
+    from mmengine.hooks import logger_hook
+    assert logger_hook.dump.__wrapped__ is dump

@@ -49,6 +49,11 @@ BACKBONES = {
     'hlg-small': ('mmseg', dict(type='mmhvit.HLG', arch='small')),
     'clustr-tiny': ('mmseg', dict(type='mmhvit.ClusTR', arch='tiny')),
     'clustr-small': ('mmseg', dict(type='mmhvit.ClusTR', arch='small')),
+    # clustering within 64-token windows in stages 1-2 (linear in pixels)
+    'clustr-tiny-windowed': ('mmseg', dict(
+        type='mmhvit.ClusTR', arch='tiny',
+        clustering=dict(method='dpc_knn', k=5,
+                        window_sizes=(64, 64, None, None)))),
     'pvt-tiny-hafa': ('mmdet', dict(type='mmhvit.PVTHAFA', arch='tiny')),
     'pvtv2-b1-hafa': ('mmdet', dict(type='mmhvit.PVTv2HAFA', arch='b1')),
     'swin-tiny-hafa': ('mmdet', dict(type='mmhvit.SwinHAFA', arch='tiny')),
