@@ -6,9 +6,9 @@ import os.path as osp
 import pytest
 import torch
 from mmengine.config import Config
-from mmengine.registry import init_default_scope
 
-from mmhvit.utils.model_zoo import metafile_models
+from mmhvit.utils.model_zoo import (build_from_config, count_params,
+                                    metafile_models)
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 CONFIGS = sorted(
@@ -152,12 +152,7 @@ TINY_DENSE_EXCESS_M = (0.50, 0.65)
 
 
 def build_model(path):
-    cfg = Config.fromfile(path)
-    init_default_scope(cfg.default_scope)
-    registry = __import__(f'{cfg.default_scope}.registry',
-                          fromlist=['MODELS']).MODELS
-    cfg.model.backbone.pop('init_cfg', None)  # no downloads in tests
-    return registry.build(cfg.model)
+    return build_from_config(path)[0]  # no weights: nothing downloaded
 
 
 def rel(path):
@@ -189,9 +184,8 @@ def test_classifier_runs_forward(path):
 @pytest.mark.parametrize('name', sorted(PAPER_PARAMS_M))
 def test_param_counts_match_paper(name):
     path = osp.join(ROOT, 'configs', name)
-    params = sum(p.numel() for key, p in build_model(path).named_parameters()
-                 if not (name in INFERENCE_PARAMS
-                         and key.startswith('auxiliary_head'))) / 1e6
+    skip = ('auxiliary_head', ) if name in INFERENCE_PARAMS else ()
+    params = count_params(build_model(path), skip) / 1e6
     paper, tolerance = PAPER_PARAMS_M[name], 0.005
     if isinstance(paper, tuple):
         paper, tolerance = paper

@@ -77,10 +77,10 @@ def model_forward(model: nn.Module, scope: str, inputs: torch.Tensor):
 
 def measure_config(config, shape: Optional[Tuple[int, int]] = None,
                    skip: Sequence[str] = ('auxiliary_head', ),
-                   macs: bool = True) -> Dict:
+                   macs: bool = True, depth: int = 2) -> Dict:
     """Parameters (without ``skip`` heads) and, with ``macs``, the MACs of a
-    config's model at ``shape`` (default: the paper's input size), whole and
-    backbone."""
+    config's model at ``shape`` (default: the paper's input size): whole,
+    backbone and per module down to ``depth`` (``'<Model>.backbone'``...)."""
     model, cfg = build_from_config(config)
     shape = tuple(shape or default_shape(cfg))
     result = dict(params=count_params(model, skip), shape=shape,
@@ -88,9 +88,9 @@ def measure_config(config, shape: Optional[Tuple[int, int]] = None,
     if macs:
         inputs = torch.rand(1, 3, *shape)
         counted = count_macs(
-            lambda: model_forward(model, cfg.default_scope, inputs), depth=2)
+            lambda: model_forward(model, cfg.default_scope, inputs), depth)
         result.update(
-            macs=counted.total,
+            macs=counted.total, macs_by_module=counted.by_module,
             backbone_macs=counted.by_module[f'{type(model).__name__}'
                                             '.backbone'])
     return result

@@ -14,12 +14,8 @@ MACs. Parameters leave out auxiliary heads (training only).
 """
 import argparse
 
-import torch
-
 import mmhvit  # noqa: F401
-from mmhvit.utils.flops import count_macs
-from mmhvit.utils.model_zoo import (build_from_config, count_params,
-                                    default_shape, model_forward)
+from mmhvit.utils.model_zoo import measure_config
 
 
 def parse_args():
@@ -36,19 +32,18 @@ def parse_args():
 
 def main():
     args = parse_args()
-    model, cfg = build_from_config(args.config)
-    shape = tuple(args.shape or default_shape(cfg))
-    inputs = torch.rand(1, 3, *shape)
-    macs = count_macs(lambda: model_forward(model, cfg.default_scope, inputs),
-                      depth=max(args.per_module, 2))
-    root = type(model).__name__
-    print(f'Input: 1x3x{shape[0]}x{shape[1]}')
-    print(f'Model ({root}): {count_params(model, ("auxiliary_head", )) / 1e6:.3f} M '
-          f'parameters, {macs.total / 1e9:.3f} G MACs '
-          f'({2 * macs.total / 1e9:.3f} G FLOPs)')
-    print(f'Backbone: {count_params(model.backbone) / 1e6:.3f} M parameters, '
-          f'{macs.by_module[root + ".backbone"] / 1e9:.3f} G MACs')
-    for name, value in macs.by_module.items():
+    result = measure_config(args.config, args.shape,
+                            depth=max(args.per_module, 2))
+    modules = result['macs_by_module']
+    root = next(name for name in modules if '.' not in name)  # model class
+    height, width = result['shape']
+    print(f'Input: 1x3x{height}x{width}')
+    print(f'Model ({root}): {result["params"] / 1e6:.3f} M parameters, '
+          f'{result["macs"] / 1e9:.3f} G MACs '
+          f'({2 * result["macs"] / 1e9:.3f} G FLOPs)')
+    print(f'Backbone: {result["backbone_params"] / 1e6:.3f} M parameters, '
+          f'{result["backbone_macs"] / 1e9:.3f} G MACs')
+    for name, value in modules.items():
         if 0 < name.count('.') <= args.per_module:
             print(f'  {name:<50} {value / 1e9:9.3f} G MACs')
 

@@ -16,11 +16,10 @@ import cv2
 import mmcv
 import numpy as np
 import torch
-from mmengine.config import Config
-from mmengine.registry import init_default_scope
 from mmengine.runner import load_checkpoint
 
 import mmhvit  # noqa: F401  (compatibility shims)
+from mmhvit.utils.model_zoo import build_from_config
 from mmhvit.visualization import (cluster_map, collect_sia_clusters,
                                   conv_similarity, draw_clusters)
 
@@ -37,12 +36,7 @@ def parse_args():
 
 
 def build_model(config, checkpoint):
-    cfg = Config.fromfile(config)
-    init_default_scope(cfg.default_scope)
-    registry = __import__(f'{cfg.default_scope}.registry',
-                          fromlist=['MODELS']).MODELS
-    cfg.model.backbone.pop('init_cfg', None)  # the checkpoint has it all
-    model = registry.build(cfg.model)
+    model, _ = build_from_config(config)  # the checkpoint has it all
     load_checkpoint(model, checkpoint, map_location='cpu')
     return model.eval()
 
