@@ -8,7 +8,8 @@ import argparse
 
 import mmhvit  # noqa: F401  (compatibility shims)
 from mmhvit.utils import (add_runtime_args, build_runner, check_data_paths,
-                          enable_visualization, load_config)
+                          enable_visualization, load_config,
+                          release_process_group)
 
 
 def parse_args():
@@ -55,6 +56,7 @@ def main():
 
     check_data_paths(cfg, 'test_dataloader')
     build_runner(cfg).test()
+    release_process_group()
 
 
 if __name__ == '__main__':

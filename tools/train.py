@@ -11,7 +11,8 @@ from mmengine.logging import print_log
 
 import mmhvit  # noqa: F401  (compatibility shims)
 from mmhvit.utils import (add_runtime_args, build_runner, check_data_paths,
-                          latest_checkpoint, load_config)
+                          latest_checkpoint, load_config,
+                          release_process_group)
 
 
 def parse_args():
@@ -68,6 +69,7 @@ def main():
 
     check_data_paths(cfg, 'train_dataloader', 'val_dataloader')
     build_runner(cfg).train()
+    release_process_group()
 
 
 if __name__ == '__main__':

@@ -68,6 +68,19 @@ def build_runner(cfg: Config) -> Runner:
     return runner
 
 
+def release_process_group() -> None:
+    """Destroy the distributed process group, if any, at the end of a
+    finished run. Left to interpreter shutdown, gloo's worker threads can
+    still hold work while Python tears down, which aborts the process
+    ("terminate called without an active exception", SIGABRT) after a run
+    that succeeded; torch's documentation asks every process to call
+    ``destroy_process_group`` once communication is over."""
+    if torch.distributed.is_available() and \
+            torch.distributed.is_initialized():
+        torch.distributed.barrier()
+        torch.distributed.destroy_process_group()
+
+
 def warn_only_determinism_on_cuda() -> None:
     """With ``randomness.deterministic=True`` mmengine enables torch's
     deterministic algorithms strictly, and on CUDA torch then raises for
