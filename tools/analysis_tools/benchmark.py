@@ -5,13 +5,16 @@ fraction of the machine's matmul rate each model reaches.
     python tools/analysis_tools/benchmark.py MODEL [MODEL ...] [--peers]
         [--shape 224 224] [--batch 1] [--mode forward|train]
         [--sweep 224 320 448 512] [--repeat 20] [--warmup 3]
-        [--device cpu|cuda] [--whole]
+        [--device cpu|cuda] [--whole] [--external NAME=FILE:FACTORY ...]
 
 A MODEL is a config file (its backbone, or with ``--whole`` its whole
 network) or a name of :data:`BACKBONES` (``--list`` prints them), e.g.
 ``hat_net-tiny hlg-tiny clustr-tiny pvt-tiny-hafa``. ``--peers`` adds the
 upstream backbones users compare with: mmdet's PVT-T and PVTv2-B1,
-mmpretrain's Swin-T and mmseg's ViT-B/16. Models take turns round by round so
+mmpretrain's Swin-T and mmseg's ViT-B/16. ``--external NAME=FILE:FACTORY``
+adds a model built by ``FACTORY()`` from a Python file outside mmhvit, e.g.
+a local copy of an official implementation, so that it runs beside ours.
+Models take turns round by round so
 that machine load affects all alike; medians are reported. The first model
 is the reference of the ratios.
 
@@ -23,9 +26,11 @@ the exponent ``k`` of ``latency ~ pixels^k`` is fitted (least squares in
 log-log): 1 is linear in the pixel count, 2 quadratic.
 """
 import argparse
+import importlib.util
 import math
 import os.path as osp
 import statistics
+import sys
 import time
 
 import torch
@@ -70,8 +75,28 @@ BACKBONES = {
 PEERS = ('pvt-tiny', 'pvtv2-b1', 'swin-tiny', 'vit-base')
 
 
+def load_external(spec):
+    """``NAME=FILE:FACTORY`` -> (NAME, the module ``FACTORY()`` builds)."""
+    name, sep, target = spec.partition('=')
+    path, _, factory = target.rpartition(':')
+    if not (sep and path and factory and osp.isfile(path)):
+        raise SystemExit(f'--external {spec!r}: expected NAME=FILE:FACTORY '
+                         'with an existing Python FILE.')
+    module_spec = importlib.util.spec_from_file_location(
+        f'external_{name.replace("-", "_")}', path)
+    module = importlib.util.module_from_spec(module_spec)
+    sys.path.insert(0, osp.dirname(osp.abspath(path)))
+    module_spec.loader.exec_module(module)
+    if not callable(getattr(module, factory, None)):
+        raise SystemExit(f'--external {spec!r}: {path} has no callable '
+                         f'{factory!r}.')
+    return name, getattr(module, factory)()
+
+
 def build(model, device, whole):
     """A callable ``fn(inputs)`` running the model, and its ``nn.Module``."""
+    if isinstance(model, torch.nn.Module):
+        return model.to(device), model
     if model in BACKBONES:
         scope, cfg = BACKBONES[model]
         registry = __import__(f'{scope}.registry', fromlist=['MODELS'])
@@ -148,6 +173,9 @@ def parse_args():
     parser.add_argument('models', nargs='*')
     parser.add_argument('--list', action='store_true')
     parser.add_argument('--peers', action='store_true')
+    parser.add_argument('--external', nargs='+', default=[],
+                        metavar='NAME=FILE:FACTORY',
+                        help='models built by FACTORY() from FILE')
     parser.add_argument('--whole', action='store_true',
                         help='whole networks of configs, not backbones')
     parser.add_argument('--shape', type=int, nargs=2, default=[224, 224])
@@ -205,7 +233,7 @@ def main():
         print('\n'.join(BACKBONES))
         return
     names = list(args.models) + (list(PEERS) if args.peers else [])
-    if not names:
+    if not names and not args.external:
         raise SystemExit('Name at least one MODEL (or --peers); --list '
                          'shows the built-in backbones.')
     for name in names:
@@ -214,9 +242,13 @@ def main():
                              f'{sorted(BACKBONES)}.')
     device = torch.device(args.device)
     models = [build(name, device, args.whole) for name in names]
-    report([osp.basename(n) for n in names], models, args, device)
+    names = [osp.basename(n) for n in names]
+    for external_name, module in map(load_external, args.external):
+        names.append(external_name)
+        models.append(build(module, device, args.whole))
+    report(names, models, args, device)
     if args.sweep:
-        sweep([osp.basename(n) for n in names], models, args, device)
+        sweep(names, models, args, device)
 
 
 if __name__ == '__main__':
