@@ -63,21 +63,23 @@ def test_torch_compile_matches_eager(name):
             torch.testing.assert_close(out, ref)
 
 
+@pytest.mark.parametrize('dtype', [torch.bfloat16, torch.float16])
 @pytest.mark.parametrize('name', TINY)
-def test_bfloat16_autocast_forward_and_backward(name):
-    """Under autocast the outputs stay close to float32 and the gradients
-    finite. Clustering is discrete: bfloat16 features can move a token across
-    a cluster boundary (PVT-HAFA's last stage: cosine 0.987), hence 0.98."""
+def test_autocast_forward_and_backward(name, dtype):
+    """Under bfloat16 and float16 autocast the outputs stay close to float32
+    and the gradients finite. Clustering is discrete: low-precision features
+    can move a token across a cluster boundary (PVT-HAFA's last stage in
+    bfloat16: cosine 0.987), hence 0.98."""
     model, image = tiny(name), torch.rand(*SHAPE)
     with torch.no_grad():
         reference = model(image)
-        with torch.autocast('cpu', dtype=torch.bfloat16):
+        with torch.autocast('cpu', dtype=dtype):
             outs = model(image)
     for out, ref in zip(outs, reference):
         similarity = F.cosine_similarity(out.float().flatten(),
                                          ref.flatten(), dim=0)
         assert similarity > 0.98, (name, similarity)
-    with torch.autocast('cpu', dtype=torch.bfloat16):
+    with torch.autocast('cpu', dtype=dtype):
         loss = sum(o.float().square().mean() for o in model.train()(image))
     loss.backward()
     grads = [p.grad for p in model.parameters() if p.grad is not None]

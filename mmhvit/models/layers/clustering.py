@@ -39,11 +39,13 @@ def scaled_distance(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     """Euclidean distances divided by ``sqrt(C)``: (B, P, C), (B, R, C) ->
     (B, P, R), in float32 (also under autocast)."""
     a, b = a.float(), b.float()
-    if torch.onnx.is_in_onnx_export():  # ONNX's cdist needs static sizes
-        squares = (a * a).sum(-1, keepdim=True) + (b * b).sum(-1)[:, None]
-        distances = (squares - 2 * a @ b.transpose(1, 2)).clamp_min(0).sqrt()
-    else:
-        distances = torch.cdist(a, b)
+    with torch.autocast(a.device.type, enabled=False):
+        if torch.onnx.is_in_onnx_export():  # ONNX's cdist: static sizes only
+            squares = (a * a).sum(-1, keepdim=True) + (b * b).sum(-1)[:, None]
+            distances = (squares -
+                         2 * a @ b.transpose(1, 2)).clamp_min(0).sqrt()
+        else:
+            distances = torch.cdist(a, b)
     return distances / math.sqrt(a.shape[-1])
 
 
