@@ -1,7 +1,9 @@
 """Convolutional stems and strided downsampling between stages."""
-from mmcv.cnn import build_activation_layer, build_norm_layer
+from mmcv.cnn import build_norm_layer
 from mmengine.model import BaseModule
 from torch import nn
+
+from .mlp import build_inplace_activation
 
 
 class ConvStem(BaseModule):
@@ -24,7 +26,7 @@ class ConvStem(BaseModule):
         super().__init__(init_cfg=init_cfg)
         self.conv1 = nn.Conv2d(in_channels, mid_channels, 3, 2, 1)
         self.norm = build_norm_layer(norm_cfg, mid_channels)[1]
-        self.act = build_activation_layer(act_cfg)
+        self.act = build_inplace_activation(act_cfg)
         self.conv2 = nn.Conv2d(mid_channels, out_channels, 3, 2, 1)
 
     def forward(self, x):
