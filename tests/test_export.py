@@ -63,6 +63,17 @@ def test_torch_compile_matches_eager(name):
             torch.testing.assert_close(out, ref)
 
 
+# Inductor generates and compiles C++ for each backbone (35-70 s apiece on
+# 2 cores; all six compile): one windowed and one clustering model here.
+@pytest.mark.parametrize('name', ['hat_net', 'clustr'])
+def test_torch_compile_inductor_matches_eager(name):
+    model, image = tiny(name), torch.rand(*SHAPE)
+    compiled = torch.compile(model)
+    with torch.no_grad():
+        for out, ref in zip(compiled(image), model(image)):
+            torch.testing.assert_close(out, ref, rtol=1e-4, atol=1e-4)
+
+
 @pytest.mark.parametrize('dtype', [torch.bfloat16, torch.float16])
 @pytest.mark.parametrize('name', TINY)
 def test_autocast_forward_and_backward(name, dtype):

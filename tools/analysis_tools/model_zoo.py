@@ -75,11 +75,12 @@ def markdown(rows):
         "papers' FLOPs columns are MACs) are counted where the paper gives "
         'FLOPs, at its input size, by `tools/analysis_tools/get_flops.py`: '
         'convolutions, linear layers, attention, deformable convolutions and '
-        'clustering distances. Rows more than 0.5 % off in parameters are '
-        'explained in the family READMEs (configs/<family>/README.md) and '
-        'checked with their tolerances by tests/test_configs.py; the papers '
-        'do not say how they counted FLOPs. Results of the models are the '
-        'papers\'; see each family\'s README.',
+        'clustering distances. Rows more than 0.5 % off the paper in '
+        'parameters are explained below their table (the metafiles\' '
+        '`Parameters Note`); tests/test_configs.py fails when a row leaves '
+        '0.5 % without one, or drifts from the count recorded with it. The '
+        'papers do not say how they counted FLOPs. Results of the models '
+        'are the papers\'; see each family\'s README.',
     ]
     by_collection = defaultdict(list)
     for row in rows:
@@ -101,7 +102,21 @@ def markdown(rows):
                 f"| {giga(row.get('macs'))} "
                 f"| {relative(row.get('macs'), row['paper_flops'])} "
                 f"| {row['shape'][0]}x{row['shape'][1]} |")
+        lines += notes(group)
     return '\n'.join(lines) + '\n'
+
+
+def notes(rows):
+    """Markdown lines giving each distinct parameter note once, with the
+    rows it explains."""
+    by_note = defaultdict(list)
+    for row in rows:
+        if row.get('note'):
+            by_note[row['note']].append(row['name'])
+    lines = ['', 'Parameter differences:', ''] if by_note else []
+    for note, names in by_note.items():
+        lines.append(f"- {', '.join(names)}: {note}")
+    return lines
 
 
 def load_rows(path):
@@ -128,6 +143,7 @@ def main():
         if row is None or (row['paper_flops'] and 'macs' not in row
                            and not args.no_macs):
             row = measure(entry, not args.no_macs)
+        row['note'] = entry['Metadata'].get('Parameters Note')
         rows.append(row)
         save_rows(args.json, rows)
         print(f"{row['name']:<60} {giga(row['params'], 1e6, 3):>9} M "
