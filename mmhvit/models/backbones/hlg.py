@@ -184,7 +184,7 @@ class LocalGlobalAttention(BaseModule):
         q_global = q + self.query_conv(v.permute(0, 3, 1, 2)).permute(
             0, 2, 3, 1)  # Eq. 9
         bias = self.global_bias(_arange(height), _arange(width),
-                                *grid.centres()).to(q.dtype)  # (h, H*W, M)
+                                *grid.centres()).to(q.dtype)  # (1, h, H*W, M)
         out = F.scaled_dot_product_attention(
             tokens_to_heads(q_global.reshape(batch, -1, channels),
                             self.num_heads),
