@@ -28,7 +28,7 @@ from mmhvit.engine import (ConfigError, check_checkpointing_under_ddp,
                            check_num_classes, install_forward_checks)
 from mmhvit.engine.checks import check_channels
 from mmhvit.engine.hooks import PreflightCheckHook
-from mmhvit.models import HATNet, PVTHAFA
+from mmhvit.models import PVTHAFA, ClusTR, HATNet
 from mmhvit.models.layers import TokenClusterer, dpc_knn, kmeans
 from mmhvit.utils import check_data_paths
 from mmhvit.utils.runtime import use_torch_syncbn_on_one_process
@@ -103,7 +103,8 @@ def test_frozen_stages_out_of_range():
 
 def test_unknown_module_type():
     from mmhvit.registry import MODELS
-    with pytest.raises(KeyError, match='HATNett is not in the mmhvit::model '
+    # the registry named is the default scope's (whichever ran last)
+    with pytest.raises(KeyError, match=r'HATNett is not in the mm\w+::model '
                        'registry'):
         MODELS.build(dict(type='mmhvit.HATNett'))
 
@@ -194,6 +195,25 @@ def test_more_clusters_than_tokens():
         with pytest.raises(ValueError, match=re.escape(
                 'num_clusters must be in [1, 4] for 4 tokens, got 5.')):
             cluster(tokens, 5)
+
+
+def test_fixed_sia_clusters_above_the_token_count_warn():
+    model = PVTHAFA(arch=dict(embed_dims=16, num_layers=[1, 1, 1, 1],
+                              num_heads=[1, 2, 3, 4]), num_clusters=81)
+    with pytest.warns(UserWarning, match=r'num_clusters=81 exceeds the (\d+) '
+                      r'tokens of this input; merging into \1 clusters'):
+        model(torch.rand(1, 3, 64, 64))
+
+
+def test_clustr_grid_aggregation_names_a_too_small_input():
+    model = ClusTR(arch=dict(embed_dims=(16, 32, 48, 64), depths=(1, 1, 1, 1),
+                             num_heads=(1, 1, 2, 2), mlp_ratios=(2, 2, 2, 2),
+                             reduction_ratios=((64, ), (16, ), (4, ), (1, ))),
+                   kv_aggregation='grid')
+    with pytest.raises(ValueError, match=re.escape(
+            'Grid aggregation pools 8x8-token cells (ratio 64), but this '
+            'stage map has 4x4 tokens')):
+        model(torch.rand(1, 3, 16, 16))
 
 
 def test_unknown_clustering_method():

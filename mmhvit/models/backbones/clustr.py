@@ -118,6 +118,13 @@ class ClusterAttention(BaseModule):
         """The key/value sources of the ratios > 1, each ``(B, M, C)``."""
         reduced = [r for r in self.ratios if r > 1]
         if self.kv_aggregation == 'grid':
+            side = max(sr['conv'].kernel_size[0] for sr in self.sr)
+            if min(hw) < side:
+                raise ValueError(
+                    f'Grid aggregation pools {side}x{side}-token cells (ratio '
+                    f'{side * side}), but this stage map has {hw[0]}x{hw[1]} '
+                    'tokens: the input is too small for '
+                    "kv_aggregation='grid'.")
             x_map = nlc_to_nchw(x, hw)
             return [sr['norm'](sr['conv'](x_map).flatten(2).transpose(1, 2))
                     for sr in self.sr]

@@ -4,6 +4,7 @@ and SIA (clustering of the queries), plus the token state they pass on.
 Yongjie Chen, Hongmin Liu, Haoran Yin, Bin Fan, "Building Vision
 Transformers with Hierarchy Aware Feature Aggregation".
 """
+import warnings
 from typing import NamedTuple, Optional, Tuple
 
 import torch
@@ -162,7 +163,12 @@ class SemanticInformationAggregation(BaseModule):
         down = self.conv(state.to_map())  # (B, C', H', W')
         size = tuple(down.shape[-2:])
         x = self.norm(map2token(down, state.tokens) + self.skip(state.x))
-        num = min(self.num_clusters or size[0] * size[1], x.shape[1])
+        num = self.num_clusters or size[0] * size[1]
+        if num > x.shape[1]:
+            warnings.warn(f'num_clusters={num} exceeds the {x.shape[1]} '
+                          'tokens of this input; merging into '
+                          f'{x.shape[1]} clusters instead.')
+            num = x.shape[1]
         idx, = self.clusterer.cluster(x.detach(), [num])
         merged, _ = merge_tokens(x, idx, num, importance_weight(self.score(x)))
         queries = TokenState(merged, state.tokens.merge(idx, num), size)
