@@ -118,7 +118,8 @@ class ClusterAttention(BaseModule):
         """The key/value sources of the ratios > 1, each ``(B, M, C)``."""
         reduced = [r for r in self.ratios if r > 1]
         if self.kv_aggregation == 'grid':
-            side = max(sr['conv'].kernel_size[0] for sr in self.sr)
+            side = max((sr['conv'].kernel_size[0] for sr in self.sr),
+                       default=1)
             if min(hw) < side:
                 raise ValueError(
                     f'Grid aggregation pools {side}x{side}-token cells (ratio '
