@@ -6,36 +6,10 @@ Every function accepts maps of any height and width; where windows need a
 map divisible by their size, the map is zero-padded and the padded keys are
 masked out of the softmax, so results never depend on the padding.
 """
-from typing import Optional
-
 import torch
 import torch.nn.functional as F
 
-
-def ceil_div(a: int, b: int) -> int:
-    """``ceil(a / b)`` for non-negative sizes; also right when ``a`` is a
-    traced size (ONNX divides by truncation, so ``-(-a // b)`` breaks)."""
-    return (a + b - 1) // b
-
-
-def pad_to_multiple(x: torch.Tensor, multiple: int) -> torch.Tensor:
-    """Zero-pad the last two dims of ``x`` (bottom/right) to a multiple."""
-    h, w = x.shape[-2:]
-    pad_h = ceil_div(h, multiple) * multiple - h
-    pad_w = ceil_div(w, multiple) * multiple - w
-    if pad_h or pad_w:
-        x = F.pad(x, (0, pad_w, 0, pad_h))
-    return x
-
-
-def real_positions(height: int, width: int, padded_height: int,
-                   padded_width: int, device=None) -> torch.Tensor:
-    """``(Hp, Wp)`` boolean map, true on the ``H x W`` real positions of a
-    map padded at the bottom and right (built without in-place writes, so
-    it traces and exports)."""
-    rows = torch.arange(padded_height, device=device) < height
-    cols = torch.arange(padded_width, device=device) < width
-    return rows[:, None] & cols[None, :]
+from .windows import WindowGrid, pad_to_multiple, real_positions
 
 
 def avg_pool_ceil(x: torch.Tensor, size: int) -> torch.Tensor:
@@ -51,22 +25,6 @@ def avg_pool_ceil(x: torch.Tensor, size: int) -> torch.Tensor:
     real = real_positions(height, width, *padded.shape[-2:], x.device)
     counts = F.avg_pool2d(real.to(x.dtype)[None, None], size, size)
     return sums / counts
-
-
-def _window_key_mask(height: int, width: int, window_size: int,
-                     device: torch.device) -> Optional[torch.Tensor]:
-    """Boolean mask of real (not padded) keys, ``(num_windows, 1, 1, G*G)``.
-
-    Returns ``None`` when the map needs no padding.
-    """
-    if height % window_size == 0 and width % window_size == 0:
-        return None
-    g = window_size
-    gh, gw = ceil_div(height, g), ceil_div(width, g)
-    valid = real_positions(height, width, gh * g, gw * g, device)
-    # (Hp, Wp) -> (gh, gw, G, G) -> (gh*gw, 1, 1, G*G)
-    valid = valid.view(gh, g, gw, g).permute(0, 2, 1, 3)
-    return valid.reshape(gh * gw, 1, 1, g * g)
 
 
 def window_attention(qkv: torch.Tensor, num_heads: int,
@@ -85,16 +43,17 @@ def window_attention(qkv: torch.Tensor, num_heads: int,
     """
     batch, channels3, height, width = qkv.shape
     head_dim = channels3 // (3 * num_heads)
-    mask = _window_key_mask(height, width, window_size, qkv.device)
+    grid = WindowGrid.build(height, width, window_size, False, qkv.device)
     qkv = pad_to_multiple(qkv, window_size)
     hp, wp = qkv.shape[-2:]
-    gh, gw, g = hp // window_size, wp // window_size, window_size
+    gh, gw, g = grid.gh, grid.gw, window_size
     qkv = qkv.view(batch, 3, num_heads, head_dim, gh, g, gw, g)
     # -> (3, B, gh, gw, h, G, G, d) -> (3, B*gh*gw, h, G*G, d)
     qkv = qkv.permute(1, 0, 4, 6, 2, 5, 7, 3).reshape(
         3, batch * gh * gw, num_heads, g * g, head_dim)
-    if mask is not None:
-        mask = mask.repeat(batch, 1, 1, 1)  # (B*gh*gw, 1, 1, G*G)
+    mask = None
+    if grid.valid is not None:  # (gh*gw, G*G) -> (B*gh*gw, 1, 1, G*G)
+        mask = grid.valid[:, None, None].repeat(batch, 1, 1, 1)
     out = F.scaled_dot_product_attention(
         qkv[0], qkv[1], qkv[2], attn_mask=mask)
     # (B*gh*gw, h, G*G, d) -> (B, h, d, gh, G, gw, G) -> (B, C, Hp, Wp)

@@ -20,7 +20,7 @@ from typing import List, NamedTuple, Optional, Tuple
 import torch
 import torch.nn.functional as F
 
-from .attention import ceil_div
+from .windows import ceil_div
 
 # Rows of the distance matrix held at once: chunk * N <= this many entries.
 DEFAULT_CHUNK_ELEMENTS = 1 << 24  # 64 MiB of float32
