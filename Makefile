@@ -16,7 +16,16 @@ PYTEST_ARGS ?=
 
 install: $(STAMP)
 
+# A fresh venv holds torch's CUDA build (about 7.6 GiB); pip also needs room
+# for its downloads, so a new install stops early, naming the shortfall, rather
+# than dying half-way with "No space left on device".
+MIN_FREE_GIB ?= 9
+
 $(STAMP): setup.py requirements/*.txt
+	@test -x $(PY) || { free=$$(df -Pk . | awk 'NR == 2 {print int($$4 / 1048576)}'); \
+	  if [ "$$free" -lt $(MIN_FREE_GIB) ]; then \
+	    echo "make install: $$free GiB free under $$(pwd); a new .venv needs about $(MIN_FREE_GIB) GiB (torch's CUDA build alone is 7.6 GiB). Free some disk space (or set MIN_FREE_GIB) and run make again." >&2; \
+	    exit 1; fi; }
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
 	$(PIP) install -q -r requirements/build.txt
