@@ -13,16 +13,13 @@ import cv2
 import numpy as np
 
 from mmhvit.datasets import SHAPE_CLASSES, render_scene
+from tiny_archs import TINY_HAT_NET
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 TEMPLATES = osp.join(ROOT, 'configs', '_base_', 'custom')
 NUM_SHAPES = 3  # circle, square, triangle: the templates' example classes
-# HAT-Net small enough for CPU tests (the code paths of the paper's archs)
-TINY_HATNET = dict(stem_channels=8, embed_dims=(16, 32, 48, 64),
-                   depths=(1, 1, 1, 1), head_dim=16, mlp_ratios=(2, 2, 2, 2),
-                   kernel_sizes=(3, 3, 3, 3))
 TINY_BACKBONE = f"""
-    backbone=dict(arch=dict(_delete_=True, **{TINY_HATNET!r}), init_cfg=None,
+    backbone=dict(arch=dict(_delete_=True, **{TINY_HAT_NET!r}), init_cfg=None,
                   drop_path_rate=0.0),"""
 LOADERS = """
 train_dataloader = dict(batch_size=1, num_workers=0, persistent_workers=False)
@@ -62,7 +59,7 @@ model = dict({TINY_BACKBONE}
     cls=f"""
 _base_ = '{TEMPLATES}/hat-net-tiny_custom-cls.py'
 model = dict(
-    backbone=dict(arch=dict(_delete_=True, **{TINY_HATNET!r}),
+    backbone=dict(arch=dict(_delete_=True, **{TINY_HAT_NET!r}),
                   drop_path_rate=0.0),
     head=dict(in_channels=64))
 {LOADERS}""")

@@ -32,13 +32,12 @@ from mmhvit.models import PVTHAFA, ClusTR, HATNet
 from mmhvit.models.layers import TokenClusterer, dpc_knn, kmeans
 from mmhvit.utils import check_data_paths
 from mmhvit.utils.runtime import use_torch_syncbn_on_one_process
-from test_e2e import ROOT, TEST_ARCH
+from test_e2e import ROOT
+from tiny_archs import TINY_CLUSTR, TINY_HAT_NET, TINY_PVT
 
 SEG = 'configs/hat_net/fpn_hat-net-tiny_8xb2-40k_ade20k-512x512.py'
 DET = 'configs/hat_net/mask-rcnn_hat-net-tiny_fpn_1x_coco.py'
 CLS = 'configs/hat_net/hat-net-tiny_8xb128_in1k.py'
-TINY_HAFA = dict(embed_dims=16, num_layers=[1, 1, 1, 1],
-                 num_heads=[1, 2, 3, 4])
 
 
 @functools.lru_cache(maxsize=None)
@@ -52,7 +51,7 @@ def build(path, edit=None):
     cfg = copy.deepcopy(_config(path))
     init_default_scope(cfg.default_scope)
     model = cfg.model
-    model.backbone.update(arch=TEST_ARCH, init_cfg=None)
+    model.backbone.update(arch=TINY_HAT_NET, init_cfg=None)
     if 'neck' in model and 'in_channels' in model.neck:
         model.neck.update(in_channels=[16, 32, 48, 64], out_channels=32)
     if path == SEG:
@@ -103,6 +102,7 @@ def test_frozen_stages_out_of_range():
 
 def test_unknown_module_type():
     from mmhvit.registry import MODELS
+
     # the registry named is the default scope's (whichever ran last)
     with pytest.raises(KeyError, match=r'HATNett is not in the mm\w+::model '
                        'registry'):
@@ -174,7 +174,7 @@ def test_channel_check_follows_in_index_and_input_transform(
 
 def test_input_smaller_than_total_stride():
     holder = nn.Module()
-    holder.backbone = PVTHAFA(arch=TINY_HAFA).eval()
+    holder.backbone = PVTHAFA(arch=TINY_PVT).eval()
     install_forward_checks(holder)
     holder.backbone(torch.rand(1, 3, 32, 40))  # the smallest that works
     with pytest.raises(ConfigError, match=re.escape(
@@ -185,7 +185,7 @@ def test_input_smaller_than_total_stride():
 
 def test_pyramid_backbones_take_inputs_below_their_stride():
     """HAT-Net, ClusTR and HLG pad: no error, one-pixel outputs."""
-    outs = HATNet(arch=TEST_ARCH).eval()(torch.rand(1, 3, 8, 8))
+    outs = HATNet(arch=TINY_HAT_NET).eval()(torch.rand(1, 3, 8, 8))
     assert [o.shape[-2:] for o in outs][-1] == (1, 1)
 
 
@@ -198,18 +198,15 @@ def test_more_clusters_than_tokens():
 
 
 def test_fixed_sia_clusters_above_the_token_count_warn():
-    model = PVTHAFA(arch=dict(embed_dims=16, num_layers=[1, 1, 1, 1],
-                              num_heads=[1, 2, 3, 4]), num_clusters=81)
+    model = PVTHAFA(arch=TINY_PVT, num_clusters=81)
     with pytest.warns(UserWarning, match=r'num_clusters=81 exceeds the (\d+) '
                       r'tokens of this input; merging into \1 clusters'):
         model(torch.rand(1, 3, 64, 64))
 
 
 def test_clustr_grid_aggregation_names_a_too_small_input():
-    model = ClusTR(arch=dict(embed_dims=(16, 32, 48, 64), depths=(1, 1, 1, 1),
-                             num_heads=(1, 1, 2, 2), mlp_ratios=(2, 2, 2, 2),
-                             reduction_ratios=((64, ), (16, ), (4, ), (1, ))),
-                   kv_aggregation='grid')
+    model = ClusTR(arch=TINY_CLUSTR, kv_aggregation='grid',
+                   reduction_ratios=((64, ), (16, ), (4, ), (1, )))
     with pytest.raises(ValueError, match=re.escape(
             'Grid aggregation pools 8x8-token cells (ratio 64), but this '
             'stage map has 4x4 tokens')):
@@ -282,7 +279,7 @@ def test_reentrant_checkpointing_under_ddp_with_unused_parameters():
                 "['backbone.stages.0.blocks.0 (SwinBlock)'")):
             check_checkpointing_under_ddp(wrapper)
         wrapper.module = nn.Module()
-        wrapper.module.backbone = HATNet(arch=TEST_ARCH, with_cp=True)
+        wrapper.module.backbone = HATNet(arch=TINY_HAT_NET, with_cp=True)
         check_checkpointing_under_ddp(wrapper)  # non-reentrant: fine
 
 

@@ -23,16 +23,10 @@ import torch
 
 from mmhvit.datasets import (SHAPE_CLASSES, make_ade20k, make_cityscapes,
                              make_coco, make_imagenet)
+from tiny_archs import TINY_CLUSTR, TINY_HAT_NET, TINY_HLG, TINY_PVT
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
-# Backbones small enough for CPU tests, with the code paths of the paper's
-# archs, and the configs they are tried in.
-TEST_ARCH = dict(stem_channels=8, embed_dims=(16, 32, 48, 64),
-                 depths=(1, 1, 1, 1), head_dim=16, mlp_ratios=(2, 2, 2, 2),
-                 kernel_sizes=(3, 3, 3, 3))
-# (stage widths must be multiples of the previous one in HLG)
-HLG_ARCH = dict(embed_dims=(16, 32, 32, 64), num_heads=(1, 2, 2, 4),
-                depths=(1, 2, 1, 1))  # stage 2: a plain and a dilated layer
+# Tiny backbones (tiny_archs) and the configs they are tried in.
 # The decode heads of the Semantic FPN configs, shrunk
 FPN_HEADS = """
     neck=dict(in_channels=[16, 32, 48, 64], out_channels=32),
@@ -40,22 +34,19 @@ FPN_HEADS = """
 """
 FAMILIES = {
     'hat_net': dict(
-        arch=TEST_ARCH,
+        arch=TINY_HAT_NET,
         seg='hat_net/fpn_hat-net-tiny_8xb2-40k_ade20k-512x512.py',
         det='hat_net/{}_hat-net-tiny_fpn_1x_coco.py'),
     'clustr': dict(
-        arch=dict(embed_dims=(16, 32, 48, 64), depths=(1, 1, 1, 1),
-                  num_heads=(1, 1, 2, 2), mlp_ratios=(2, 2, 2, 2),
-                  reduction_ratios=((64, 16), (16, 4), (4, 1), (1, ))),
+        arch=TINY_CLUSTR,
         seg='clustr/fpn_clustr-small_8xb2-80k_ade20k-512x512.py',
         det='clustr/{}_clustr-small_fpn_1x_coco.py'),
     'hafa': dict(
-        arch=dict(embed_dims=16, num_layers=[1, 1, 1, 1],
-                  num_heads=[1, 2, 3, 4]),
+        arch=TINY_PVT,
         seg='hafa/fpn_pvt-tiny-hafa_8xb2-40k_ade20k-512x512.py',
         det='hafa/{}_pvt-tiny-hafa_fpn_1x_coco.py'),
     'hlg': dict(
-        arch=HLG_ARCH,
+        arch=TINY_HLG,
         seg='hlg/setr-pup_hlg-small_8xb2-160k_ade20k-512x512.py',
         seg_heads="""
     decode_head=dict(in_channels=[16, 32, 32, 64], channels=32, num_heads=2,
@@ -65,7 +56,7 @@ FAMILIES = {
         det='hlg/{}_hlg-tiny_fpn_1x_coco.py',
         dims=[16, 32, 32, 64]),
     'hlg_upernet': dict(
-        arch=HLG_ARCH,
+        arch=TINY_HLG,
         seg='hlg/upernet_hlg-small_8xb1-40k_cityscapes-768x768.py',
         data='cityscapes',
         seg_heads="""
@@ -75,7 +66,7 @@ FAMILIES = {
     test_cfg=dict(mode='whole'),
 """),
 }
-COMMON = f"""
+COMMON = """
 randomness = dict(seed=0, deterministic=True)
 log_level = 'WARNING'
 """
@@ -274,8 +265,7 @@ def seg_config(tmp_path, datasets, iters, ckpt_interval, family='hat_net'):
 
 
 @pytest.mark.parametrize('family', FAMILIES)
-def test_segmentor_trains_loss_falls_and_tests(tmp_path, datasets,
-                                                  family):
+def test_segmentor_trains_loss_falls_and_tests(tmp_path, datasets, family):
     config = seg_config(tmp_path, datasets, 30, 30, family)
     work_dir = tmp_path / 'work'
     run_tool('train.py', config, '--work-dir', work_dir)
@@ -401,8 +391,8 @@ def test_detectors_train_and_test(tmp_path, datasets, family, detector, head,
         tmp_path / 'det.py',
         DET_CONFIG.format(
             root=ROOT, base=family['det'].format(detector),
-            backbone=BACKBONE.format(arch=family['arch']), neck=DET_NECK.format(
-                dims=family.get('dims', [16, 32, 48, 64])),
+            backbone=BACKBONE.format(arch=family['arch']),
+            neck=DET_NECK.format(dims=family.get('dims', [16, 32, 48, 64])),
             head=head,
             pipelines=pipelines, common=COMMON))
     run_tool('train.py', config, '--work-dir', tmp_path / 'work')
@@ -416,8 +406,9 @@ def test_detectors_train_and_test(tmp_path, datasets, family, detector, head,
 def test_classifier_trains_and_tests(tmp_path, datasets):
     config = write(
         tmp_path / 'cls.py',
-        CLS_CONFIG.format(root=ROOT, arch=TEST_ARCH, data=datasets['imagenet'],
-                          num_classes=4, classes=SHAPE_CLASSES[:4],
+        CLS_CONFIG.format(root=ROOT, arch=TINY_HAT_NET,
+                          data=datasets['imagenet'], num_classes=4,
+                          classes=SHAPE_CLASSES[:4],
                           common=COMMON))
     run_tool('train.py', config, '--work-dir', tmp_path / 'work')
     run_tool('test.py', config, tmp_path / 'work' / 'epoch_2.pth',

@@ -10,6 +10,7 @@ import sys
 import cv2
 import numpy as np
 import pytest
+
 from custom_data import ROOT, TEMPLATES, make_custom_seg
 
 

@@ -8,27 +8,17 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from mmhvit.models import (HLG, PVTHAFA, ClusTR, HATNet, PVTv2HAFA,
-                           SwinHAFA)
+from mmhvit.models import HLG, PVTHAFA, ClusTR, HATNet, PVTv2HAFA, SwinHAFA
+from tiny_archs import TINY_CLUSTR, TINY_HAT_NET, TINY_HLG, TINY_PVT, TINY_SWIN
 
 TINY = {
-    'hat_net': lambda: HATNet(
-        arch=dict(stem_channels=8, embed_dims=(16, 32, 48, 64),
-                  depths=(1, 1, 1, 1), head_dim=16, mlp_ratios=(2, 2, 2, 2),
-                  kernel_sizes=(3, 3, 3, 3)),
-        grid_sizes=(8, 8, 8, 1), pool_sizes=(16, 8, 4, 1)),
-    'hlg': lambda: HLG(arch=dict(embed_dims=(16, 32, 32, 64),
-                                 num_heads=(1, 2, 2, 4), depths=(1, 2, 1, 1))),
-    'clustr': lambda: ClusTR(arch=dict(
-        embed_dims=(16, 32, 48, 64), depths=(1, 1, 1, 1),
-        num_heads=(1, 1, 2, 2), mlp_ratios=(2, 2, 2, 2),
-        reduction_ratios=((64, 16), (16, 4), (4, 1), (1, )))),
-    'pvt_hafa': lambda: PVTHAFA(arch=dict(
-        embed_dims=16, num_layers=[1, 1, 1, 1], num_heads=[1, 2, 3, 4])),
-    'pvtv2_hafa': lambda: PVTv2HAFA(arch=dict(
-        embed_dims=16, num_layers=[1, 1, 1, 1], num_heads=[1, 2, 3, 4])),
-    'swin_hafa': lambda: SwinHAFA(arch=dict(
-        embed_dims=16, depths=(1, 1, 1, 1), num_heads=(1, 2, 2, 4))),
+    'hat_net': lambda: HATNet(arch=TINY_HAT_NET, grid_sizes=(8, 8, 8, 1),
+                              pool_sizes=(16, 8, 4, 1)),
+    'hlg': lambda: HLG(arch=TINY_HLG),
+    'clustr': lambda: ClusTR(arch=TINY_CLUSTR),
+    'pvt_hafa': lambda: PVTHAFA(arch=TINY_PVT),
+    'pvtv2_hafa': lambda: PVTv2HAFA(arch=TINY_PVT),
+    'swin_hafa': lambda: SwinHAFA(arch=TINY_SWIN),
 }
 # not divisible by the windows, grids and pools: padding paths included
 SHAPE = (1, 3, 96, 136)

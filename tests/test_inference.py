@@ -14,8 +14,6 @@ from unittest.mock import patch
 
 import cv2
 import pytest
-from custom_data import (DET_TEST_PIPELINE, NUM_SHAPES, ROOT, TINY_BACKBONE,
-                         make_custom_cls, make_custom_det, write_tiny_config)
 from mmdet.apis import DetInferencer
 from mmengine.config import Config
 from mmengine.registry import DATASETS, MODELS, init_default_scope
@@ -26,6 +24,8 @@ from mmseg.apis import MMSegInferencer
 from mmhvit.apis import (check_checkpoint, collect_images, infer_image,
                          load_inference_config)
 from mmhvit.datasets import SHAPE_CLASSES, make_ade20k, make_coco
+from custom_data import (DET_TEST_PIPELINE, NUM_SHAPES, ROOT, TINY_BACKBONE,
+                         make_custom_cls, make_custom_det, write_tiny_config)
 
 # Children of the paper's ADE20K and COCO configs with a tiny model and
 # small test images

@@ -2,4 +2,5 @@
 # hlg-tiny_8xb128_in1k.py with drop path 0.3.
 _base_ = './hlg-tiny_8xb128_in1k.py'
 model = dict(
-    backbone=dict(arch='large', drop_path_rate=0.3), head=dict(in_channels=1024))
+    backbone=dict(arch='large', drop_path_rate=0.3),
+    head=dict(in_channels=1024))

@@ -2,4 +2,5 @@
 # hlg-tiny_8xb128_in1k.py with drop path 0.1.
 _base_ = './hlg-tiny_8xb128_in1k.py'
 model = dict(
-    backbone=dict(arch='mobile', drop_path_rate=0.1), head=dict(in_channels=384))
+    backbone=dict(arch='mobile', drop_path_rate=0.1),
+    head=dict(in_channels=384))

@@ -29,8 +29,8 @@ def default_shape(cfg: Config) -> Tuple[int, int]:
     return PAPER_SHAPES[cfg.default_scope]
 
 
-def build_from_config(config, pretrained: bool = False) -> Tuple[nn.Module,
-                                                                  Config]:
+def build_from_config(config,
+                      pretrained: bool = False) -> Tuple[nn.Module, Config]:
     """The model of a config file (or ``Config``), in eval mode, on the CPU.
 
     Without ``pretrained`` the backbone's ``init_cfg`` is dropped, so

@@ -17,7 +17,8 @@ import torch.nn.functional as F
 
 def _bias(mlp, dy, dx):
     """The bias MLP at one offset: ``(heads,)``."""
-    offset = torch.tensor([float(dy), float(dx)], dtype=mlp.pos_proj.weight.dtype)
+    offset = torch.tensor([float(dy), float(dx)],
+                          dtype=mlp.pos_proj.weight.dtype)
     return mlp.pos3(mlp.pos2(mlp.pos1(mlp.pos_proj(offset))))
 
 

@@ -7,9 +7,8 @@ import pytest
 import torch
 
 from mmhvit.models.layers.clustering import (TokenClusterer, TokenDict,
-                                             dpc_knn, kmeans,
-                                             map2token, merge_tokens,
-                                             token2map)
+                                             dpc_knn, kmeans, map2token,
+                                             merge_tokens, token2map)
 from mmhvit.utils import measure
 from reference.dpc_knn_reference import dpc_knn_reference
 

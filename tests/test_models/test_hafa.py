@@ -136,6 +136,7 @@ def test_deformable_conv_matches_torchvision(size, stride):
     """LAA's grid_sample deformable convolution == torchvision's, values and
     gradients, with offsets reaching past the border."""
     import torchvision
+
     from mmhvit.models.layers.aggregation import deform_conv2d
     torch.manual_seed(0)
     x = torch.rand(2, 4, *size, dtype=torch.float64, requires_grad=True)

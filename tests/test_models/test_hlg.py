@@ -1,12 +1,10 @@
 """HLG: parameter counts vs the paper, local-global attention against an
 independent token-by-token reference (padding and masking included), the
 official key layout, the decode head and the backbone options."""
-import math
 import re
 
 import pytest
 import torch
-from mmengine.registry import init_default_scope
 from torch import nn
 
 from mmhvit.models import HLG, HLGUPHead
@@ -35,18 +33,6 @@ def test_classifier_params_match_paper(name):
     params = count(backbone) + count(nn.Linear(backbone.embed_dims[-1], 1000))
     paper, tolerance = PAPER_CLS_PARAMS_M[name]
     assert abs(params / 1e6 / paper - 1) <= tolerance, params
-
-
-@pytest.mark.parametrize('size', [(64, 64), (97, 131), (33, 47), (224, 224)])
-def test_any_input_size(size):
-    model = HLG(arch='mobile').eval()
-    with torch.no_grad():
-        outs = model(torch.rand(1, 3, *size))
-    h, w = math.ceil(size[0] / 2), math.ceil(size[1] / 2)  # the stem
-    for out, channels in zip(outs, model.embed_dims):
-        h, w = math.ceil(h / 2), math.ceil(w / 2)  # each stage's first layer
-        assert out.shape == (1, channels, h, w)
-        assert torch.isfinite(out).all()
 
 
 @pytest.mark.parametrize('dilated', [False, True])
@@ -175,13 +161,8 @@ def test_decode_head_fuses_at_a_chosen_level():
 
 
 def test_options_and_errors():
-    model = HLG(arch='mobile', out_indices=(1, -1), depths=(1, 1, 3, 1))
+    model = HLG(arch='mobile', depths=(1, 1, 3, 1))
     assert [len(s.layers) for s in model.stages] == [1, 1, 3, 1]
-    assert [o.shape[1] for o in model(torch.rand(1, 3, 64, 64))] == [96, 384]
-    with pytest.raises(ValueError, match='out_indices'):
-        HLG(arch='tiny', out_indices=(4, ))
-    with pytest.raises(ValueError, match="Unknown HLG arch 'huge'"):
-        HLG(arch='huge')
     with pytest.raises(ValueError, match='depths'):
         HLG(arch='tiny', depths=(2, 2, 6))
     with pytest.raises(ValueError, match='multiple of the previous'):
@@ -192,38 +173,8 @@ def test_options_and_errors():
                       depths=(1, 1, 1, 1)))
 
 
-def test_frozen_stages_norm_eval_and_drop_path():
-    model = HLG(arch='mobile', frozen_stages=1, norm_eval=True,
-                drop_path_rate=0.2)
-    model.train()
-    for module in (model.stem, model.stages[0]):
-        assert not module.training
-        assert all(not p.requires_grad for p in module.parameters())
-    assert all(p.requires_grad for p in model.stages[1].parameters())
-    assert all(not m.training for m in model.modules()
-               if isinstance(m, nn.BatchNorm2d))
+def test_drop_path_rises_linearly():
+    model = HLG(arch='mobile', drop_path_rate=0.2)
     rates = [layer.drop_path.drop_prob for s in model.stages
              for layer in s.layers]
     assert rates[0] == 0 and rates[-1] == pytest.approx(0.2)
-
-
-def test_with_cp_gives_same_outputs_and_grads():
-    torch.manual_seed(0)
-    plain = HLG(arch='mobile')
-    checkpointed = HLG(arch='mobile', with_cp=True)
-    checkpointed.load_state_dict(plain.state_dict())
-    image = torch.rand(2, 3, 64, 64)
-    grads = []
-    for model in (plain, checkpointed):
-        loss = sum(o.square().mean() for o in model.train()(image))
-        loss.backward()
-        grads.append(model.stem[0].conv.weight.grad.clone())
-    torch.testing.assert_close(grads[0], grads[1])
-
-
-@pytest.mark.parametrize('scope', ['mmseg', 'mmdet', 'mmpretrain'])
-def test_builds_from_upstream_registries(scope):
-    init_default_scope(scope)
-    registry = __import__(f'{scope}.registry', fromlist=['MODELS']).MODELS
-    assert isinstance(registry.build(dict(type='mmhvit.HLG', arch='mobile')),
-                      HLG)

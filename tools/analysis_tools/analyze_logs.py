@@ -101,8 +101,8 @@ def plot_curves(logs, keys, out, legend=None, title=None):
         for ax, key in zip(axes[:, 0], keys):
             x, y, x_label = curve(records, key)
             if not x:
-                raise ValueError(f'{path} has no {key!r}; it logs '
-                               f'{", ".join(sorted(logged_keys(records)))}')
+                logged = ', '.join(sorted(logged_keys(records)))
+                raise ValueError(f'{path} has no {key!r}; it logs {logged}')
             ax.plot(x, y, marker='o' if len(x) < 20 else None, label=name)
             ax.set(xlabel=x_label, ylabel=key)
             lines.append(summary(name, key, x, y, x_label))

@@ -59,10 +59,10 @@ def main():
     for name, tokens in found:
         clusters = cluster_map(tokens)[0]
         panels.append(draw_clusters(image, clusters))
+        similarity = 100 * conv_similarity(clusters)
         print(f'{name}: {tokens.num_tokens} clusters over a '
               f'{tokens.init_size[0]}x{tokens.init_size[1]} grid; similarity '
-              f'to a stride-2 convolution {100 * conv_similarity(clusters):.1f}'
-              '%')
+              f'to a stride-2 convolution {similarity:.1f}%')
     cv2.imwrite(args.out, np.hstack(panels))
     print(f'Wrote {osp.abspath(args.out)}')
 

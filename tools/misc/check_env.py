@@ -86,8 +86,7 @@ def parse_ranges(source):
                 and isinstance(node.targets[0], ast.Name) \
                 and isinstance(node.value, ast.Constant):
             package, _, bound = node.targets[0].id.lower().partition('_')
-            if package in ('mmcv', 'mmengine') and bound[:3] in ('min',
-                                                                  'max'):
+            if package in ('mmcv', 'mmengine') and bound[:3] in ('min', 'max'):
                 bounds.setdefault(package, {})[bound[:3]] = node.value.value
     return {package: (b['min'], b['max']) for package, b in bounds.items()
             if set(b) == {'min', 'max'}}
@@ -228,8 +227,8 @@ def runtime_details(installed, pins):
     if installed['torch'] is not None:
         cuda_available, details['torch'] = torch_status()
         if installed['mmcv'] is not None:
-            problem, details['mmcv'] = check_mmcv_ops(cuda_available,
-                                                     pins.get('mmcv'))
+            problem, details['mmcv'] = check_mmcv_ops(
+                cuda_available, pins.get('mmcv'))
             problems += [problem] if problem else []
     for dist, module in PACKAGES[2:]:
         if installed[dist] is not None:

@@ -47,8 +47,7 @@ from torch import nn
 from mmhvit.registry import MODELS
 from ..layers import (ConvProjection, LocalAdaptiveAggregation,
                       SemanticInformationAggregation, TokenClusterer,
-                      TokenState, heads_to_tokens, map2token,
-                      tokens_to_heads)
+                      TokenState, heads_to_tokens, map2token, tokens_to_heads)
 from ..utils import load_pretrained
 from .base import check_out_indices, check_per_stage, resolve_arch
 
@@ -102,8 +101,8 @@ def _ffn(ffn, x, state: TokenState, identity):
     hidden = x.transpose(1, 2)[..., None]  # (B, C, N, 1): per-token "map"
     for layer in ffn.layers:
         if isinstance(layer, nn.Conv2d) and layer.kernel_size != (1, 1):
-            mapped = layer(state.replace(hidden[..., 0].transpose(1,
-                                                                 2)).to_map())
+            tokens = hidden[..., 0].transpose(1, 2)  # (B, N, C)
+            mapped = layer(state.replace(tokens).to_map())
             hidden = map2token(mapped, state.tokens).transpose(1, 2)[..., None]
         else:
             hidden = layer(hidden)

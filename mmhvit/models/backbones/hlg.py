@@ -35,7 +35,6 @@ Choices, paper vs official code (details in ``configs/hlg/README.md``):
   windows are).
 """
 
-import torch
 import torch.nn.functional as F
 import torch.utils.checkpoint as cp
 from mmcv.cnn import ConvModule, build_activation_layer, build_norm_layer
@@ -244,9 +243,9 @@ class HLGLayer(BaseModule):
             in_channels, channels, 3, 2, 1, groups=in_channels,
             norm_cfg=conv_norm_cfg,
             act_cfg=act_cfg) if downsample else nn.Identity()
-        self.mlp = DepthwiseMLP(in_channels, channels,
-                                in_channels * mlp_ratio, 2 if downsample else 1,
-                                conv_norm_cfg, act_cfg)
+        stride = 2 if downsample else 1
+        self.mlp = DepthwiseMLP(in_channels, channels, in_channels * mlp_ratio,
+                                stride, conv_norm_cfg, act_cfg)
         self.mlp_norm = LayerNorm2d(channels, eps=norm_cfg.get('eps', 1e-5))
         if local:
             self.smooth = SpatialSmoothing(channels, conv_norm_cfg, act_cfg)

@@ -3,9 +3,9 @@ from .aggregation import (ConvProjection, LocalAdaptiveAggregation,
                           SemanticInformationAggregation, TokenState)
 from .attention import (avg_pool_ceil, global_attention, heads_to_tokens,
                         map_to_heads, tokens_to_heads, window_attention)
-from .clustering import (TokenClusterer, TokenDict, cluster_by_scores,
-                         dpc_knn, dpc_scores, importance_weight, kmeans,
-                         map2token, merge_tokens, token2map)
+from .clustering import (TokenClusterer, TokenDict, cluster_by_scores, dpc_knn,
+                         dpc_scores, importance_weight, kmeans, map2token,
+                         merge_tokens, token2map)
 from .embed import ConvDownsample, ConvStem
 from .mlp import InvertedResidualFFN
 from .position import DynamicPositionBias

@@ -101,4 +101,3 @@ def global_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor,
         map_to_heads(q, num_heads), map_to_heads(k, num_heads),
         map_to_heads(v, num_heads))  # (B, h, H*W, d)
     return out.transpose(-2, -1).reshape(batch, channels, height, width)
-

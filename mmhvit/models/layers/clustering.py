@@ -438,7 +438,8 @@ class TokenClusterer:
         results = []
         for idx, count in zip(idxs, counts):
             offset = torch.arange(num_windows, device=x.device)[:, None]
-            idx = (idx.view(batch, num_windows, -1) + offset * count).flatten(1)
+            idx = idx.view(batch, num_windows, -1) + offset * count
+            idx = idx.flatten(1)
             results.append((idx[:, slot], num_windows * count))
         return results
 

@@ -1,5 +1,5 @@
-from .checkpoint import (convert_official_file, converter_cli,
-                         load_pretrained, match_state_dict, unwrap_state_dict)
+from .checkpoint import (convert_official_file, converter_cli, load_pretrained,
+                         match_state_dict, unwrap_state_dict)
 from .ckpt_convert import OFFICIAL_FORMATS, convert_hat_net, convert_hlg
 
 __all__ = [

@@ -1,0 +1,105 @@
+"""What every mmhvit pyramid backbone promises a dense-prediction config,
+checked once for all of them: four maps at strides 4-32 for any input size,
+``out_indices``, ``frozen_stages`` + ``norm_eval``, ``with_cp`` and
+building from the upstream registries. A new backbone adds a row to
+``BACKBONES``; its own test file keeps what is particular to it."""
+import math
+
+import pytest
+import torch
+from mmengine.registry import init_default_scope
+from torch import nn
+
+from mmhvit.models import HLG, ClusTR, HATNet
+from tiny_archs import TINY_CLUSTR
+
+# The smallest paper archs, and a tiny ClusTR (its exact clustering is
+# quadratic in the tokens).
+BACKBONES = {
+    # HAT-Net with the dense-prediction grids (configs/hat_net), BN so that
+    # norm_eval has something to act on.
+    'HATNet': (HATNet, dict(arch='tiny', grid_sizes=(8, 8, 8, 1),
+                            pool_sizes=(16, 8, 4, 1),
+                            norm_cfg=dict(type='BN'))),
+    'HLG': (HLG, dict(arch='mobile')),
+    'ClusTR': (ClusTR, dict(arch=TINY_CLUSTR,
+                            clustering=dict(deterministic=True))),
+}
+# Extra sizes: COCO's 800 x 1344 for HAT-Net (its pooled global attention at
+# detection size), a classifier's 224 for HLG, an 8 x 8 image for ClusTR
+# (fewer tokens than some cluster counts).
+EXTRA_SIZES = dict(HATNet=(800, 1344), HLG=(224, 224), ClusTR=(8, 8))
+
+
+def build(name, **options):
+    cls, settings = BACKBONES[name]
+    return cls(**{**settings, **options})
+
+
+@pytest.mark.parametrize('name', list(BACKBONES))
+@pytest.mark.parametrize('size', [(64, 64), (97, 131), (33, 47), 'extra'])
+def test_four_maps_at_strides_4_to_32_for_any_size(name, size):
+    size = EXTRA_SIZES[name] if size == 'extra' else size
+    model = build(name).eval()
+    with torch.no_grad():
+        outs = model(torch.rand(2, 3, *size))
+    h, w = math.ceil(size[0] / 4), math.ceil(size[1] / 4)
+    assert len(outs) == 4
+    for out, channels in zip(outs, model.embed_dims):
+        assert out.shape == (2, channels, h, w)
+        assert torch.isfinite(out).all()
+        h, w = math.ceil(h / 2), math.ceil(w / 2)
+
+
+@pytest.mark.parametrize('name', list(BACKBONES))
+def test_out_indices_select_and_are_checked(name):
+    model = build(name, out_indices=(1, -1)).eval()
+    with torch.no_grad():
+        outs = model(torch.rand(1, 3, 64, 64))
+    dims = model.embed_dims
+    assert [o.shape[1] for o in outs] == [dims[1], dims[3]]
+    with pytest.raises(ValueError, match='out_indices'):
+        build(name, out_indices=(4, ))
+    with pytest.raises(ValueError, match=f"Unknown {name} arch 'huge'"):
+        build(name, arch='huge')
+    with pytest.raises(ValueError, match='frozen_stages'):
+        build(name, frozen_stages=5)
+
+
+@pytest.mark.parametrize('name', list(BACKBONES))
+def test_frozen_stages_and_norm_eval(name):
+    model = build(name, frozen_stages=1, norm_eval=True).train()
+    frozen = model.frozen_modules()  # stem (may be empty), stage 1, ...
+    for module in frozen[:2]:
+        assert not module.training
+        assert all(not p.requires_grad for p in module.parameters())
+    for module in frozen[2:]:
+        assert all(p.requires_grad for p in module.parameters())
+    norms = [m for m in model.modules()
+             if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    assert all(not norm.training for norm in norms)
+
+
+@pytest.mark.parametrize('name', list(BACKBONES))
+def test_with_cp_gives_the_same_gradients(name):
+    torch.manual_seed(0)
+    plain, checkpointed = build(name), build(name, with_cp=True)
+    checkpointed.load_state_dict(plain.state_dict())
+    image = torch.rand(2, 3, 64, 64)
+    grads = []
+    for model in (plain, checkpointed):
+        sum(o.square().mean() for o in model.train()(image)).backward()
+        grads.append([p.grad for p in model.parameters()])
+    assert all(g is not None for g in grads[1])
+    for plain_grad, cp_grad in zip(*grads):
+        torch.testing.assert_close(cp_grad, plain_grad)
+
+
+@pytest.mark.parametrize('name', list(BACKBONES))
+@pytest.mark.parametrize('scope', ['mmseg', 'mmdet', 'mmpretrain'])
+def test_builds_from_upstream_registries(name, scope):
+    init_default_scope(scope)
+    registry = __import__(f'{scope}.registry', fromlist=['MODELS']).MODELS
+    cls, settings = BACKBONES[name]
+    assert isinstance(registry.build(dict(type=f'mmhvit.{name}', **settings)),
+                      cls)
