@@ -9,6 +9,8 @@ import logging
 import os.path as osp
 import re
 import runpy
+import shutil
+import subprocess
 import sys
 from unittest import mock
 
@@ -497,3 +499,18 @@ def test_catalogue_lists_every_test():
             defined |= set(re.findall(r'^def (test_\w+)', f.read(),
                                       flags=re.MULTILINE))
     assert names <= defined, names - defined
+
+
+def test_install_stops_when_the_disk_is_short(tmp_path):
+    """A new venv is not started without the room it needs."""
+    for name in ('Makefile', 'setup.py'):
+        shutil.copy(osp.join(ROOT, name), tmp_path)
+    shutil.copytree(osp.join(ROOT, 'requirements'), tmp_path / 'requirements')
+    # PYTHON=false: had the check let it through, making the venv fails at once
+    result = subprocess.run(
+        ['make', 'install', 'MIN_FREE_GIB=1000000', 'PYTHON=false'],
+        cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert result.returncode != 0
+    assert re.search(r'make install: \d+ GiB free under \S+; a new \.venv '
+                     r'needs about 1000000 GiB', result.stderr), result.stderr
+    assert not (tmp_path / '.venv').exists()
