@@ -43,6 +43,11 @@ and tested in ``tests/test_compat.py``. Installed packages are never edited.
    ``dump`` that truncates and writes), so two processes writing different
    timings can leave a corrupt file. :func:`apply` makes that dump run on
    the main process only, as the hook's other writes already do.
+6. mmengine's ``CheckpointHook`` deletes the oldest kept checkpoint *before*
+   writing the new one, so with ``max_keep_ckpts=1`` a job killed while
+   saving leaves no checkpoint to resume from. :func:`save_then_rotate`
+   deletes it only after the new checkpoint is complete (a kill in between
+   leaves one extra file, never none).
 """
 import logging
 import os
@@ -53,9 +58,9 @@ import numpy as np
 import torch
 import torch.distributed as torch_dist
 from mmengine.dataset import BaseDataset
-from mmengine.dist import master_only
+from mmengine.dist import is_main_process, master_only
 from mmengine.dist import utils as dist_utils
-from mmengine.hooks import logger_hook
+from mmengine.hooks import CheckpointHook, logger_hook
 from mmengine.logging import HistoryBuffer, print_log
 from mmengine.model import MMDistributedDataParallel, revert_sync_batchnorm
 from mmengine.runner import checkpoint as mmengine_checkpoint
@@ -151,6 +156,28 @@ def save_checkpoint_atomically(checkpoint, filename, file_client_args=None,
     os.replace(partial, filename)
 
 
+_mmengine_save_with_step = CheckpointHook._save_checkpoint_with_step
+
+
+def save_then_rotate(self, runner, step, meta):
+    """``CheckpointHook._save_checkpoint_with_step``; the checkpoint that
+    falls out of ``max_keep_ckpts`` is deleted after the new one is saved."""
+    stale = None
+    if self.max_keep_ckpts > 0:  # (keep_ckpt_ids exists only then)
+        kept = self.keep_ckpt_ids
+        if len(kept) == self.max_keep_ckpts and kept[-1] != step:
+            stale = kept.popleft()  # mmengine finds room, deletes nothing
+    _mmengine_save_with_step(self, runner, step, meta)
+    if stale is None or not is_main_process():
+        return
+    path = self.file_backend.join_path(self.out_dir,
+                                       self.filename_tmpl.format(stale))
+    if self.file_backend.isfile(path):
+        self.file_backend.remove(path)
+    elif self.file_backend.isdir(path):  # DeepSpeed saves directories
+        self.file_backend.rmtree(path)
+
+
 _mmengine_serialize_data = BaseDataset._serialize_data
 
 
@@ -189,6 +216,7 @@ def apply():
     CheckpointLoader.register_scheme(prefixes='', force=True)(load_from_local)
     mmengine_checkpoint.save_checkpoint = save_checkpoint_atomically
     mmengine_runner.save_checkpoint = save_checkpoint_atomically
+    CheckpointHook._save_checkpoint_with_step = save_then_rotate
     dist_utils._init_dist_pytorch = init_dist_pytorch
     MMDistributedDataParallel.__init__ = ddp_init
     BaseDataset._serialize_data = serialize_data

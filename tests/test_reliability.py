@@ -1,5 +1,6 @@
-"""Crashes while saving, NaN losses, the checkpoint ``--resume`` picks, the
-commands the slurm scripts launch and deterministic mode on CUDA."""
+"""Crashes while saving, checkpoint rotation, NaN losses, the checkpoint
+``--resume`` picks, the commands the slurm scripts launch and deterministic
+mode on CUDA."""
 import argparse
 import os
 import os.path as osp
@@ -12,6 +13,7 @@ from mmengine.fileio import LocalBackend
 from mmengine.model import BaseModel
 from mmengine.runner import Runner
 from mmengine.runner import checkpoint as mmengine_checkpoint
+from mmengine.runner import runner as mmengine_runner
 from mmengine.structures import BaseDataElement
 from torch import nn
 
@@ -115,6 +117,36 @@ def test_nan_loss_stops_training_with_a_checkpoint(tmp_path):
     for key, value in before.items():
         torch.testing.assert_close(saved[key], value)
     assert (tmp_path / 'last_checkpoint').read_text().endswith('iter_2.pth')
+
+
+def test_old_checkpoint_is_deleted_only_after_the_new_one_is_saved(
+        tmp_path, monkeypatch):
+    on_disk_while_saving = []
+    save = mmengine_runner.save_checkpoint  # as patched by mmhvit
+
+    def recording_save(checkpoint, filename, *args, **kwargs):
+        on_disk_while_saving.append(sorted(os.listdir(tmp_path / 'keep')))
+        save(checkpoint, filename, *args, **kwargs)
+
+    monkeypatch.setattr(mmengine_runner, 'save_checkpoint', recording_save)
+    runner = Runner(
+        model=ToyModel(), work_dir=str(tmp_path / 'keep'),
+        experiment_name='keep',
+        train_dataloader=dict(
+            dataset=ToyDataset(), batch_size=2, num_workers=0,
+            sampler=dict(type='DefaultSampler', shuffle=False)),
+        optim_wrapper=dict(optimizer=dict(type='SGD', lr=0.1)),
+        train_cfg=dict(by_epoch=False, max_iters=2),
+        default_hooks=dict(checkpoint=dict(
+            type='CheckpointHook', by_epoch=False, interval=1,
+            max_keep_ckpts=1)),
+        log_level='WARNING')
+    runner.train()
+    checkpoints = [[name for name in names if name.endswith('.pth')]
+                   for names in on_disk_while_saving]
+    assert checkpoints == [[], ['iter_1.pth']]  # iter_1 kept during iter_2
+    assert sorted(name for name in os.listdir(tmp_path / 'keep')
+                  if name.endswith('.pth')) == ['iter_2.pth']
 
 
 @pytest.fixture
