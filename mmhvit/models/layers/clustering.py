@@ -13,13 +13,13 @@ each centre its own cluster. Unlike a plain implementation, the ``N x N``
 distance matrix is never stored: rows are processed in chunks, so extra
 memory is ``O(N * (k + chunk))`` instead of ``O(N^2)``.
 """
-import functools
 import math
 from typing import List, NamedTuple, Optional, Tuple
 
 import torch
 import torch.nn.functional as F
 
+from .layout_cache import layout_cache
 from .windows import ceil_div
 
 # Rows of the distance matrix held at once: chunk * N <= this many entries.
@@ -360,7 +360,7 @@ def _split(length: int, parts: int):
     return torch.minimum(index, ends[:, None] - 1), valid
 
 
-@functools.lru_cache(maxsize=64)
+@layout_cache(maxsize=64)
 def window_layout(height: int, width: int, window_size: int,
                   device: torch.device):
     """Windows of at most ``window_size`` tokens a side, as equal as

@@ -1,10 +1,11 @@
 """Relative position bias from an MLP over offsets (no learned tables)."""
-import functools
 from typing import Sequence, Tuple
 
 import torch
 from mmengine.model import BaseModule
 from torch import nn
+
+from .layout_cache import layout_cache
 
 
 def _mlp_stage(in_features: int, out_features: int) -> nn.Sequential:
@@ -13,7 +14,7 @@ def _mlp_stage(in_features: int, out_features: int) -> nn.Sequential:
         nn.Linear(in_features, out_features))
 
 
-@functools.lru_cache(maxsize=256)
+@layout_cache(maxsize=256)
 def _offsets(queries: Tuple[float], keys: Tuple[float], device: str):
     """The distinct offsets ``q - k`` along one axis ``(U,)`` and, for each
     query-key pair, the index of its offset ``(len(queries), len(keys))``.
