@@ -92,17 +92,24 @@ class ToyDataset(torch.utils.data.Dataset):
                         metainfo=dict(img_path=f'img_{index}.png')))
 
 
-def test_nan_loss_stops_training_with_a_checkpoint(tmp_path):
-    runner = Runner(
-        model=ToyModel(), work_dir=str(tmp_path), experiment_name='nan',
+def toy_runner(work_dir, max_iters, **checkpoint):
+    """A runner training :class:`ToyModel` on :class:`ToyDataset` (batch 2,
+    in order) for ``max_iters``, with ``CheckpointHook(**checkpoint)``."""
+    return Runner(
+        model=ToyModel(), work_dir=str(work_dir),
+        experiment_name=osp.basename(work_dir),
         train_dataloader=dict(
             dataset=ToyDataset(), batch_size=2, num_workers=0,
             sampler=dict(type='DefaultSampler', shuffle=False)),
         optim_wrapper=dict(optimizer=dict(type='SGD', lr=0.1)),
-        train_cfg=dict(by_epoch=False, max_iters=4),
+        train_cfg=dict(by_epoch=False, max_iters=max_iters),
         default_hooks=dict(checkpoint=dict(
-            type='CheckpointHook', by_epoch=False, interval=2)),
+            type='CheckpointHook', by_epoch=False, **checkpoint)),
         log_level='WARNING')
+
+
+def test_nan_loss_stops_training_with_a_checkpoint(tmp_path):
+    runner = toy_runner(tmp_path, 4, interval=2)
     runner.register_hook(NonFiniteLossHook(), 'VERY_HIGH')
     with pytest.raises(FloatingPointError, match=(
             r"Non-finite loss at iteration 3: \{'loss': \[nan\]\} \(this "
@@ -129,19 +136,7 @@ def test_old_checkpoint_is_deleted_only_after_the_new_one_is_saved(
         save(checkpoint, filename, *args, **kwargs)
 
     monkeypatch.setattr(mmengine_runner, 'save_checkpoint', recording_save)
-    runner = Runner(
-        model=ToyModel(), work_dir=str(tmp_path / 'keep'),
-        experiment_name='keep',
-        train_dataloader=dict(
-            dataset=ToyDataset(), batch_size=2, num_workers=0,
-            sampler=dict(type='DefaultSampler', shuffle=False)),
-        optim_wrapper=dict(optimizer=dict(type='SGD', lr=0.1)),
-        train_cfg=dict(by_epoch=False, max_iters=2),
-        default_hooks=dict(checkpoint=dict(
-            type='CheckpointHook', by_epoch=False, interval=1,
-            max_keep_ckpts=1)),
-        log_level='WARNING')
-    runner.train()
+    toy_runner(tmp_path / 'keep', 2, interval=1, max_keep_ckpts=1).train()
     checkpoints = [[name for name in names if name.endswith('.pth')]
                    for names in on_disk_while_saving]
     assert checkpoints == [[], ['iter_1.pth']]  # iter_1 kept during iter_2

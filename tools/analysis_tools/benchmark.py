@@ -14,9 +14,8 @@ upstream backbones users compare with: mmdet's PVT-T and PVTv2-B1,
 mmpretrain's Swin-T and mmseg's ViT-B/16. ``--external NAME=FILE:FACTORY``
 adds a model built by ``FACTORY()`` from a Python file outside mmhvit, e.g.
 a local copy of an official implementation, so that it runs beside ours.
-Models take turns round by round so
-that machine load affects all alike; medians are reported. The first model
-is the reference of the ratios.
+Models take turns round by round so that machine load affects all alike;
+medians are reported. The first model is the reference of the ratios.
 
 Columns: median latency, throughput (images/s), peak memory above the
 model's own (CUDA: allocator peak; CPU: resident-set peak), MACs and the
