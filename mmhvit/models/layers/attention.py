@@ -48,9 +48,11 @@ def window_attention(qkv: torch.Tensor, num_heads: int,
     hp, wp = qkv.shape[-2:]
     gh, gw, g = grid.gh, grid.gw, window_size
     qkv = qkv.view(batch, 3, num_heads, head_dim, gh, g, gw, g)
-    # -> (3, B, gh, gw, h, G, G, d) -> (3, B*gh*gw, h, G*G, d)
+    # -> (3, B, gh, gw, h, G, G, d) -> (3, B*gh*gw, h, G*G, d), contiguous:
+    # a map of one window reshapes to a view with a strided head dim, which
+    # SDPA runs only on its math path (CPU and CUDA)
     qkv = qkv.permute(1, 0, 4, 6, 2, 5, 7, 3).reshape(
-        3, batch * gh * gw, num_heads, g * g, head_dim)
+        3, batch * gh * gw, num_heads, g * g, head_dim).contiguous()
     mask = None
     if grid.valid is not None:  # (gh*gw, G*G) -> (B*gh*gw, 1, 1, G*G)
         mask = grid.valid[:, None, None].repeat(batch, 1, 1, 1)
