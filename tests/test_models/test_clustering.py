@@ -7,9 +7,10 @@ import pytest
 import torch
 
 from mmhvit.models.layers.clustering import (TokenClusterer, TokenDict,
-                                             dpc_knn, kmeans, map2token,
-                                             merge_tokens, token2map)
-from mmhvit.utils import measure
+                                             dpc_knn, dpc_scores, kmeans,
+                                             map2token, merge_tokens,
+                                             token2map)
+from mmhvit.analysis import measure
 from reference.dpc_knn_reference import dpc_knn_reference
 
 
@@ -72,6 +73,38 @@ def test_padded_tokens_are_never_centres_and_change_nothing():
     idx = dpc_knn(padded, 4, token_mask=mask)
     assert same_partition(idx[:, :x.shape[1]], ids)
     assert same_partition(idx[:, :x.shape[1]], dpc_knn(x, 4))
+
+
+def test_an_image_clusters_the_same_alone_and_in_a_batch():
+    """Nothing is reduced over the batch: not the tie-breaking noise, nor
+    the distance standing in for padded tokens, nor the chunks of rows (a
+    batch-sized chunk would compute 2-row blocks alone and 1-row blocks
+    batched here, which round differently)."""
+    gen = torch.Generator().manual_seed(0)
+    x = torch.randn(2, 300, 16, generator=gen)
+    x[1] *= 100  # a far larger image beside the first one
+    mask = torch.ones(2, 300, dtype=torch.bool)
+    mask[:, 297:] = False
+    alone, batched = (
+        dpc_scores(tokens, 5, masks, chunk_elements=600)
+        for tokens, masks in ((x[:1], mask[:1]), (x, mask)))
+    assert torch.equal(batched[:1], alone)
+    for method in (dpc_knn, kmeans):
+        assert torch.equal(method(x, 30)[:1], method(x[:1], 30))
+    # fewer real tokens than neighbours: padded ones enter the k nearest
+    mask[:, 3:] = False
+    assert torch.equal(dpc_scores(x, 5, mask)[:1],
+                       dpc_scores(x[:1], 5, mask[:1]))
+
+
+def test_tie_breaking_ignores_the_random_state():
+    """Identical tokens (zero padding) tie; the same ones become centres
+    whatever torch's random state."""
+    x = torch.cat([torch.randn(1, 40, 8), torch.zeros(1, 60, 8)], dim=1)
+    torch.manual_seed(1)
+    first = dpc_knn(x, 10)
+    torch.manual_seed(2)
+    assert torch.equal(dpc_knn(x, 10), first)
 
 
 def test_cluster_number_is_checked():
@@ -140,7 +173,7 @@ def test_windows_cover_every_token_once_and_keep_clusters_inside():
 
 def test_two_ratios_share_the_density_peaks():
     x, _ = blobs(batch=1, per_blob=16, num_blobs=4)
-    (fine, m_fine), (coarse, m_coarse) = TokenClusterer(deterministic=True)(
+    (fine, m_fine), (coarse, m_coarse) = TokenClusterer()(
         x, (8, 8), [4, 16])
     assert (m_fine, m_coarse) == (16, 4)
     reference = dpc_knn(x, 4, generator=torch.Generator().manual_seed(0))

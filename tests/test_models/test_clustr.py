@@ -13,9 +13,9 @@ def test_attention_equals_attention_over_merged_clusters():
     """Eq. 5 by hand: queries of every token against keys and values of
     the importance-weighted cluster means, on the same clusters."""
     torch.manual_seed(0)
-    attn = ClusterAttention(8, 2, (4, ), TokenClusterer(deterministic=True))
+    attn = ClusterAttention(8, 2, (4, ), TokenClusterer())
     x, hw = torch.randn(1, 36, 8), (6, 6)
-    (idx, num), = TokenClusterer(deterministic=True)(x, hw, [4])
+    (idx, num), = TokenClusterer()(x, hw, [4])
     assert num == 9
     merged, _ = merge_tokens(x, idx, num, attn.score[0](x).exp())
     k, v = attn.kv[0](merged).chunk(2, dim=-1)
@@ -31,7 +31,7 @@ def test_attention_equals_attention_over_merged_clusters():
 
 def test_clusters_are_dpc_knn_of_the_normalised_input():
     x = torch.randn(2, 64, 8)
-    (idx, num), = TokenClusterer(deterministic=True)(x, (8, 8), [16])
+    (idx, num), = TokenClusterer()(x, (8, 8), [16])
     expected = dpc_knn(x, 4, generator=torch.Generator().manual_seed(0))
     assert num == 4 and torch.equal(idx, expected)
 
@@ -59,13 +59,15 @@ def test_variants_run(options):
     assert [o.shape[1] for o in outs] == [16, 32, 48, 64]
 
 
-def test_deterministic_clustering_repeats_exactly():
-    model = ClusTR(arch=TINY_CLUSTR,
-                   clustering=dict(method='dpc_knn', deterministic=True))
+def test_clustering_repeats_exactly():
+    """Whatever torch's random state (the tie-breaking noise is fixed)."""
+    model = ClusTR(arch=TINY_CLUSTR, clustering=dict(method='dpc_knn'))
     model.eval()
     x = torch.rand(1, 3, 64, 64)
     with torch.no_grad():
-        first, second = model(x), model(x)
+        first = model(x)
+        torch.manual_seed(1)
+        second = model(x)
     for a, b in zip(first, second):
         assert torch.equal(a, b)
 

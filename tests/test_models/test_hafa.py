@@ -57,7 +57,7 @@ def test_zero_offset_laa_equals_pvtv2_patch_embedding():
 
 def test_sia_merges_into_the_downsampled_map_and_back():
     sia = SemanticInformationAggregation(
-        8, 16, TokenClusterer(deterministic=True))
+        8, 16, TokenClusterer())
     grid = TokenState.from_grid(torch.randn(2, 14 * 10, 8), (14, 10))
     queries, source = sia(grid)
     assert queries.x.shape == (2, 7 * 5, 16) and queries.map_size == (7, 5)

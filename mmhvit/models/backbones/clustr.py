@@ -46,11 +46,11 @@ import torch.nn.functional as F
 import torch.utils.checkpoint as cp
 from mmcv.cnn import build_norm_layer
 from mmcv.cnn.bricks.transformer import PatchEmbed
+from mmdet.models.layers import nlc_to_nchw
 from mmengine.model import BaseModule, ModuleList
 from mmengine.model.weight_init import (constant_init, normal_init,
                                         trunc_normal_init)
 from mmseg.models.backbones.mit import MixFFN
-from mmseg.models.utils import nlc_to_nchw
 from torch import nn
 
 from mmhvit.registry import MODELS
@@ -202,7 +202,9 @@ class ClusTRStage(BaseModule):
         self.norm = build_norm_layer(norm_cfg, channels)[1]
 
     def forward(self, x):
-        """(B, C_in, H, W) -> (B, C, H', W')."""
+        """(B, C_in, H, W) -> (B, C, H', W'), contiguous (mmdet's
+        ``nlc_to_nchw`` copies; mmseg's returns a channels-last view, which
+        mmcv's RoIAlign misreads)."""
         x, hw = self.patch_embed(x)  # (B, N, C)
         for block in self.blocks:
             x = block(x, hw)
@@ -225,8 +227,8 @@ class ClusTR(PyramidBackbone):
         scale_fusion (str): ``'concat'`` or ``'sum'``.
         kv_aggregation (str): ``'cluster'`` or ``'grid'`` (Tab. 7).
         clustering (dict): ``method`` (``'dpc_knn'`` or ``'kmeans'``), ``k``,
-            ``num_iters`` (K-means), ``deterministic`` and ``window_sizes``
-            (one per stage, None = whole map) of :class:`TokenClusterer`.
+            ``num_iters`` (K-means) and ``window_sizes`` (one per stage,
+            None = whole map) of :class:`TokenClusterer`.
         out_indices (Sequence[int]): Output stages.
         drop_rate (float): Dropout after attention and in the FFN.
         attn_drop_rate (float): Dropout of attention weights.

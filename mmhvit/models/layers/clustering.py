@@ -12,25 +12,35 @@ the largest distance of its image; every token joins its nearest centre and
 each centre its own cluster. Unlike a plain implementation, the ``N x N``
 distance matrix is never stored: rows are processed in chunks, so extra
 memory is ``O(N * (k + chunk))`` instead of ``O(N^2)``.
+
+An image's clusters depend on that image only, never on the others of its
+batch nor on torch's random state: everything is computed per image, the
+chunks of rows are the same whatever the batch size (a matmul over fewer
+rows may round differently, and one flipped comparison moves a centre), and
+TCFormer's random tie-breaking noise is replaced by a fixed draw per token
+position (:func:`tie_breaking_noise`). Ties are not rare: the zero padding
+of a detector's batch makes many identical tokens.
 """
 import math
 from typing import List, NamedTuple, Optional, Tuple
 
 import torch
 import torch.nn.functional as F
+from mmdet.models.layers import nlc_to_nchw
 
 from .layout_cache import layout_cache
 from .windows import ceil_div
 
-# Rows of the distance matrix held at once: chunk * N <= this many entries.
+# Rows of an image's distance matrix held at once: chunk * N <= this many
+# entries per image.
 DEFAULT_CHUNK_ELEMENTS = 1 << 24  # 64 MiB of float32
 
 
-def _row_chunks(batch: int, num_rows: int, num_cols: int,
-                chunk_elements: int):
-    """Row slices of a (batch, rows, cols) matrix, ``chunk_elements`` at a
-    time."""
-    step = max(1, chunk_elements // max(batch * num_cols, 1))
+def _row_chunks(num_rows: int, num_cols: int, chunk_elements: int):
+    """Row slices of a (rows, cols) matrix per image, ``chunk_elements``
+    at a time; independent of the batch size, so that every image's rows
+    are computed in the same groups alone or batched."""
+    step = max(1, chunk_elements // max(num_cols, 1))
     for start in range(0, num_rows, step):
         yield slice(start, min(start + step, num_rows))
 
@@ -62,17 +72,27 @@ def nearest_centre(x: torch.Tensor, centres: torch.Tensor,
     ``x`` ``(B, N, C)`` (first on ties), ``(B, N)``."""
     batch, num_tokens, _ = x.shape
     idx = x.new_empty(batch, num_tokens, dtype=torch.long)
-    for rows in _row_chunks(batch, num_tokens, centres.shape[1],
-                            chunk_elements):
+    for rows in _row_chunks(num_tokens, centres.shape[1], chunk_elements):
         idx[:, rows] = scaled_distance(x[:, rows], centres).argmin(dim=-1)
     return idx
 
 
 def _masked_columns(dist, token_mask, fill):
-    """Replace distances to masked (padded) tokens by ``fill``."""
+    """Replace distances to masked (padded) tokens by ``fill`` (a number or
+    a per-image ``(B, 1, 1)`` tensor)."""
     if token_mask is None:
         return dist
-    return dist.masked_fill(~token_mask[:, None, :], fill)
+    return torch.where(token_mask[:, None, :], dist, fill)
+
+
+@layout_cache(maxsize=16)
+def tie_breaking_noise(num_tokens: int, device: torch.device) -> torch.Tensor:
+    """``(N,)`` uniform values in ``[0, 1)``, one per token position, drawn
+    once from a generator seeded with 0: the same for every image and call
+    (equal to ``torch.rand(N, generator=torch.Generator().manual_seed(0))``).
+    """
+    generator = torch.Generator().manual_seed(0)
+    return torch.rand(num_tokens, generator=generator).to(device)
 
 
 @torch.no_grad()
@@ -90,9 +110,10 @@ def dpc_scores(x: torch.Tensor,
         token_mask (Tensor, optional): ``(B, N)`` bool, False for padded
             tokens: they are nobody's neighbour, have density 0 and score
             below every real token.
-        generator (torch.Generator, optional): Source of the tie-breaking
-            noise, for reproducible clusters.
-        chunk_elements (int): Distance entries held at once.
+        generator (torch.Generator, optional): Draws the tie-breaking
+            noise, one value per token position, shared by the images of
+            the batch. By default :func:`tie_breaking_noise`.
+        chunk_elements (int): Distance entries held at once per image.
 
     Returns:
         Tensor: ``(B, N)`` float32 scores.
@@ -100,12 +121,13 @@ def dpc_scores(x: torch.Tensor,
     batch, num_tokens, _ = x.shape
     x = x.float()
     k = min(k, num_tokens)
-    # Larger than any distance: masked tokens lose every neighbour contest.
-    far = 2 * x.norm(dim=-1).amax() / math.sqrt(x.shape[-1]) + 1
+    # Larger than any distance of the image: masked tokens lose every
+    # neighbour contest. (B, 1, 1)
+    far = 2 * x.norm(dim=-1).amax(dim=1) / math.sqrt(x.shape[-1]) + 1
+    far = far[:, None, None]
     knn_sq_mean = x.new_empty(batch, num_tokens)
     dist_max = x.new_zeros(batch)
-    chunks = list(
-        _row_chunks(batch, num_tokens, num_tokens, chunk_elements))
+    chunks = list(_row_chunks(num_tokens, num_tokens, chunk_elements))
     for rows in chunks:
         dist = scaled_distance(x[:, rows], x)  # (B, rows, N)
         dist_max = torch.maximum(
@@ -113,9 +135,12 @@ def dpc_scores(x: torch.Tensor,
         knn = _masked_columns(dist, token_mask, far).topk(
             k, dim=-1, largest=False).values  # (B, rows, k)
         knn_sq_mean[:, rows] = knn.square().mean(dim=-1)
-    noise = torch.rand(batch, num_tokens, generator=generator,
-                       device=generator.device if generator else x.device)
-    density = (-knn_sq_mean).exp() + 1e-6 * noise.to(x.device)
+    if generator is None:
+        noise = tie_breaking_noise(num_tokens, x.device)
+    else:
+        noise = torch.rand(num_tokens, generator=generator,
+                           device=generator.device).to(x.device)
+    density = (-knn_sq_mean).exp() + 1e-6 * noise  # (B, N)
     if token_mask is not None:
         density = density * token_mask
 
@@ -305,11 +330,12 @@ def token2map(x: torch.Tensor, tokens: TokenDict,
         map_size (tuple): ``(H, W)``.
 
     Returns:
-        Tensor: ``(B, C, H, W)``.
+        Tensor: ``(B, C, H, W)``, contiguous (mmcv's ops, e.g. RoIAlign,
+        read the memory as NCHW).
     """
     batch, _, channels = x.shape
     if tokens.is_grid and tuple(map_size) == tuple(tokens.init_size):
-        return x.transpose(1, 2).reshape(batch, channels, *map_size)
+        return nlc_to_nchw(x, map_size)
     pixel = _cell_to_pixel(tokens.init_size, map_size, x.device)
     pixel = pixel.expand(batch, -1)[..., None]  # (B, H0*W0, 1)
     cells = gather_tokens(x, tokens.idx_token)  # (B, H0*W0, C)
@@ -318,8 +344,7 @@ def token2map(x: torch.Tensor, tokens: TokenDict,
         1, pixel.expand(-1, -1, channels), cells)
     count = x.new_zeros(batch, height * width, 1).scatter_add(
         1, pixel, x.new_ones(pixel.shape))
-    out = out / count.clamp(min=1)
-    return out.transpose(1, 2).reshape(batch, channels, height, width)
+    return nlc_to_nchw(out / count.clamp(min=1), map_size)
 
 
 def map2token(feature_map: torch.Tensor, tokens: TokenDict) -> torch.Tensor:
@@ -403,17 +428,14 @@ class TokenClusterer:
             gets ``ceil(n / lambda)`` clusters, ``n`` its fewest tokens).
             Cheaper at high resolution, but it changes the clusters: a
             cluster never spans two windows.
-        deterministic (bool): Seeded tie-breaking noise.
     """
 
-    def __init__(self, method='dpc_knn', k=5, num_iters=10, window_size=None,
-                 deterministic=False):
+    def __init__(self, method='dpc_knn', k=5, num_iters=10, window_size=None):
         if method not in ('dpc_knn', 'kmeans'):
             raise ValueError(f"Unknown clustering method {method!r}; use "
                              "'dpc_knn' or 'kmeans'.")
         self.method, self.k, self.num_iters = method, k, num_iters
         self.window_size = window_size
-        self.deterministic = deterministic
 
     def __call__(self, x: torch.Tensor, hw: Tuple[int, int],
                  ratios) -> List[Tuple[torch.Tensor, int]]:
@@ -449,8 +471,5 @@ class TokenClusterer:
         cluster number in ``counts``, over all tokens (no windows)."""
         if self.method == 'kmeans':
             return [kmeans(groups, m, self.num_iters, mask) for m in counts]
-        generator = None
-        if self.deterministic:
-            generator = torch.Generator(groups.device).manual_seed(0)
-        score = dpc_scores(groups, self.k, mask, generator)
+        score = dpc_scores(groups, self.k, mask)
         return [cluster_by_scores(groups, score, m) for m in counts]
