@@ -1,11 +1,17 @@
-"""Registries of mmhvit.
+"""Registries of mmhvit, children of MMEngine's root registries with scope
+``mmhvit``.
 
-``MODELS`` is a child of MMEngine's root model registry with scope ``mmhvit``.
 Upstream configs (mmseg, mmdet, mmpretrain scopes) reach our modules through
-cross-scope names such as ``type='mmhvit.HATNet'``; the first such lookup
-imports ``mmhvit.registry`` and, through ``locations``, ``mmhvit.models``.
+cross-scope names such as ``type='mmhvit.HATNet'`` (a backbone),
+``'mmhvit.PreflightCheckHook'`` (a hook), ``'mmhvit.CheckedCocoDataset'``
+(a dataset) or ``'mmhvit.CheckedLoadSegAnnotations'`` (a data transform);
+the first such lookup imports ``mmhvit.registry`` and, through
+``locations``, the package that registers the module.
 """
+from mmengine.registry import DATASETS as MMENGINE_DATASETS
+from mmengine.registry import HOOKS as MMENGINE_HOOKS
 from mmengine.registry import MODELS as MMENGINE_MODELS
+from mmengine.registry import TRANSFORMS as MMENGINE_TRANSFORMS
 from mmengine.registry import Registry
 
 MODELS = Registry(
@@ -13,3 +19,15 @@ MODELS = Registry(
     parent=MMENGINE_MODELS,
     scope='mmhvit',
     locations=['mmhvit.models'])
+HOOKS = Registry(
+    'hook', parent=MMENGINE_HOOKS, scope='mmhvit', locations=['mmhvit.engine'])
+TRANSFORMS = Registry(
+    'transform',
+    parent=MMENGINE_TRANSFORMS,
+    scope='mmhvit',
+    locations=['mmhvit.datasets'])
+DATASETS = Registry(
+    'dataset',
+    parent=MMENGINE_DATASETS,
+    scope='mmhvit',
+    locations=['mmhvit.datasets'])

@@ -10,8 +10,8 @@ import torch
 from mmengine.config import Config
 from mmengine.structures import PixelData
 
+from mmhvit.analysis.model_zoo import build_from_config
 from mmhvit.models.layers.clustering import dpc_knn, scaled_distance
-from mmhvit.utils.model_zoo import build_from_config
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 AMP_CONFIGS = sorted(glob.glob(osp.join(ROOT, 'configs', '*', '*amp*.py')))

@@ -22,18 +22,18 @@ from mmengine.logging import MMLogger
 from mmengine.registry import init_default_scope
 from torch import nn
 
-import mmhvit  # noqa: F401
-from mmhvit.datasets import make_ade20k
+from mmhvit import compat
+from mmhvit.datasets import (CheckedLoadImageFromFile,
+                             CheckedLoadSegAnnotations, make_ade20k)
 from mmhvit.datasets.validation import (SampleError, check_coco_annotations,
-                                        check_dataset, guard_dataset)
+                                        check_data_paths, check_dataset)
 from mmhvit.engine import (ConfigError, check_checkpointing_under_ddp,
                            check_num_classes, install_forward_checks)
 from mmhvit.engine.checks import check_channels
 from mmhvit.engine.hooks import PreflightCheckHook
+from mmhvit.engine.runner import use_torch_syncbn_on_one_process
 from mmhvit.models import PVTHAFA, ClusTR, HATNet
 from mmhvit.models.layers import TokenClusterer, dpc_knn, kmeans
-from mmhvit.utils import check_data_paths
-from mmhvit.utils.runtime import use_torch_syncbn_on_one_process
 from test_e2e import ROOT
 from tiny_archs import TINY_CLUSTR, TINY_HAT_NET, TINY_PVT
 
@@ -355,15 +355,15 @@ def ade(tmp_path):
     root = make_ade20k(str(tmp_path / 'ade'), num_train=4, num_val=1,
                        size=(32, 32))
 
-    def dataset(img_dir='images/training'):
-        from mmcv.transforms import LoadImageFromFile
+    def dataset(img_dir='images/training', num_classes=150):
         from mmseg.datasets import ADE20KDataset
-        from mmseg.datasets.transforms import LoadAnnotations, PackSegInputs
+        from mmseg.datasets.transforms import PackSegInputs
         return ADE20KDataset(
             data_root=root, data_prefix=dict(
                 img_path=img_dir, seg_map_path='annotations/training'),
-            pipeline=[LoadImageFromFile(),
-                      LoadAnnotations(reduce_zero_label=True),
+            pipeline=[CheckedLoadImageFromFile(),
+                      CheckedLoadSegAnnotations(num_classes=num_classes,
+                                                reduce_zero_label=True),
                       PackSegInputs()])
     dataset.root = root
     return dataset
@@ -378,10 +378,9 @@ def test_unreadable_image_is_named(ade, damage):
         f.write({'truncated': data[:len(data) // 2], 'empty': b'',
                  'not an image': b'<html>404</html>'}[damage])
     dataset = ade()
-    guard_dataset(dataset)
     dataset[0]
     with pytest.raises(SampleError, match=re.escape(
-            f"Loading the sample {{'img_path': '{path}', 'seg_map_path': ")):
+            f'Cannot load image {path}: ')):
         dataset[1]
 
 
@@ -392,16 +391,24 @@ def test_label_values_outside_the_classes(ade):
     label[-2:] = 255  # ignored: allowed
     cv2.imwrite(path, label)
     dataset = ade()
-    guard_dataset(dataset)
     with pytest.raises(SampleError, match=re.escape(
             f'Segmentation label {path} holds values [199] after '
             'reduce_zero_label, which maps a file value v to v - 1 and 0 to '
-            'the ignore index, outside the 150 classes of ADE20KDataset '
-            '(valid: 0..149 and the ignore index 255)')):
+            'the ignore index, outside the 150 classes (valid: 0..149 and '
+            'the ignore index 255)')):
         dataset[2]
 
 
+def test_label_check_of_another_number_of_classes(ade):
+    with pytest.raises(ConfigError, match=re.escape(
+            'The train pipeline checks labels against num_classes=19 '
+            '(CheckedLoadSegAnnotations), but the dataset ADE20KDataset has '
+            '150 classes.')):
+        check_dataset(ade(num_classes=19), 'train')
+
+
 def test_empty_dataset(ade, tmp_path):
+    compat.apply()  # as tools/ do
     (tmp_path / 'ade/ADEChallengeData2016/images/empty').mkdir()
     with pytest.raises(SampleError, match=re.escape(
             'The dataset ADE20KDataset has no samples (data_root')):
@@ -439,8 +446,9 @@ def coco_file(tmp_path, **annotation):
     ann = dict(id=1, image_id=7, category_id=1, area=100, iscrowd=0,
                bbox=[1, 2, 10, 10], segmentation=[[1, 2, 11, 2, 11, 12]])
     ann.update(annotation)
-    path.write_text(json.dumps(dict(images=[], categories=[],
-                                    annotations=[ann])))
+    path.write_text(json.dumps(dict(
+        images=[dict(id=7, file_name='7.jpg', width=100, height=100)],
+        categories=[dict(id=1, name='person')], annotations=[ann])))
     return str(path)
 
 

@@ -1,7 +1,10 @@
 """mmhvit.compat: mmengine checkpoints load under torch >= 2.6, unreadable
-checkpoints are named, and checkpoints are saved atomically (the crash
-itself is simulated in tests/test_reliability.py)."""
+checkpoints are named; the fixes are installed by ``compat.apply()`` (which
+``tools/`` call), for the mmengine versions they are written for, and
+importing mmhvit installs nothing."""
 import argparse
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -10,6 +13,11 @@ from mmengine.logging import HistoryBuffer
 from mmengine.runner.checkpoint import CheckpointLoader
 
 import mmhvit.compat as compat
+
+
+@pytest.fixture(autouse=True, scope='module')
+def fixes():
+    assert compat.apply()
 
 
 @pytest.fixture
@@ -68,10 +76,28 @@ def test_unreadable_checkpoint_is_named(tmp_path, warnings, damage):
         CheckpointLoader.load_checkpoint(path, map_location='cpu')
 
 
-def test_checkpoints_are_saved_atomically():
-    from mmengine.runner import checkpoint, runner
-    assert checkpoint.save_checkpoint is compat.save_checkpoint_atomically
-    assert runner.save_checkpoint is compat.save_checkpoint_atomically
+def test_importing_mmhvit_changes_nothing_in_mmengine():
+    """Only ``compat.apply()`` installs the fixes; importing every package
+    of mmhvit (as a config's ``custom_imports`` or a registry lookup does)
+    leaves mmengine as it is."""
+    code = (
+        'import mmengine.dist.utils as du, mmengine.hooks.logger_hook as lh\n'
+        'from mmengine.dataset import BaseDataset\n'
+        'from mmengine.model import MMDistributedDataParallel as DDP\n'
+        'from mmengine.runner.checkpoint import CheckpointLoader as L\n'
+        'before = (du._init_dist_pytorch, lh.dump,'
+        ' BaseDataset._serialize_data, DDP.__init__, L._schemes[""])\n'
+        'import mmhvit, mmhvit.models, mmhvit.engine, mmhvit.datasets\n'
+        'after = (du._init_dist_pytorch, lh.dump,'
+        ' BaseDataset._serialize_data, DDP.__init__, L._schemes[""])\n'
+        'assert before == after, after\n')
+    subprocess.run([sys.executable, '-c', code], check=True)
+
+
+def test_other_mmengine_versions_are_left_alone(monkeypatch, warnings):
+    monkeypatch.setattr(compat.mmengine, '__version__', '0.11.0')
+    assert not compat.apply()
+    assert 'written for mmengine 0.10.0-0.10.7, found 0.11.0' in warnings[0]
 
 
 def test_test_metrics_json_is_written_by_the_main_process_only():

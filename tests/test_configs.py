@@ -7,8 +7,8 @@ import pytest
 import torch
 from mmengine.config import Config
 
-from mmhvit.utils.model_zoo import (build_from_config, count_params,
-                                    metafile_models)
+from mmhvit.analysis.model_zoo import (build_from_config, count_params,
+                                       metafile_models)
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 CONFIGS = sorted(

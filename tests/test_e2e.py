@@ -11,12 +11,14 @@ import glob
 import json
 import os
 import os.path as osp
+import shutil
 import signal
 import socket
 import subprocess
 import sys
 import time
 
+import cv2
 import mmengine
 import pytest
 import torch
@@ -30,7 +32,7 @@ ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 # The decode heads of the Semantic FPN configs, shrunk
 FPN_HEADS = """
     neck=dict(in_channels=[16, 32, 48, 64], out_channels=32),
-    decode_head=dict(in_channels=[32] * 4, channels=32, dropout_ratio=0.0),
+    decode_head=dict(in_channels=[32] * 4, channels=32),
 """
 FAMILIES = {
     'hat_net': dict(
@@ -49,8 +51,7 @@ FAMILIES = {
         arch=TINY_HLG,
         seg='hlg/setr-pup_hlg-small_8xb2-160k_ade20k-512x512.py',
         seg_heads="""
-    decode_head=dict(in_channels=[16, 32, 32, 64], channels=32, num_heads=2,
-                     dropout_ratio=0.0),
+    decode_head=dict(in_channels=[16, 32, 32, 64], channels=32, num_heads=2),
     auxiliary_head=dict(in_channels=32, channels=16),
 """,
         det='hlg/{}_hlg-tiny_fpn_1x_coco.py',
@@ -60,10 +61,8 @@ FAMILIES = {
         seg='hlg/upernet_hlg-small_8xb1-40k_cityscapes-768x768.py',
         data='cityscapes',
         seg_heads="""
-    decode_head=dict(in_channels=[16, 32, 32, 64], channels=32,
-                     dropout_ratio=0.0),
+    decode_head=dict(in_channels=[16, 32, 32, 64], channels=32),
     auxiliary_head=dict(in_channels=32, channels=16),
-    test_cfg=dict(mode='whole'),
 """),
 }
 COMMON = """
@@ -86,21 +85,24 @@ model = dict(
     data_preprocessor=dict(size=crop_size),
 {backbone}{heads})
 pipeline = [
-    dict(type='LoadImageFromFile'),
-    dict(type='LoadAnnotations', reduce_zero_label={reduce_zero_label}),
+    dict(type='mmhvit.CheckedLoadImageFromFile'),
+    dict(type='mmhvit.CheckedLoadSegAnnotations', num_classes={num_classes},
+         reduce_zero_label={reduce_zero_label}),
     dict(type='RandomResize', scale=(128, 64), ratio_range=(0.8, 1.2),
          keep_ratio=True),
     dict(type='RandomCrop', crop_size=crop_size),
     dict(type='RandomFlip', prob=0.5),
     dict(type='PackSegInputs')]
 test_pipeline = [
-    dict(type='LoadImageFromFile'),
+    dict(type='mmhvit.CheckedLoadImageFromFile'),
     dict(type='Resize', scale=(128, 64), keep_ratio=True),
-    dict(type='LoadAnnotations', reduce_zero_label={reduce_zero_label}),
+    dict(type='mmhvit.CheckedLoadSegAnnotations', num_classes={num_classes},
+         reduce_zero_label={reduce_zero_label}),
     dict(type='PackSegInputs')]
-train_dataloader = dict(batch_size=4, num_workers=0, persistent_workers=False,
+# the configs' loader settings: several persistent workers, batches > 1
+train_dataloader = dict(batch_size=4, num_workers=2, persistent_workers=True,
                         dataset=dict(data_root=data_root, pipeline=pipeline))
-val_dataloader = dict(batch_size=2, num_workers=0, persistent_workers=False,
+val_dataloader = dict(batch_size=2, num_workers=2, persistent_workers=True,
                       dataset=dict(data_root=data_root,
                                    pipeline=test_pipeline))
 test_dataloader = val_dataloader
@@ -115,22 +117,22 @@ default_hooks = dict(logger=dict(interval=1),
 
 DET_PIPELINES = """
 train_pipeline = [
-    dict(type='LoadImageFromFile'),
+    dict(type='mmhvit.CheckedLoadImageFromFile'),
     dict(type='LoadAnnotations', with_bbox=True, with_mask={with_mask}),
     dict(type='Resize', scale=(96, 96), keep_ratio=True),
     dict(type='RandomFlip', prob=0.5),
     dict(type='PackDetInputs')]
 test_pipeline = [
-    dict(type='LoadImageFromFile'),
+    dict(type='mmhvit.CheckedLoadImageFromFile'),
     dict(type='Resize', scale=(96, 96), keep_ratio=True),
     dict(type='LoadAnnotations', with_bbox=True, with_mask={with_mask}),
     dict(type='PackDetInputs',
          meta_keys=('img_id', 'img_path', 'ori_shape', 'img_shape',
                     'scale_factor'))]
-train_dataloader = dict(batch_size=2, num_workers=0, persistent_workers=False,
+train_dataloader = dict(batch_size=2, num_workers=2, persistent_workers=True,
                         dataset=dict(data_root='{data}',
                                      pipeline=train_pipeline))
-val_dataloader = dict(batch_size=2, num_workers=0, persistent_workers=False,
+val_dataloader = dict(batch_size=2, num_workers=2, persistent_workers=True,
                       dataset=dict(data_root='{data}',
                                    pipeline=test_pipeline))
 test_dataloader = val_dataloader
@@ -168,21 +170,21 @@ model = dict(
     head=dict(in_channels=64, num_classes={num_classes}))
 data_preprocessor = dict(num_classes={num_classes})
 train_pipeline = [
-    dict(type='LoadImageFromFile'),
+    dict(type='mmhvit.CheckedLoadImageFromFile'),
     dict(type='RandomResizedCrop', scale=64, backend='pillow'),
     dict(type='RandomFlip', prob=0.5, direction='horizontal'),
     dict(type='PackInputs')]
 test_pipeline = [
-    dict(type='LoadImageFromFile'),
+    dict(type='mmhvit.CheckedLoadImageFromFile'),
     dict(type='ResizeEdge', scale=72, edge='short', backend='pillow'),
     dict(type='CenterCrop', crop_size=64),
     dict(type='PackInputs')]
 # ImageNet's metainfo lists 1000 classes; the generated set has num_classes
 metainfo = dict(classes={classes!r})
-train_dataloader = dict(batch_size=8, num_workers=0, persistent_workers=False,
+train_dataloader = dict(batch_size=8, num_workers=2, persistent_workers=True,
                         dataset=dict(data_root='{data}', metainfo=metainfo,
                                      pipeline=train_pipeline))
-val_dataloader = dict(batch_size=8, num_workers=0, persistent_workers=False,
+val_dataloader = dict(batch_size=8, num_workers=2, persistent_workers=True,
                       dataset=dict(data_root='{data}', metainfo=metainfo,
                                    pipeline=test_pipeline))
 test_dataloader = val_dataloader
@@ -215,13 +217,17 @@ def write(path, text):
     return str(path)
 
 
-def run_tool(*args, env=None):
-    """Run tools/<args> in a fresh process, as a user would."""
+def run_tool(*args, env=None, fails=False):
+    """Run tools/<args> in a fresh process, as a user would; it must
+    succeed (or, with ``fails``, fail)."""
     command = [osp.join(ROOT, 'tools', args[0]), *map(str, args[1:])]
     if command[0].endswith('.py'):
         command.insert(0, sys.executable)
     result = subprocess.run(command, capture_output=True, text=True,
                             cwd=ROOT, env=env)
+    if fails:
+        assert result.returncode != 0, result.stdout[-2000:]
+        return result
     errors = [line for line in result.stderr.splitlines()
               if 'Error' in line or 'error' in line]
     assert result.returncode == 0, '\n'.join(
@@ -259,6 +265,7 @@ def seg_config(tmp_path, datasets, iters, ckpt_interval, family='hat_net'):
         SEG_CONFIG.format(
             root=ROOT, base=family['seg'], data=datasets[data],
             reduce_zero_label=data == 'ade20k',
+            num_classes=150 if data == 'ade20k' else 19,
             backbone=BACKBONE.format(arch=family['arch']),
             heads=family.get('seg_heads', FPN_HEADS), iters=iters,
             ckpt_interval=ckpt_interval, common=COMMON))
@@ -278,35 +285,61 @@ def test_segmentor_trains_loss_falls_and_tests(tmp_path, datasets, family):
     assert list((tmp_path / 'vis').rglob('*.png'))
 
 
-def test_killed_run_resumes_to_the_uninterrupted_result(tmp_path, datasets):
-    """SIGKILL a training process once it has written a checkpoint, resume
-    with ``--resume`` (the latest complete checkpoint of the work dir): the
-    final weights and validation metrics equal an uninterrupted run's. Two
-    seeded processes also write bit-identical checkpoints (determinism on
-    the CPU)."""
-    config = seg_config(tmp_path, datasets, 8, 4)
-    straight, crashed = tmp_path / 'straight', tmp_path / 'crashed'
-    run_tool('train.py', config, '--work-dir', straight)
-    kill_after_checkpoint(config, crashed)
-    assert not (crashed / 'iter_8.pth').exists(), 'killed too late'
-    run_tool('train.py', config, '--work-dir', crashed, '--resume')
-    assert_same_weights(straight / 'iter_4.pth', crashed / 'iter_4.pth')
-    assert_same_weights(straight / 'iter_8.pth', crashed / 'iter_8.pth')
-    metrics = [[r for r in train_scalars(d) if 'mIoU' in r][-1]
-               for d in (straight, crashed)]
-    assert metrics[0]['mIoU'] == metrics[1]['mIoU']
+DEMO = 'configs/demo/fpn_hat-net-tiny_1xb8-400_synthetic-ade20k-96x96.py'
+# The demo with the tiny backbone and heads (the demo, too, trains from scratch
+# without drop path), nothing else changed
+TINY_DEMO = """
+_base_ = '{root}/{demo}'
+model = dict(
+{backbone}{heads})
+"""
 
 
-def kill_after_checkpoint(config, work_dir, timeout=300):
+def test_killed_run_resumes_to_the_uninterrupted_result(tmp_path):
+    """The demo config as shipped (dropout in the decode head, its data
+    worker, random resize / crop / flip / photometric augmentation, batch
+    8) with the tiny backbone on a small set, shrunk to 8 iterations with a
+    checkpoint every 2: SIGKILL once the checkpoint of iteration 2 (then, in
+    a second run, of iteration 6) is written, resume with ``--resume`` (the
+    latest complete checkpoint of the work dir): the final weights and
+    validation metrics equal the uninterrupted run's, bit for bit."""
+    data = make_ade20k(str(tmp_path / 'ade'), num_train=16, num_val=4,
+                       size=(96, 96))
+    config = write(tmp_path / 'demo.py', TINY_DEMO.format(
+        root=ROOT, demo=DEMO, heads=FPN_HEADS,
+        backbone=BACKBONE.format(arch=TINY_HAT_NET)))
+    options = ['--cfg-options', 'train_cfg.max_iters=8',
+               'train_cfg.val_interval=8',
+               'default_hooks.checkpoint.interval=2',
+               *(f'{split}_dataloader.dataset.data_root={data}'
+                 for split in ('train', 'val', 'test'))]
+    straight = tmp_path / 'straight'
+    run_tool('train.py', config, '--work-dir', straight, *options)
+    for kill_at in (2, 6):
+        crashed = tmp_path / f'killed_at_{kill_at}'
+        kill_after_checkpoint(config, crashed, f'iter_{kill_at}.pth',
+                              *options)
+        assert not (crashed / 'iter_8.pth').exists(), 'killed too late'
+        run_tool('train.py', config, '--work-dir', crashed, '--resume',
+                 *options)
+        assert_same_weights(straight / 'iter_8.pth', crashed / 'iter_8.pth')
+        metrics = [[r for r in train_scalars(d) if 'mIoU' in r][-1]
+                   for d in (straight, crashed)]
+        assert metrics[0]['mIoU'] == metrics[1]['mIoU']
+
+
+def kill_after_checkpoint(config, work_dir, checkpoint='', *options,
+                          timeout=300):
     """Start training and SIGKILL it as soon as ``last_checkpoint`` names a
-    checkpoint."""
+    checkpoint (one whose name ends with ``checkpoint``)."""
     process = subprocess.Popen(
         [sys.executable, osp.join(ROOT, 'tools', 'train.py'), config,
-         '--work-dir', str(work_dir)], cwd=ROOT, stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL)
+         '--work-dir', str(work_dir), *options], cwd=ROOT,
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     pointer = work_dir / 'last_checkpoint'
     start = time.monotonic()
-    while not (pointer.exists() and pointer.read_text().strip()):
+    while not (pointer.exists() and pointer.read_text().strip()
+               and pointer.read_text().strip().endswith(checkpoint)):
         assert process.poll() is None, 'training ended before a checkpoint'
         assert time.monotonic() - start < timeout
         time.sleep(0.02)
@@ -330,8 +363,9 @@ def assert_same_weights(a, b, **tolerance):
 DIST_CONFIG = """
 _base_ = './seg.py'
 pipeline = [
-    dict(type='LoadImageFromFile'),
-    dict(type='LoadAnnotations', reduce_zero_label=True),
+    dict(type='mmhvit.CheckedLoadImageFromFile'),
+    dict(type='mmhvit.CheckedLoadSegAnnotations', num_classes=150,
+         reduce_zero_label=True),
     dict(type='Resize', scale=(64, 64), keep_ratio=False),
     dict(type='PackSegInputs')]
 train_dataloader = dict(batch_size=4, dataset=dict(pipeline=pipeline))
@@ -414,3 +448,57 @@ def test_classifier_trains_and_tests(tmp_path, datasets):
     run_tool('test.py', config, tmp_path / 'work' / 'epoch_2.pth',
              '--work-dir', tmp_path / 'test')
     assert 0 <= logged_metrics(tmp_path / 'test')['accuracy/top1'] <= 100
+
+
+@pytest.mark.parametrize('problem', ['label', 'image'])
+def test_named_data_errors_reach_the_user_through_workers(
+        tmp_path, datasets, problem):
+    """With the configs' loaders (2 persistent workers), a label value
+    outside the classes and an unreadable image stop training with the
+    SampleError naming the file (docs/errors.md rows 31, 32), not with
+    ``IndexError: Target 4 is out of bounds`` or a bare assertion from a
+    worker."""
+    data = str(tmp_path / 'ade')
+    shutil.copytree(datasets['ade20k'], data)
+    if problem == 'label':
+        path = osp.join(data, 'annotations/training/ADE_train_00000003.png')
+        label = cv2.imread(path, cv2.IMREAD_UNCHANGED)
+        label[:4] = 200  # class 199 of 150 after reduce_zero_label
+        cv2.imwrite(path, label)
+        message = (f'SampleError: Segmentation label {path} holds values '
+                   '[199]')
+    else:
+        path = osp.join(data, 'images/training/ADE_train_00000003.jpg')
+        with open(path, 'r+b') as f:
+            f.truncate(100)
+        message = f'SampleError: Cannot load image {path}: '
+    config = seg_config(tmp_path, dict(ade20k=data), 4, 4)
+    result = run_tool('train.py', config, '--work-dir', tmp_path / 'work',
+                      fails=True)
+    assert message in result.stderr, result.stderr[-3000:]
+    assert 'DataLoader worker process' in result.stderr  # through a worker
+
+
+def test_coco_annotation_error_with_workers(tmp_path, datasets):
+    """A malformed COCO box stops a detector run with its configs' 2
+    persistent workers before the first iteration (docs/errors.md row 33)."""
+    data = str(tmp_path / 'coco')
+    shutil.copytree(datasets['coco'], data)
+    ann_file = osp.join(data, 'annotations', 'instances_train2017.json')
+    with open(ann_file) as f:
+        content = json.load(f)
+    content['annotations'][0]['bbox'] = [1, 2, 10]
+    with open(ann_file, 'w') as f:
+        json.dump(content, f)
+    family = FAMILIES['hat_net']
+    config = write(tmp_path / 'det.py', DET_CONFIG.format(
+        root=ROOT, base=family['det'].format('retinanet'),
+        backbone=BACKBONE.format(arch=family['arch']),
+        neck=DET_NECK.format(dims=[16, 32, 48, 64]), head=RETINA_HEAD,
+        pipelines=DET_PIPELINES.format(data=data, with_mask=False),
+        common=COMMON))
+    result = run_tool('train.py', config, '--work-dir', tmp_path / 'work',
+                      fails=True)
+    assert (f'SampleError: 1 annotations of {ann_file} (train dataset) are '
+            "invalid: ['image id 1: bbox [1, 2, 10] is not 4 finite numbers"
+            ) in result.stderr, result.stderr[-3000:]

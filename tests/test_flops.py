@@ -8,8 +8,8 @@ import torch
 import torch.nn.functional as F
 import torchvision
 
+from mmhvit.analysis.flops import count_macs
 from mmhvit.models.backbones.hlg import GlobalSelfAttention
-from mmhvit.utils.flops import count_macs
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 

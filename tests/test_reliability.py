@@ -4,6 +4,8 @@ mode on CUDA."""
 import argparse
 import os
 import os.path as osp
+import re
+import shutil
 import stat
 import subprocess
 
@@ -13,16 +15,21 @@ from mmengine.fileio import LocalBackend
 from mmengine.model import BaseModel
 from mmengine.runner import Runner
 from mmengine.runner import checkpoint as mmengine_checkpoint
-from mmengine.runner import runner as mmengine_runner
 from mmengine.structures import BaseDataElement
 from torch import nn
 
 from mmhvit import compat
-from mmhvit.engine import NonFiniteLossHook
-from mmhvit.utils import latest_checkpoint, load_config
-from mmhvit.utils.runtime import warn_only_determinism_on_cuda
+from mmhvit.engine import NonFiniteLossHook, latest_checkpoint, load_config
+from mmhvit.engine.hooks import (ATOMIC_BACKEND_ARGS, AtomicLocalBackend,
+                                 NoRoomError, checkpoint_hook)
+from mmhvit.engine.runner import warn_only_determinism_on_cuda
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+
+
+def crash_before_rename(*args):
+    """``os.replace`` of a process killed after writing, before renaming."""
+    raise KeyboardInterrupt('killed while saving')
 
 
 def crash_halfway(self, obj, filepath):
@@ -34,24 +41,31 @@ def crash_halfway(self, obj, filepath):
 
 def test_crash_while_saving_keeps_the_last_complete_checkpoint(
         tmp_path, monkeypatch):
-    save = mmengine_checkpoint.save_checkpoint  # as patched by mmhvit
+    compat.apply()  # the loader that names unreadable files
+
+    def save(value, name):
+        mmengine_checkpoint.save_checkpoint(
+            {'state_dict': {'w': value}}, str(tmp_path / name),
+            backend_args=ATOMIC_BACKEND_ARGS)
+
     first = str(tmp_path / 'iter_2.pth')
-    save({'state_dict': {'w': torch.ones(64)}}, first)
+    save(torch.ones(64), 'iter_2.pth')
     (tmp_path / 'last_checkpoint').write_text(first)
-    monkeypatch.setattr(LocalBackend, 'put', crash_halfway)
-    for target in ('iter_4.pth', 'iter_2.pth'):  # a new file, an overwrite
-        with pytest.raises(KeyboardInterrupt):
-            save({'state_dict': {'w': torch.zeros(64)}},
-                 str(tmp_path / target))
-    assert not (tmp_path / 'iter_4.pth').exists()
+    with monkeypatch.context() as patch:
+        patch.setattr(os, 'replace', crash_before_rename)
+        for target in ('iter_4.pth', 'iter_2.pth'):  # a new file, an overwrite
+            with pytest.raises(KeyboardInterrupt):
+                save(torch.zeros(64), target)
+    assert sorted(os.listdir(tmp_path)) == ['iter_2.pth', 'last_checkpoint']
     assert latest_checkpoint(str(tmp_path)) == first
     torch.testing.assert_close(
         torch.load(first, weights_only=False)['state_dict']['w'],
         torch.ones(64))
     # mmengine's own save leaves a truncated file under the final name
-    compat_save = compat._mmengine_save_checkpoint
+    monkeypatch.setattr(LocalBackend, 'put', crash_halfway)
     with pytest.raises(KeyboardInterrupt):
-        compat_save({'w': torch.zeros(64)}, str(tmp_path / 'iter_6.pth'))
+        mmengine_checkpoint.save_checkpoint({'w': torch.zeros(64)},
+                                            str(tmp_path / 'iter_6.pth'))
     with pytest.raises(RuntimeError, match='iter_6.pth .* it is truncated'):
         mmengine_checkpoint.CheckpointLoader.load_checkpoint(
             str(tmp_path / 'iter_6.pth'))
@@ -97,14 +111,15 @@ def toy_runner(work_dir, max_iters, **checkpoint):
     in order) for ``max_iters``, with ``CheckpointHook(**checkpoint)``."""
     return Runner(
         model=ToyModel(), work_dir=str(work_dir),
-        experiment_name=osp.basename(work_dir),
+        experiment_name=str(work_dir).replace(os.sep, '_'),  # unique
         train_dataloader=dict(
             dataset=ToyDataset(), batch_size=2, num_workers=0,
             sampler=dict(type='DefaultSampler', shuffle=False)),
         optim_wrapper=dict(optimizer=dict(type='SGD', lr=0.1)),
         train_cfg=dict(by_epoch=False, max_iters=max_iters),
         default_hooks=dict(checkpoint=dict(
-            type='CheckpointHook', by_epoch=False, **checkpoint)),
+            type='mmhvit.AtomicCheckpointHook', by_epoch=False,
+            **checkpoint)),
         log_level='WARNING')
 
 
@@ -129,19 +144,66 @@ def test_nan_loss_stops_training_with_a_checkpoint(tmp_path):
 def test_old_checkpoint_is_deleted_only_after_the_new_one_is_saved(
         tmp_path, monkeypatch):
     on_disk_while_saving = []
-    save = mmengine_runner.save_checkpoint  # as patched by mmhvit
+    put = AtomicLocalBackend.put
 
-    def recording_save(checkpoint, filename, *args, **kwargs):
+    def recording_put(self, obj, filepath):
         on_disk_while_saving.append(sorted(os.listdir(tmp_path / 'keep')))
-        save(checkpoint, filename, *args, **kwargs)
+        put(self, obj, filepath)
 
-    monkeypatch.setattr(mmengine_runner, 'save_checkpoint', recording_save)
+    monkeypatch.setattr(AtomicLocalBackend, 'put', recording_put)
     toy_runner(tmp_path / 'keep', 2, interval=1, max_keep_ckpts=1).train()
     checkpoints = [[name for name in names if name.endswith('.pth')]
                    for names in on_disk_while_saving]
     assert checkpoints == [[], ['iter_1.pth']]  # iter_1 kept during iter_2
     assert sorted(name for name in os.listdir(tmp_path / 'keep')
                   if name.endswith('.pth')) == ['iter_2.pth']
+
+
+@pytest.fixture
+def disk(tmp_path, monkeypatch):
+    """A function pretending the disk holds ``n`` toy checkpoints in all
+    (the files in the work dir count as used)."""
+    toy_runner(tmp_path / 'size', 1, interval=1).train()
+    size = osp.getsize(tmp_path / 'size' / 'iter_1.pth')
+    monkeypatch.setattr(checkpoint_hook, 'SPARE_BYTES', 0)
+    logged = []
+    monkeypatch.setattr(checkpoint_hook, 'print_log',
+                        lambda message, **kwargs: logged.append(message))
+
+    def holding(checkpoints: float):
+        def disk_usage(path):
+            used = sum(osp.getsize(osp.join(path, name))
+                       for name in os.listdir(path) if name.endswith('.pth'))
+            return shutil._ntuple_diskusage(0, 0,
+                                            int(checkpoints * size) - used)
+        monkeypatch.setattr(checkpoint_hook.shutil, 'disk_usage', disk_usage)
+        return logged
+    return holding
+
+
+def files(directory):
+    """The checkpoints (and partial files) of a toy run's work dir."""
+    return sorted(name for name in os.listdir(directory)
+                  if 'pth' in name or name == 'last_checkpoint')
+
+
+def test_room_for_one_checkpoint_deletes_the_old_one_first(tmp_path, disk):
+    logged = disk(1.5)
+    toy_runner(tmp_path / 'run', 2, interval=1, max_keep_ckpts=1).train()
+    assert files(tmp_path / 'run') == ['iter_2.pth', 'last_checkpoint']
+    assert len(logged) == 1 and re.search(
+        r'Saving iter_2.pth needs 0 MB, 0 MB are free: room for one '
+        r'checkpoint only, so iter_1.pth is deleted before saving', logged[0])
+
+
+def test_no_room_for_a_checkpoint_is_named(tmp_path, disk):
+    disk(0.5)
+    with pytest.raises(NoRoomError, match=(
+            r'Saving iter_1.pth needs 0 MB but 0 MB are free under '
+            r'.*run\. Free some space, save elsewhere \(default_hooks.'
+            r'checkpoint.out_dir\) or keep fewer checkpoints')):
+        toy_runner(tmp_path / 'run', 2, interval=1, max_keep_ckpts=1).train()
+    assert files(tmp_path / 'run') == []  # no partial .tmp either
 
 
 @pytest.fixture

@@ -6,10 +6,11 @@
 """
 import argparse
 
-import mmhvit  # noqa: F401  (compatibility shims)
-from mmhvit.utils import (add_runtime_args, build_runner, check_data_paths,
-                          enable_visualization, load_config,
-                          release_process_group)
+from mmhvit import compat
+from mmhvit.datasets.validation import check_data_paths
+from mmhvit.engine import (add_runtime_args, build_runner,
+                           enable_visualization, load_config,
+                           release_process_group)
 
 
 def parse_args():
@@ -36,6 +37,7 @@ def parse_args():
 
 def main():
     args = parse_args()
+    compat.apply()
     cfg = load_config(args)
     cfg.load_from = args.checkpoint
 

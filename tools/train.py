@@ -9,10 +9,11 @@ import argparse
 import torch
 from mmengine.logging import print_log
 
-import mmhvit  # noqa: F401  (compatibility shims)
-from mmhvit.utils import (add_runtime_args, build_runner, check_data_paths,
-                          latest_checkpoint, load_config,
-                          release_process_group)
+from mmhvit import compat
+from mmhvit.datasets.validation import check_data_paths
+from mmhvit.engine import (add_runtime_args, build_runner,
+                           check_checkpoint_paths, latest_checkpoint,
+                           load_config, release_process_group)
 
 
 def parse_args():
@@ -38,6 +39,7 @@ def parse_args():
 
 def main():
     args = parse_args()
+    compat.apply()
     cfg = load_config(args)
 
     if args.amp:
@@ -68,6 +70,8 @@ def main():
         cfg.resume, cfg.load_from = True, args.resume
 
     check_data_paths(cfg, 'train_dataloader', 'val_dataloader')
+    if not cfg.get('resume') and not cfg.get('load_from'):
+        check_checkpoint_paths(cfg)
     build_runner(cfg).train()
     release_process_group()
 

@@ -5,9 +5,9 @@
 # smoothing 0.1, mixup 0.8 and CutMix 1.0, RandAugment and random erasing.
 # Family configs add the backbone and the head's input channels.
 _base_ = [
-    'mmpretrain::_base_/datasets/imagenet_bs64_swin_224.py',
+    './datasets/imagenet_bs64_swin_224.py',
     'mmpretrain::_base_/schedules/imagenet_bs1024_adamw_swin.py',
-    'mmpretrain::_base_/default_runtime.py',
+    './runtimes/classification.py',
 ]
 custom_imports = dict(imports=['mmhvit.models'], allow_failed_imports=False)
 

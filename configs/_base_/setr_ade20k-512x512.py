@@ -1,7 +1,7 @@
 # ADE20K for SETR: mmseg's pipeline (random resize of (2048, 512) by
 # 0.5-2.0, 512x512 crops, flip, photometric distortion; SETR/HLG paper
 # Sec. 4.1) with 8 GPUs x 2 images = the paper's batch of 16.
-_base_ = 'mmseg::_base_/datasets/ade20k.py'
+_base_ = './datasets/ade20k.py'
 train_dataloader = dict(batch_size=2)
 
 # Multi-scale + flip test (`tools/test.py --tta`): the official `_MS` configs
@@ -9,7 +9,7 @@ train_dataloader = dict(batch_size=2)
 # paper's text says 0.5-1.75, we follow the official configs.
 img_ratios = [0.5, 0.75, 1.0]
 tta_pipeline = [
-    dict(type='LoadImageFromFile', backend_args=None),
+    dict(type='mmhvit.CheckedLoadImageFromFile', backend_args=None),
     dict(
         type='TestTimeAug',
         transforms=[
@@ -23,7 +23,12 @@ tta_pipeline = [
                 dict(type='RandomFlip', prob=0., direction='horizontal'),
                 dict(type='RandomFlip', prob=1., direction='horizontal')
             ],
-            [dict(type='LoadAnnotations', reduce_zero_label=True)],
+            [
+                dict(
+                    type='mmhvit.CheckedLoadSegAnnotations',
+                    reduce_zero_label=True,
+                    num_classes=150)
+            ],
             [dict(type='PackSegInputs')],
         ])
 ]

@@ -1,7 +1,7 @@
 # Cityscapes for SETR: mmseg's 768x768 pipeline (random resize of
 # (2049, 1025) by 0.5-2.0, 768x768 crops, flip, photometric distortion;
 # SETR/HLG paper Sec. 4.1) with 8 GPUs x 1 image = the paper's batch of 8.
-_base_ = 'mmseg::_base_/datasets/cityscapes_768x768.py'
+_base_ = './datasets/cityscapes_768x768.py'
 train_dataloader = dict(batch_size=1)
 
 # Multi-scale + flip test (`tools/test.py --tta`): ratios 0.5-1.75 of the
@@ -10,7 +10,7 @@ train_dataloader = dict(batch_size=1)
 # [0.5, 0.75, 1.0]).
 img_ratios = [0.5, 0.75, 1.0, 1.25, 1.5, 1.75]
 tta_pipeline = [
-    dict(type='LoadImageFromFile', backend_args=None),
+    dict(type='mmhvit.CheckedLoadImageFromFile', backend_args=None),
     dict(
         type='TestTimeAug',
         transforms=[
@@ -24,7 +24,7 @@ tta_pipeline = [
                 dict(type='RandomFlip', prob=0., direction='horizontal'),
                 dict(type='RandomFlip', prob=1., direction='horizontal')
             ],
-            [dict(type='LoadAnnotations')],
+            [dict(type='mmhvit.CheckedLoadSegAnnotations', num_classes=19)],
             [dict(type='PackSegInputs')],
         ])
 ]

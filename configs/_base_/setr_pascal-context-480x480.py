@@ -2,7 +2,7 @@
 # configs) for SETR: mmseg's pipeline (random resize of (520, 520) by
 # 0.5-2.0, 480x480 crops, flip, photometric distortion) with 8 GPUs x 2
 # images = a batch of 16 (official config names `..._bs_16`).
-_base_ = 'mmseg::_base_/datasets/pascal_context.py'
+_base_ = './datasets/pascal_context.py'
 train_dataloader = dict(batch_size=2)
 
 # Multi-scale + flip test (`tools/test.py --tta`): ratios 0.5-1.75 of the
@@ -11,7 +11,7 @@ train_dataloader = dict(batch_size=2)
 # [0.5, 0.75, 1.0]).
 img_ratios = [0.5, 0.75, 1.0, 1.25, 1.5, 1.75]
 tta_pipeline = [
-    dict(type='LoadImageFromFile', backend_args=None),
+    dict(type='mmhvit.CheckedLoadImageFromFile', backend_args=None),
     dict(
         type='TestTimeAug',
         transforms=[
@@ -25,7 +25,7 @@ tta_pipeline = [
                 dict(type='RandomFlip', prob=0., direction='horizontal'),
                 dict(type='RandomFlip', prob=1., direction='horizontal')
             ],
-            [dict(type='LoadAnnotations')],
+            [dict(type='mmhvit.CheckedLoadSegAnnotations', num_classes=60)],
             [dict(type='PackSegInputs')],
         ])
 ]

@@ -10,3 +10,7 @@ _base_ = 'mmseg::_base_/schedules/schedule_80k.py'
 optim_wrapper = dict(
     optimizer=dict(weight_decay=0.0),
     paramwise_cfg=dict(custom_keys={'head': dict(lr_mult=10.)}))
+# Checkpoints written atomically, rotated after the save, with the room
+# checked first (mmhvit.AtomicCheckpointHook; mmengine's CheckpointHook
+# otherwise).
+default_hooks = dict(checkpoint=dict(type='mmhvit.AtomicCheckpointHook'))

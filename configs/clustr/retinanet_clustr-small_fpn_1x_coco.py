@@ -3,8 +3,8 @@
 # (8 GPUs x 2), short side 800, long side <= 1333.
 _base_ = [
     'mmdet::_base_/models/retinanet_r50_fpn.py',
-    'mmdet::_base_/datasets/coco_detection.py',
-    'mmdet::_base_/default_runtime.py',
+    '../_base_/datasets/coco_detection.py',
+    '../_base_/runtimes/detection.py',
     '../_base_/schedules/adamw_1x.py',
     '../_base_/models/clustr_dense.py',
 ]

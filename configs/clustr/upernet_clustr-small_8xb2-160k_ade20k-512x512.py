@@ -3,8 +3,8 @@
 # warm-up, batch 16 (8 GPUs x 2), 512x512 crops.
 _base_ = [
     'mmseg::_base_/models/upernet_r50.py',
-    'mmseg::_base_/datasets/ade20k.py',
-    'mmseg::_base_/default_runtime.py',
+    '../_base_/datasets/ade20k.py',
+    '../_base_/runtimes/segmentation.py',
     '../_base_/schedules/adamw-warmup-poly_160k.py',
     '../_base_/models/clustr_dense.py',
 ]

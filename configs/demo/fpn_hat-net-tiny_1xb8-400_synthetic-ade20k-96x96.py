@@ -13,8 +13,11 @@ model = dict(
     backbone=dict(init_cfg=None, drop_path_rate=0.0))
 
 train_pipeline = [
-    dict(type='LoadImageFromFile'),
-    dict(type='LoadAnnotations', reduce_zero_label=True),
+    dict(type='mmhvit.CheckedLoadImageFromFile'),
+    dict(
+        type='mmhvit.CheckedLoadSegAnnotations',
+        reduce_zero_label=True,
+        num_classes=150),
     dict(
         type='RandomResize',
         scale=(384, 96),
@@ -26,9 +29,12 @@ train_pipeline = [
     dict(type='PackSegInputs')
 ]
 test_pipeline = [
-    dict(type='LoadImageFromFile'),
+    dict(type='mmhvit.CheckedLoadImageFromFile'),
     dict(type='Resize', scale=(384, 96), keep_ratio=True),
-    dict(type='LoadAnnotations', reduce_zero_label=True),
+    dict(
+        type='mmhvit.CheckedLoadSegAnnotations',
+        reduce_zero_label=True,
+        num_classes=150),
     dict(type='PackSegInputs')
 ]
 train_dataloader = dict(

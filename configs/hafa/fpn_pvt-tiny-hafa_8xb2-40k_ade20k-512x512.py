@@ -3,8 +3,8 @@
 # test at short side 512; new layers Xavier-initialised (mmseg's FPN).
 _base_ = [
     'mmseg::_base_/models/fpn_r50.py',
-    'mmseg::_base_/datasets/ade20k.py',
-    'mmseg::_base_/default_runtime.py',
+    '../_base_/datasets/ade20k.py',
+    '../_base_/runtimes/segmentation.py',
     '../_base_/schedules/adamw-poly_40k.py',
     '../_base_/models/pvt_hafa_dense.py',
 ]

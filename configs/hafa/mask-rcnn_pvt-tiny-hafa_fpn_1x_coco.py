@@ -2,8 +2,8 @@
 # 1e-4, weight decay 1e-4, 12 epochs, batch 16 (8 GPUs x 2).
 _base_ = [
     'mmdet::_base_/models/mask-rcnn_r50_fpn.py',
-    'mmdet::_base_/datasets/coco_instance.py',
-    'mmdet::_base_/default_runtime.py',
+    '../_base_/datasets/coco_instance.py',
+    '../_base_/runtimes/detection.py',
     '../_base_/schedules/adamw_1x.py',
     '../_base_/models/pvt_hafa_dense.py',
 ]

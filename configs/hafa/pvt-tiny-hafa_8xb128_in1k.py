@@ -17,7 +17,7 @@ model = dict(
 bgr_mean = [103.53, 116.28, 123.675]
 bgr_std = [57.375, 57.12, 58.395]
 train_pipeline = [
-    dict(type='LoadImageFromFile'),
+    dict(type='mmhvit.CheckedLoadImageFromFile'),
     dict(
         type='RandomResizedCrop',
         scale=224,

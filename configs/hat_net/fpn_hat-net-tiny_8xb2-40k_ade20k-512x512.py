@@ -1,8 +1,8 @@
 # Semantic FPN + HAT-Net-Tiny on ADE20K (HAT-Net Tab. 3, Sec. 4.2).
 _base_ = [
     'mmseg::_base_/models/fpn_r50.py',
-    'mmseg::_base_/datasets/ade20k.py',
-    'mmseg::_base_/default_runtime.py',
+    '../_base_/datasets/ade20k.py',
+    '../_base_/runtimes/segmentation.py',
     '../_base_/schedules/adamw-poly_40k.py',
     '../_base_/models/hat_net_dense.py',
 ]

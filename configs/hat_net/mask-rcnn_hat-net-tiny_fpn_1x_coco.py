@@ -2,8 +2,8 @@
 # 8 GPUs x 2 images = the paper's batch of 16.
 _base_ = [
     'mmdet::_base_/models/mask-rcnn_r50_fpn.py',
-    'mmdet::_base_/datasets/coco_instance.py',
-    'mmdet::_base_/default_runtime.py',
+    '../_base_/datasets/coco_instance.py',
+    '../_base_/runtimes/detection.py',
     '../_base_/schedules/adamw_1x.py',
     '../_base_/models/hat_net_dense.py',
 ]

@@ -5,8 +5,8 @@
 # config.
 _base_ = [
     'mmdet::_base_/models/mask-rcnn_r50_fpn.py',
-    'mmdet::_base_/datasets/coco_instance.py',
-    'mmdet::_base_/default_runtime.py',
+    '../_base_/datasets/coco_instance.py',
+    '../_base_/runtimes/detection.py',
     '../_base_/schedules/adamw_1x.py',
     '../_base_/models/hlg_dense.py',
 ]
@@ -26,7 +26,7 @@ model = dict(
 optim_wrapper = dict(paramwise_cfg=dict(norm_decay_mult=0.))
 
 train_pipeline = [
-    dict(type='LoadImageFromFile', backend_args=None),
+    dict(type='mmhvit.CheckedLoadImageFromFile', backend_args=None),
     dict(type='LoadAnnotations', with_bbox=True, with_mask=True),
     dict(
         type='RandomChoiceResize',

@@ -5,8 +5,8 @@
 # 8 GPUs x 2) with weight decay 0 instead of Swin's 0.01 and the heads'
 # learning rate x10 (official config).
 _base_ = [
-    'mmseg::_base_/datasets/ade20k.py',
-    'mmseg::_base_/default_runtime.py',
+    '../_base_/datasets/ade20k.py',
+    '../_base_/runtimes/segmentation.py',
     '../_base_/schedules/adamw-warmup-poly_160k.py',
     '../_base_/models/hlg_setr_pup.py',
 ]

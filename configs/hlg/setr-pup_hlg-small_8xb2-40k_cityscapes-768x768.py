@@ -5,8 +5,8 @@
 # 2). The paper's text instead says SGD (momentum 0.9, lr 0.01, weight
 # decay 0) with batch 8 but also "Swin's schedule", which is the AdamW one.
 _base_ = [
-    'mmseg::_base_/datasets/cityscapes_768x768.py',
-    'mmseg::_base_/default_runtime.py',
+    '../_base_/datasets/cityscapes_768x768.py',
+    '../_base_/runtimes/segmentation.py',
     '../_base_/schedules/adamw-warmup-poly_40k.py',
     '../_base_/models/hlg_setr_pup.py',
 ]

@@ -5,8 +5,8 @@
 # Cityscapes batch of 8 (8 GPUs x 1) and 40k iterations.
 _base_ = [
     'mmseg::_base_/models/upernet_r50.py',
-    'mmseg::_base_/datasets/cityscapes_768x768.py',
-    'mmseg::_base_/default_runtime.py',
+    '../_base_/datasets/cityscapes_768x768.py',
+    '../_base_/runtimes/segmentation.py',
     '../_base_/schedules/adamw-warmup-poly_40k.py',
     '../_base_/models/hlg_dense.py',
 ]

@@ -4,7 +4,7 @@
 # Multi-scale + flip test: `tools/test.py ... --tta`.
 _base_ = [
     '../_base_/setr_vit-l-mla.py', '../_base_/setr_ade20k-512x512.py',
-    'mmseg::_base_/default_runtime.py', '../_base_/setr_sgd-poly_160k.py'
+    '../_base_/runtimes/segmentation.py', '../_base_/setr_sgd-poly_160k.py'
 ]
 crop_size = (512, 512)
 model = dict(

@@ -4,7 +4,7 @@
 # Multi-scale + flip test: `tools/test.py ... --tta`.
 _base_ = [
     '../_base_/setr_vit-l-pup.py', '../_base_/setr_cityscapes-768x768.py',
-    'mmseg::_base_/default_runtime.py', '../_base_/setr_sgd-poly_40k.py'
+    '../_base_/runtimes/segmentation.py', '../_base_/setr_sgd-poly_40k.py'
 ]
 crop_size = (768, 768)
 model = dict(

@@ -4,7 +4,7 @@
 # `tools/test.py ... --tta`.
 _base_ = [
     '../_base_/setr_vit-l-pup.py', '../_base_/setr_pascal-context-480x480.py',
-    'mmseg::_base_/default_runtime.py', '../_base_/setr_sgd-poly_80k.py'
+    '../_base_/runtimes/segmentation.py', '../_base_/setr_sgd-poly_80k.py'
 ]
 crop_size = (480, 480)
 model = dict(

@@ -451,6 +451,39 @@ def make_imagenet(root, num_train=100, num_val=20, size=(128, 128),
     return root
 
 
+def dataset_classes(dataset, num_classes=4):
+    """The class names the upstream dataset class gives the labels that a
+    writer with ``num_classes`` shape classes stores, and the shape each
+    one shows (``'background'`` for the segmentation background).
+
+    Use them as ``metainfo=dict(classes=...)`` (and ``num_classes`` of the
+    heads) to train on exactly these classes.
+
+    Args:
+        dataset (str): A key of :data:`WRITERS`.
+        num_classes (int): Number of shape classes S.
+
+    Returns:
+        list[tuple[str, str]]: ``(class name, shape)`` in label order:
+        S + 1 entries for ade20k and cityscapes (background first), S for
+        coco and imagenet.
+    """
+    if dataset not in WRITERS:
+        raise ValueError(f'Unknown synthetic dataset {dataset!r}; choose one '
+                         f'of {sorted(WRITERS)}.')
+    shapes = list(SHAPE_CLASSES[:num_classes])
+    if dataset == 'coco':
+        return list(zip(COCO_CLASSES, shapes))
+    if dataset == 'imagenet':
+        from mmpretrain.datasets.categories import IMAGENET_CATEGORIES
+        return list(zip(IMAGENET_CATEGORIES, shapes))
+    if dataset == 'ade20k':  # as read with reduce_zero_label=True
+        from mmseg.datasets import ADE20KDataset as Dataset
+    else:
+        from mmseg.datasets import CityscapesDataset as Dataset
+    return list(zip(Dataset.METAINFO['classes'], ['background'] + shapes))
+
+
 #: Writers by dataset name (used by ``tools/misc/make_synthetic_data.py``).
 WRITERS = dict(ade20k=make_ade20k, cityscapes=make_cityscapes,
                coco=make_coco, imagenet=make_imagenet)

@@ -1,91 +1,118 @@
-"""Checks of the samples a dataset yields, naming the files at fault.
+"""Checks of datasets and samples, naming the files at fault: the one
+home of mmhvit's data validation.
 
 A dataset with a few broken files should fail with the file's path, not
-with a traceback from inside a decoder or, worse, train on garbage:
+with a traceback from inside a decoder or, worse, train on garbage. The
+rules live here; they run
 
-* :class:`NamedErrorsCompose` runs a dataset's pipeline; any exception
-  (an image or label that cannot be decoded, an empty file) is re-raised as
-  a :class:`SampleError` naming the sample's files.
-* :class:`CheckSegLabels`, inserted right after mmseg's ``LoadAnnotations``,
-  rejects label values outside the dataset's classes (the ignore index is
-  allowed), which otherwise surface as a CUDA device-side assert or an
-  out-of-bounds error inside the loss.
-* :func:`check_dataset` runs once before training or testing: a dataset
-  without samples, and COCO-format boxes or polygons that are malformed,
-  not finite or of negative size, are errors naming the image ids; boxes
-  and polygons that mmdet silently drops (empty boxes, polygons of fewer
-  than three points or an odd number of coordinates) are reported.
-
-:func:`guard_dataset` installs the first two on a built dataset (and the
-datasets inside wrappers); ``mmhvit.engine.PreflightCheckHook`` calls it and
-:func:`check_dataset` for the dataloaders of a run.
+* per sample, in the loading transforms of :mod:`mmhvit.datasets.transforms`
+  (so in every data-loader worker): :func:`check_seg_labels`;
+* when a COCO dataset is built, in ``mmhvit.CheckedCocoDataset``
+  (:mod:`mmhvit.datasets.coco`): :func:`check_coco_content`;
+* once before training or testing, in ``mmhvit.engine.PreflightCheckHook``:
+  :func:`check_dataset` (samples exist, COCO annotations of other dataset
+  classes are well formed, the pipeline's label check agrees with the
+  dataset's classes);
+* before the runner is built, in ``tools/``: :func:`check_data_paths`;
+* over a whole dataset, in ``tools/misc/scan_labels.py``:
+  :mod:`mmhvit.datasets.label_scan`, with the same label rules
+  (:func:`trained_label`, :func:`num_classes_disagreement`).
 """
 import logging
 import math
-from typing import Iterator, List, Optional, Tuple
+import os
+import os.path as osp
+from typing import Dict, Iterator, Optional, Sequence, Tuple
 
 import numpy as np
-from mmcv.transforms import BaseTransform
 from mmengine import fileio
-from mmengine.dataset import Compose
 from mmengine.logging import print_log
 
-PATH_KEYS = ('img_path', 'seg_map_path')
+from mmhvit.utils import ConfigError
+
+IGNORE_INDEX = 255
+REDUCE_ZERO_LABEL_NOTE = (' after reduce_zero_label, which maps a file value '
+                          'v to v - 1 and 0 to the ignore index')
 
 
 class SampleError(RuntimeError):
     """A sample of a dataset cannot be loaded or holds invalid values."""
 
 
-class NamedErrorsCompose(Compose):
-    """mmengine's ``Compose``; an exception names the sample's files."""
-
-    def __call__(self, data: dict):
-        files = {key: data[key] for key in PATH_KEYS if data.get(key)}
-        try:
-            return super().__call__(data)
-        except SampleError:
-            raise
-        except Exception as error:
-            raise SampleError(
-                f'Loading the sample {files} failed: {type(error).__name__}: '
-                f'{error}') from error
+def trained_label(value: int, reduce_zero_label: bool = False,
+                  label_map: Optional[Dict[int, int]] = None,
+                  ignore_index: int = IGNORE_INDEX) -> int:
+    """The label training sees for a value stored in a label map, as mmseg's
+    ``LoadAnnotations`` maps it (with ``reduce_zero_label``, 0 and the
+    ignore index both become the ignore index)."""
+    if reduce_zero_label:
+        value = ignore_index if value in (0, ignore_index) else value - 1
+    if label_map:
+        value = label_map.get(value, value)
+    return value
 
 
-class CheckSegLabels(BaseTransform):
-    """Reject segmentation labels outside ``[0, num_classes)`` other than
+def out_of_range(values: np.ndarray, num_classes: int,
+                 ignore_index: int = IGNORE_INDEX) -> np.ndarray:
+    """The labels of ``values`` outside ``[0, num_classes)`` that are not
+    the ignore index."""
+    return values[(values >= num_classes) & (values != ignore_index)]
+
+
+def check_seg_labels(labels: np.ndarray, path: str,
+                     image_shape: Optional[Sequence[int]] = None,
+                     num_classes: Optional[int] = None,
+                     ignore_index: int = IGNORE_INDEX,
+                     reduce_zero_label: bool = False) -> None:
+    """A loaded label map (after ``reduce_zero_label`` and ``label_map``)
+    is a single-channel map, at least 2 pixels a side, of its image's size
+    ``image_shape`` (H, W), with values in ``[0, num_classes)`` or
     ``ignore_index``.
 
-    Args:
-        num_classes (int): Classes of the dataset.
-        ignore_index (int): Label value excluded from the loss.
-        dataset (str): Dataset name for the message.
+    Raises:
+        SampleError: naming the file and what is wrong.
     """
+    if labels.ndim == 3:
+        raise SampleError(
+            f'Segmentation label {path} has {labels.shape[-1]} channels: '
+            'labels must be single-channel maps of class indices (0..'
+            'num_classes-1, the ignore index for unlabelled pixels), not '
+            'colour images. Map each colour to its class index.')
+    if labels.ndim != 2:
+        raise SampleError(
+            f'Segmentation label {path} has a side of 1 pixel (mmseg loads '
+            f'it as shape {labels.shape}): labels and images need at least 2 '
+            'pixels a side.')
+    if image_shape is not None and tuple(labels.shape) != tuple(
+            image_shape[:2]):
+        raise SampleError(
+            f'Segmentation label {path} is {labels.shape[0]}x'
+            f'{labels.shape[1]} pixels but its image is {image_shape[0]}x'
+            f'{image_shape[1]}: every label map must have the size of its '
+            'image (a label of another image, or a resized one).')
+    if num_classes is None or labels.max(initial=0) < num_classes:
+        return
+    bad = out_of_range(np.unique(labels), num_classes, ignore_index)
+    if len(bad):
+        reduced = REDUCE_ZERO_LABEL_NOTE if reduce_zero_label else ''
+        raise SampleError(
+            f'Segmentation label {path} holds values {bad.tolist()}'
+            f'{reduced}, outside the {num_classes} classes (valid: 0..'
+            f'{num_classes - 1} and the ignore index {ignore_index}). Fix the '
+            "labels or the dataset's classes / reduce_zero_label.")
 
-    def __init__(self, num_classes: int, ignore_index: int, dataset: str):
-        self.num_classes = num_classes
-        self.ignore_index = ignore_index
-        self.dataset = dataset
 
-    def transform(self, results: dict) -> dict:
-        labels = results.get('gt_seg_map')
-        if labels is None or labels.max(initial=0) < self.num_classes:
-            return results
-        values = np.unique(labels)
-        bad = values[(values >= self.num_classes)
-                     & (values != self.ignore_index)]
-        if len(bad):
-            reduced = (' after reduce_zero_label, which maps a file value v '
-                       'to v - 1 and 0 to the ignore index'
-                       if results.get('reduce_zero_label') else '')
-            raise SampleError(
-                f"Segmentation label {results.get('seg_map_path')} holds "
-                f'values {bad.tolist()}{reduced}, outside the '
-                f'{self.num_classes} classes of {self.dataset} (valid: 0..'
-                f'{self.num_classes - 1} and the ignore index '
-                f'{self.ignore_index}). Fix the labels or the dataset\'s '
-                'classes / reduce_zero_label.')
-        return results
+def num_classes_disagreement(found: Dict[str, int],
+                             classes: Optional[Sequence[str]] = None,
+                             dataset: str = 'the dataset') -> Optional[str]:
+    """A sentence saying which of the heads' ``num_classes`` (``found``:
+    head name -> value) and the dataset's ``classes`` disagree, or None."""
+    values = set(found.values()) | ({len(classes)} if classes else set())
+    if len(values) <= 1:
+        return None
+    heads = ', '.join(f'{name}={value}' for name, value in found.items())
+    data = f'; {dataset} has {len(classes)} classes' if classes else ''
+    return f'num_classes disagree: {heads}{data}'
 
 
 def leaf_datasets(dataset) -> Iterator:
@@ -100,32 +127,10 @@ def leaf_datasets(dataset) -> Iterator:
         yield from leaf_datasets(child)
 
 
-def guard_dataset(dataset) -> None:
-    """Name the files of failing samples and check segmentation labels."""
-    for leaf in leaf_datasets(dataset):
-        pipeline = getattr(leaf, 'pipeline', None)
-        if not isinstance(pipeline, Compose) or isinstance(
-                pipeline, NamedErrorsCompose):
-            continue
-        transforms = list(pipeline.transforms)
-        if hasattr(leaf, 'ignore_index') and 'classes' in leaf.metainfo:
-            _insert_label_check(leaf, transforms)
-        leaf.pipeline = NamedErrorsCompose(transforms)
-
-
-def _insert_label_check(dataset, transforms: List) -> None:
-    loads = [i for i, transform in enumerate(transforms)
-             if type(transform).__name__ == 'LoadAnnotations']
-    if loads:
-        transforms.insert(
-            loads[0] + 1,
-            CheckSegLabels(len(dataset.metainfo['classes']),
-                           dataset.ignore_index, type(dataset).__name__))
-
-
 def check_dataset(dataset, role: str) -> None:
-    """Raise for a dataset without samples or with invalid COCO-style
-    annotations; log annotations that mmdet would silently drop.
+    """Raise for a dataset without samples, with invalid COCO-style
+    annotations, or whose pipeline checks labels against another number of
+    classes; log annotations that mmdet would silently drop.
 
     Args:
         dataset: A built dataset (wrappers included).
@@ -135,8 +140,31 @@ def check_dataset(dataset, role: str) -> None:
         if len(leaf) == 0:
             raise SampleError(no_samples(leaf, role))
         ann_file = getattr(leaf, 'ann_file', '')
-        if isinstance(ann_file, str) and ann_file.endswith('.json'):
+        if isinstance(ann_file, str) and ann_file.endswith('.json') and \
+                not getattr(leaf, 'annotations_checked', False):
             check_coco_annotations(ann_file, f'{role} dataset')
+        check_label_transform(leaf, role)
+
+
+def check_label_transform(dataset, role: str) -> None:
+    """The ``num_classes`` of a label-checking transform in the dataset's
+    pipeline equals the dataset's number of classes.
+
+    Raises:
+        ConfigError: naming both numbers.
+    """
+    classes = (getattr(dataset, 'metainfo', None) or {}).get('classes')
+    for transform in getattr(getattr(dataset, 'pipeline', None),
+                             'transforms', []):
+        num_classes = getattr(transform, 'num_classes', None)
+        if classes and num_classes is not None and \
+                num_classes != len(classes):
+            raise ConfigError(
+                f'The {role} pipeline checks labels against num_classes='
+                f'{num_classes} ({type(transform).__name__}), but the dataset '
+                f'{type(dataset).__name__} has {len(classes)} classes. Set '
+                f'num_classes={len(classes)} in the pipeline (as in the '
+                'heads).')
 
 
 def no_samples(dataset, role: str = '') -> str:
@@ -151,48 +179,73 @@ def no_samples(dataset, role: str = '') -> str:
 
 
 def check_coco_annotations(ann_file: str, role: str = 'dataset') -> None:
-    """Raise for boxes and polygons of a COCO-format file that are
-    malformed, not finite or of negative size, naming the image ids; log
-    those mmdet drops without a word (empty boxes, polygons of fewer than
-    three points or an odd number of coordinates).
+    """:func:`check_coco_content` of a COCO-format file, read again (for
+    datasets other than ``mmhvit.CheckedCocoDataset``, which checks what it
+    parses), a one-off cost before the first iteration."""
+    check_coco_content(fileio.load(ann_file), f'{ann_file} ({role})')
 
-    The file is read again (mmdet's dataset keeps only what it parsed), a
-    one-off cost before the first iteration.
+
+def check_coco_content(content, source: str) -> None:
+    """Raise for a COCO-format annotation dict without an ``images`` list,
+    or with annotations that are malformed, not finite, of negative size,
+    entirely outside their image, or name an image or category the file does
+    not list, naming the image ids; log those mmdet drops without a word
+    (empty boxes, polygons of fewer than three points or an odd number of
+    coordinates).
+
+    Args:
+        content: The loaded JSON.
+        source (str): The file (and role) for messages.
+
+    Raises:
+        SampleError: naming the file, the problem and the image ids.
     """
-    content = fileio.load(ann_file)
-    if not isinstance(content, dict):
-        return
+    if not isinstance(content, dict) or not isinstance(
+            content.get('images'), list):
+        keys = sorted(content) if isinstance(content, dict) else \
+            type(content).__name__
+        raise SampleError(
+            f"{source} has no 'images' list (found {keys}): it is not a COCO "
+            "instances file, which holds 'images', 'annotations' and "
+            "'categories'.")
+    images = {image.get('id'): image for image in content['images']}
+    categories = {category.get('id')
+                  for category in content.get('categories', [])}
     errors, dropped = [], []
     for ann in content.get('annotations', []):
-        problem = annotation_problem(ann)
+        problem = annotation_problem(ann, images, categories)
         if problem:
             fatal, text = problem
             (errors if fatal else dropped).append(
                 f"image id {ann.get('image_id')}: {text}")
     if dropped:
         print_log(
-            f'{len(dropped)} annotations of {ann_file} ({role}) are empty or '
-            f'have invalid polygons, which mmdet ignores: {dropped[:5]}',
+            f'{len(dropped)} annotations of {source} are empty or have '
+            f'invalid polygons, which mmdet ignores: {dropped[:5]}',
             logger='current', level=logging.WARNING)
     if errors:
         raise SampleError(
-            f'{len(errors)} annotations of {ann_file} ({role}) are invalid: '
+            f'{len(errors)} annotations of {source} are invalid: '
             f'{errors[:5]}. Fix or remove them.')
 
 
-def annotation_problem(ann: dict) -> Optional[Tuple[bool, str]]:
+def annotation_problem(ann: dict, images: Optional[dict] = None,
+                       categories: Optional[set] = None
+                       ) -> Optional[Tuple[bool, str]]:
     """``(fatal, description)`` of what is wrong with a COCO annotation,
-    or None."""
+    or None. ``images`` (id -> image entry) and ``categories`` (ids), when
+    given, are the file's."""
+    if images is not None and ann.get('image_id') not in images:
+        return True, (f"annotation {ann.get('id')} names an image id that is "
+                      "not in 'images'")
+    if categories is not None and ann.get('category_id') not in categories:
+        return True, (f"category_id {ann.get('category_id')} is not in "
+                      f"'categories' (ids {sorted(categories)[:10]})")
     bbox = ann.get('bbox')
     if bbox is not None:
-        if len(bbox) != 4 or not all(
-                isinstance(v, (int, float)) and math.isfinite(v)
-                for v in bbox):
-            return True, f'bbox {bbox} is not 4 finite numbers [x, y, w, h]'
-        if bbox[2] < 0 or bbox[3] < 0:
-            return True, f'bbox {bbox} has a negative width or height'
-        if bbox[2] == 0 or bbox[3] == 0:
-            return False, f'bbox {bbox} is empty'
+        problem = _bbox_problem(bbox, (images or {}).get(ann.get('image_id')))
+        if problem:
+            return problem
     segmentation = ann.get('segmentation')
     for polygon in segmentation if isinstance(segmentation, list) else []:
         if not all(isinstance(v, (int, float)) and math.isfinite(v)
@@ -202,3 +255,68 @@ def annotation_problem(ann: dict) -> Optional[Tuple[bool, str]]:
             return False, (f'polygon {polygon} has {len(polygon)} '
                            'coordinates (needs an even number, at least 6)')
     return None
+
+
+def _bbox_problem(bbox, image: Optional[dict]) -> Optional[Tuple[bool, str]]:
+    if not isinstance(bbox, (list, tuple)) or len(bbox) != 4 or not all(
+            isinstance(v, (int, float)) and math.isfinite(v) for v in bbox):
+        return True, f'bbox {bbox} is not 4 finite numbers [x, y, w, h]'
+    x, y, w, h = bbox
+    if w < 0 or h < 0:
+        return True, f'bbox {bbox} has a negative width or height'
+    width, height = (image or {}).get('width'), (image or {}).get('height')
+    if width and height and (x >= width or y >= height or x + w <= 0
+                             or y + h <= 0):
+        return True, (f'bbox {bbox} lies outside its {width}x{height} image '
+                      '(mmdet would drop it silently)')
+    if w == 0 or h == 0:
+        return False, f'bbox {bbox} is empty'
+    return None
+
+
+def check_data_paths(cfg, *dataloaders: str) -> None:
+    """The local ``data_root``, ``ann_file`` and ``data_prefix`` paths of
+    the datasets of ``dataloaders`` (e.g. ``'train_dataloader'``) of the
+    config ``cfg`` exist.
+
+    Raises:
+        FileNotFoundError: naming the setting and the missing path.
+    """
+    for key in dataloaders:
+        if cfg.get(key) is not None:
+            for where, dataset in _dataset_cfgs(cfg[key].dataset,
+                                                f'{key}.dataset'):
+                _check_dataset_paths(dataset, where)
+
+
+def _dataset_cfgs(dataset, where):
+    """``(config key, dataset cfg)`` of the datasets inside wrappers."""
+    if 'dataset' in dataset:
+        yield from _dataset_cfgs(dataset['dataset'], f'{where}.dataset')
+    elif 'datasets' in dataset:
+        for i, child in enumerate(dataset['datasets']):
+            yield from _dataset_cfgs(child, f'{where}.datasets[{i}]')
+    else:
+        yield where, dataset
+
+
+def _check_dataset_paths(dataset, where: str) -> None:
+    root = dataset.get('data_root') or ''
+    if '://' in root or dataset.get('backend_args'):
+        return
+    if root and not osp.isdir(root):
+        raise FileNotFoundError(
+            f'{where}.data_root {root!r} does not exist (working directory '
+            f'{os.getcwd()}). Put the dataset there or pass '
+            f'--cfg-options {where}.data_root=PATH.')
+    prefix = dataset.get('data_prefix') or {}
+    paths = [('ann_file', dataset.get('ann_file'))] + [
+        (f'data_prefix.{name}', path) for name, path in (
+            prefix.items() if isinstance(prefix, dict) else [('', prefix)])]
+    for name, path in paths:
+        if isinstance(path, str) and path and '://' not in path:
+            full = osp.join(root, path)
+            if not osp.exists(full):
+                raise FileNotFoundError(
+                    f'{where}.{name.rstrip(".")} {path!r} does not exist '
+                    f'under data_root {root!r} ({full}).')

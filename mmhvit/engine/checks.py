@@ -24,13 +24,12 @@ import torch
 from mmengine.model import is_model_wrapper
 from torch import nn
 
+from mmhvit.datasets.validation import num_classes_disagreement
+from mmhvit.utils import ConfigError
+
 # Model attributes whose modules read the backbone's (or neck's) outputs
 CONSUMERS = ('neck', 'decode_head', 'auxiliary_head', 'head', 'bbox_head',
              'rpn_head')
-
-
-class ConfigError(ValueError):
-    """The config's settings contradict each other or the data."""
 
 
 def unwrap(model: nn.Module) -> nn.Module:
@@ -59,18 +58,15 @@ def check_num_classes(model: nn.Module, dataset=None,
     Raises:
         ConfigError: listing every head's value and the dataset's.
     """
-    found = head_num_classes(model)
     classes = (getattr(dataset, 'metainfo', None) or {}).get('classes')
-    values = set(found.values()) | ({len(classes)} if classes else set())
-    if len(values) <= 1:
-        return
-    heads = ', '.join(f'{name}={value}' for name, value in found.items())
-    data = (f'; the {role} dataset {type(dataset).__name__} has '
-            f'{len(classes)} classes' if classes else '')
-    raise ConfigError(
-        f'num_classes disagree: {heads}{data}. Set num_classes of every head '
-        "(and data_preprocessor) to the dataset's number of classes, or give "
-        'the dataset metainfo=dict(classes=...).')
+    problem = num_classes_disagreement(
+        head_num_classes(model), classes,
+        f'the {role} dataset {type(dataset).__name__}')
+    if problem:
+        raise ConfigError(
+            f'{problem}. Set num_classes of every head (and data_preprocessor)'
+            " to the dataset's number of classes, or give the dataset "
+            'metainfo=dict(classes=...).')
 
 
 def check_checkpointing_under_ddp(model: nn.Module) -> None:

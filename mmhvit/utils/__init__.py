@@ -1,10 +1,7 @@
-from .profiling import Measurement, measure
-from .runtime import (add_runtime_args, build_runner, check_data_paths,
-                      enable_visualization, latest_checkpoint, load_config,
-                      release_process_group, setup_launcher)
+"""The bottom layer of mmhvit: what every other package may use."""
+from .errors import ConfigError
+from .paths import local_checkpoint_missing, missing_checkpoint_message
 
 __all__ = [
-    'Measurement', 'measure', 'add_runtime_args', 'build_runner',
-    'check_data_paths', 'enable_visualization', 'latest_checkpoint',
-    'load_config', 'release_process_group', 'setup_launcher'
+    'ConfigError', 'local_checkpoint_missing', 'missing_checkpoint_message'
 ]

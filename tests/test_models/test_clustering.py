@@ -6,11 +6,11 @@ import os
 import pytest
 import torch
 
+from mmhvit.analysis import measure
 from mmhvit.models.layers.clustering import (TokenClusterer, TokenDict,
                                              dpc_knn, dpc_scores, kmeans,
                                              map2token, merge_tokens,
                                              token2map)
-from mmhvit.analysis import measure
 from reference.dpc_knn_reference import dpc_knn_reference
 
 

@@ -18,8 +18,8 @@ import math
 
 import torch
 
+from mmhvit.analysis import measure
 from mmhvit.models.layers import TokenClusterer, dpc_knn
-from mmhvit.utils import measure
 
 
 @torch.no_grad()

@@ -15,7 +15,7 @@ MACs. Parameters leave out auxiliary heads (training only).
 import argparse
 
 import mmhvit  # noqa: F401
-from mmhvit.utils.model_zoo import measure_config
+from mmhvit.analysis.model_zoo import measure_config
 
 
 def parse_args():

@@ -21,7 +21,7 @@ import os.path as osp
 from collections import defaultdict
 
 import mmhvit  # noqa: F401
-from mmhvit.utils.model_zoo import measure_config, metafile_models
+from mmhvit.analysis.model_zoo import measure_config, metafile_models
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 

@@ -18,8 +18,8 @@ import numpy as np
 import torch
 from mmengine.runner import load_checkpoint
 
-import mmhvit  # noqa: F401  (compatibility shims)
-from mmhvit.utils.model_zoo import build_from_config
+from mmhvit import compat
+from mmhvit.analysis.model_zoo import build_from_config
 from mmhvit.visualization import (cluster_map, collect_sia_clusters,
                                   conv_similarity, draw_clusters)
 
@@ -43,6 +43,7 @@ def build_model(config, checkpoint):
 
 def main():
     args = parse_args()
+    compat.apply()
     image = mmcv.imread(args.image) if osp.isfile(args.image) else None
     if image is None:
         raise SystemExit(f'Cannot read image {args.image}: missing or not '

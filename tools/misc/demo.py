@@ -18,7 +18,7 @@ import torch
 from mmengine.config import Config
 from mmengine.runner import Runner
 
-import mmhvit  # noqa: F401  (compatibility shims)
+from mmhvit import compat
 from mmhvit.datasets import make_ade20k
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
@@ -79,6 +79,7 @@ def draw_predictions(runner, path, num_images=6, zoom=2):
 
 def main():
     args = parse_args()
+    compat.apply()
     start = time.time()
     data_root = osp.join(args.data_dir, 'ADEChallengeData2016')
     if not osp.isdir(data_root):

@@ -21,6 +21,7 @@ import argparse
 import torch
 from mmengine.config import DictAction
 
+from mmhvit import compat
 from mmhvit.apis import (build_inferencer, check_checkpoint, collect_images,
                          infer_image, load_inference_config)
 
@@ -53,6 +54,7 @@ def parse_args():
 
 
 def main():
+    compat.apply()  # reads mmengine checkpoints under torch >= 2.6
     parser, args = parse_args()
     try:
         check_checkpoint(args.checkpoint)

@@ -5,12 +5,15 @@ Example::
     python tools/misc/make_synthetic_data.py ade20k data/synthetic_ade \\
         --num-train 200 --num-val 50 --size 256 256 --num-classes 4
 
-See :mod:`mmhvit.datasets.synthetic` for the layouts and label conventions.
+It prints the class names the upstream dataset class reads for the labels
+written (and the shape each one shows): pass them as
+``metainfo=dict(classes=...)`` to train on exactly these classes. See
+:mod:`mmhvit.datasets.synthetic` for the layouts and label conventions.
 """
 import argparse
 import os
 
-from mmhvit.datasets.synthetic import SHAPE_CLASSES, WRITERS
+from mmhvit.datasets.synthetic import SHAPE_CLASSES, WRITERS, dataset_classes
 
 
 def parse_args():
@@ -37,9 +40,15 @@ def main():
         kwargs['size'] = tuple(args.size)
     data_root = WRITERS[args.dataset](args.out_dir, **kwargs)
     num_files = sum(len(files) for _, _, files in os.walk(data_root))
-    print(f'Wrote {args.dataset}: {num_files} files under {data_root} '
-          f'(use it as data_root; classes: '
-          f'{", ".join(SHAPE_CLASSES[:args.num_classes])})')
+    classes = dataset_classes(args.dataset, args.num_classes)
+    print(f'Wrote {args.dataset}: {num_files} files under {data_root} (use '
+          'it as data_root).\nLabels, as the dataset class reads them:')
+    for label, (name, shape) in enumerate(classes):
+        print(f'  {label}: {name!r} ({shape})')
+    names = tuple(name for name, _ in classes)
+    print(f'To train on these {len(names)} classes only: '
+          f'metainfo=dict(classes={names}) and num_classes={len(names)} '
+          'in the heads.')
 
 
 if __name__ == '__main__':

@@ -11,8 +11,9 @@ prefix='backbone.')``. (Those configs also accept the official file itself:
 mmhvit converts it while loading.) The official ``attn.proj_norm`` tensors,
 never used by its forward pass, are dropped.
 """
-import mmhvit  # noqa: F401  (loads checkpoints holding training state)
+from mmhvit import compat
 from mmhvit.models.utils import converter_cli
 
 if __name__ == '__main__':
+    compat.apply()  # reads checkpoints that hold training state
     converter_cli('hat_net', __doc__)

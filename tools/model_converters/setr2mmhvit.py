@@ -39,7 +39,7 @@ import torch
 from mmengine.runner.checkpoint import CheckpointLoader
 from mmseg.models.backbones.vit import VisionTransformer
 
-import mmhvit  # noqa: F401  (loads checkpoints holding training state)
+from mmhvit import compat
 from mmhvit.models.utils import unwrap_state_dict
 from mmhvit.models.utils.ckpt_convert import (KeyRules, convert_with_rules,
                                               fold_conv_bias_into_bn)
@@ -196,6 +196,7 @@ def parse_args():
 
 def main():
     args = parse_args()
+    compat.apply()
     state_dict = unwrap_state_dict(
         CheckpointLoader.load_checkpoint(args.src, map_location='cpu'))
     if 'backbone.blocks.0.attn.qkv.weight' not in state_dict:

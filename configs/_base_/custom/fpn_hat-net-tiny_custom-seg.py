@@ -30,10 +30,11 @@ model = dict(
     data_preprocessor=dict(size=crop_size),
     decode_head=dict(num_classes=num_classes))
 
-# LoadAnnotations follows the dataset's reduce_zero_label.
+# The label loader follows the dataset's reduce_zero_label and checks every
+# label map against num_classes (mmhvit/datasets/transforms.py).
 train_pipeline = [
-    dict(type='LoadImageFromFile'),
-    dict(type='LoadAnnotations'),
+    dict(type='mmhvit.CheckedLoadImageFromFile'),
+    dict(type='mmhvit.CheckedLoadSegAnnotations', num_classes=num_classes),
     dict(
         type='RandomResize',
         scale=(2048, 512),
@@ -45,9 +46,9 @@ train_pipeline = [
     dict(type='PackSegInputs')
 ]
 test_pipeline = [
-    dict(type='LoadImageFromFile'),
+    dict(type='mmhvit.CheckedLoadImageFromFile'),
     dict(type='Resize', scale=(2048, 512), keep_ratio=True),
-    dict(type='LoadAnnotations'),
+    dict(type='mmhvit.CheckedLoadSegAnnotations', num_classes=num_classes),
     dict(type='PackSegInputs')
 ]
 train_dataloader = dict(

@@ -14,3 +14,7 @@ param_scheduler = [
         end=40000,
         by_epoch=False)
 ]
+# Checkpoints written atomically, rotated after the save, with the room
+# checked first (mmhvit.AtomicCheckpointHook; mmengine's CheckpointHook
+# otherwise).
+default_hooks = dict(checkpoint=dict(type='mmhvit.AtomicCheckpointHook'))

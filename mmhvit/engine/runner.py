@@ -1,6 +1,7 @@
 """What ``tools/train.py`` and ``tools/test.py`` share: the common options,
-loading the config they name, checking its data paths, building the runner
-with mmhvit's safeguards and finding the checkpoint to resume from."""
+loading the config they name, building the runner (with mmhvit's safety
+hooks for configs that do not name them) and finding the checkpoint to
+resume from."""
 import argparse
 import glob
 import logging
@@ -13,6 +14,8 @@ from mmengine.config import Config, DictAction
 from mmengine.logging import print_log
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
+
+from mmhvit.utils import local_checkpoint_missing, missing_checkpoint_message
 
 
 def add_runtime_args(parser: argparse.ArgumentParser) -> None:
@@ -56,16 +59,63 @@ def load_config(args: argparse.Namespace) -> Config:
     return cfg
 
 
+#: Hooks of mmhvit's base runtimes (``configs/_base_/runtimes/``).
+SAFETY_HOOKS = ('PreflightCheckHook', 'NonFiniteLossHook', 'IterationSeedHook')
+
+
 def build_runner(cfg: Config) -> Runner:
-    """mmengine's Runner, or the config's own ``runner_type``, with
-    mmhvit's ``PreflightCheckHook`` and ``NonFiniteLossHook``."""
-    from mmhvit.engine import NonFiniteLossHook, PreflightCheckHook
+    """mmengine's Runner, or the config's own ``runner_type``, with the
+    safety hooks of :data:`SAFETY_HOOKS` added to a config that does not
+    list them (one that does not inherit mmhvit's base runtimes)."""
+    add_safety_hooks(cfg)
     runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg else \
         RUNNERS.build(cfg)
-    runner.register_hook(PreflightCheckHook(), 'VERY_HIGH')
-    runner.register_hook(NonFiniteLossHook(), 'VERY_HIGH')
     warn_only_determinism_on_cuda()
     return runner
+
+
+def add_safety_hooks(cfg: Config) -> None:
+    """Append the hooks of :data:`SAFETY_HOOKS` missing from
+    ``cfg.custom_hooks``."""
+    hooks = list(cfg.get('custom_hooks') or [])
+    listed = {str(hook.get('type', '')).split('.')[-1] for hook in hooks
+              if isinstance(hook, dict)}
+    missing = [name for name in SAFETY_HOOKS if name not in listed]
+    if missing:
+        cfg.custom_hooks = hooks + [dict(type=f'mmhvit.{name}')
+                                    for name in missing]
+        print_log(f'Added mmhvit.{", mmhvit.".join(missing)} to custom_hooks '
+                  "(the config does not inherit mmhvit's base runtimes).",
+                  logger='current')
+
+
+def check_checkpoint_paths(cfg: Config) -> None:
+    """Every local checkpoint a ``Pretrained`` ``init_cfg`` of the model
+    names exists.
+
+    Raises:
+        FileNotFoundError: naming the setting, the file and, for a file of
+            ``work_dirs/``, the config whose training writes it.
+    """
+    for key, path in _pretrained_checkpoints(cfg.get('model'), 'model'):
+        if local_checkpoint_missing(path):
+            raise FileNotFoundError(missing_checkpoint_message(path, key))
+
+
+def _pretrained_checkpoints(node, key):
+    """``(config key, checkpoint)`` of the ``Pretrained`` init_cfgs below
+    ``node``."""
+    if isinstance(node, dict):
+        init_cfg = node.get('init_cfg')
+        if isinstance(init_cfg, dict) and init_cfg.get(
+                'type') == 'Pretrained':
+            yield f'{key}.init_cfg.checkpoint', init_cfg.get('checkpoint')
+        for name, child in node.items():
+            if name != 'init_cfg':
+                yield from _pretrained_checkpoints(child, f'{key}.{name}')
+    elif isinstance(node, (list, tuple)):
+        for i, child in enumerate(node):
+            yield from _pretrained_checkpoints(child, f'{key}[{i}]')
 
 
 def release_process_group() -> None:
@@ -92,53 +142,6 @@ def warn_only_determinism_on_cuda() -> None:
     if torch.cuda.is_available() and \
             torch.are_deterministic_algorithms_enabled():
         torch.use_deterministic_algorithms(True, warn_only=True)
-
-
-def check_data_paths(cfg: Config, *dataloaders: str) -> None:
-    """The local ``data_root``, ``ann_file`` and ``data_prefix`` paths of
-    the datasets of ``dataloaders`` (e.g. ``'train_dataloader'``) exist.
-
-    Raises:
-        FileNotFoundError: naming the setting and the missing path.
-    """
-    for key in dataloaders:
-        if cfg.get(key) is not None:
-            for where, dataset in _dataset_cfgs(cfg[key].dataset,
-                                                f'{key}.dataset'):
-                _check_dataset_paths(dataset, where)
-
-
-def _dataset_cfgs(dataset, where):
-    """``(config key, dataset cfg)`` of the datasets inside wrappers."""
-    if 'dataset' in dataset:
-        yield from _dataset_cfgs(dataset['dataset'], f'{where}.dataset')
-    elif 'datasets' in dataset:
-        for i, child in enumerate(dataset['datasets']):
-            yield from _dataset_cfgs(child, f'{where}.datasets[{i}]')
-    else:
-        yield where, dataset
-
-
-def _check_dataset_paths(dataset, where: str) -> None:
-    root = dataset.get('data_root') or ''
-    if '://' in root or dataset.get('backend_args'):
-        return
-    if root and not osp.isdir(root):
-        raise FileNotFoundError(
-            f'{where}.data_root {root!r} does not exist (working directory '
-            f'{os.getcwd()}). Put the dataset there or pass '
-            f'--cfg-options {where}.data_root=PATH.')
-    prefix = dataset.get('data_prefix') or {}
-    paths = [('ann_file', dataset.get('ann_file'))] + [
-        (f'data_prefix.{name}', path) for name, path in (
-            prefix.items() if isinstance(prefix, dict) else [('', prefix)])]
-    for name, path in paths:
-        if isinstance(path, str) and path and '://' not in path:
-            full = osp.join(root, path)
-            if not osp.exists(full):
-                raise FileNotFoundError(
-                    f'{where}.{name.rstrip(".")} {path!r} does not exist '
-                    f'under data_root {root!r} ({full}).')
 
 
 def use_torch_syncbn_on_one_process(cfg: Config) -> None:

@@ -1,0 +1,10 @@
+"""Measuring models: MACs (``flops``), the model-zoo tables
+(``model_zoo``), latency (``profiling``)."""
+from .flops import count_macs
+from .model_zoo import build_from_config, count_params, measure_config
+from .profiling import Measurement, measure
+
+__all__ = [
+    'count_macs', 'build_from_config', 'count_params', 'measure_config',
+    'Measurement', 'measure'
+]

@@ -1,0 +1,35 @@
+"""mmdet's COCO dataset with its annotation file checked as it is read."""
+from mmdet.datasets import CocoDataset
+from mmdet.datasets.api_wrappers import COCO
+
+from mmhvit.registry import DATASETS
+from .validation import check_coco_content
+
+
+class CheckedCOCO(COCO):
+    """mmdet's COCO API; the loaded file is checked by
+    :func:`check_coco_content` before it is indexed."""
+
+    def __init__(self, annotation_file=None):
+        self.annotation_file = annotation_file
+        super().__init__(annotation_file)
+
+    def createIndex(self):  # noqa: N802 (pycocotools' name)
+        if self.annotation_file is not None:
+            check_coco_content(self.dataset, self.annotation_file)
+        super().createIndex()
+
+
+@DATASETS.register_module()
+class CheckedCocoDataset(CocoDataset):
+    """mmdet's ``CocoDataset`` (same arguments); its annotation file is
+    checked while it is loaded, before mmdet parses it: a file without
+    ``images``, boxes that are not 4 finite numbers, of negative size or
+    outside their image, polygons that are not finite, and annotations of
+    images or categories the file does not list raise a ``SampleError``
+    naming the file and the image ids, instead of mmdet's ``too many values
+    to unpack`` or a silently dropped object. Empty boxes and degenerate
+    polygons, which mmdet drops, are logged. mmhvit's COCO bases
+    (``configs/_base_/datasets/coco_*.py``) use it."""
+    COCOAPI = CheckedCOCO
+    annotations_checked = True

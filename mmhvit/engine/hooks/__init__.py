@@ -1,0 +1,13 @@
+"""Registered hooks: mmhvit's run-time safety, named in the base runtimes
+(``configs/_base_/runtimes/``) so that every entry point gets it."""
+from .checkpoint_hook import (ATOMIC_BACKEND_ARGS, AtomicCheckpointHook,
+                              AtomicLocalBackend, NoRoomError)
+from .iteration_seed_hook import IterationSeedHook
+from .nonfinite_loss_hook import NonFiniteLossHook
+from .preflight_check_hook import PreflightCheckHook
+
+__all__ = [
+    'ATOMIC_BACKEND_ARGS', 'AtomicCheckpointHook', 'AtomicLocalBackend',
+    'NoRoomError', 'IterationSeedHook', 'NonFiniteLossHook',
+    'PreflightCheckHook'
+]

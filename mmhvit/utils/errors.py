@@ -1,0 +1,5 @@
+"""Exceptions shared across mmhvit's packages."""
+
+
+class ConfigError(ValueError):
+    """The config's settings contradict each other or the data."""
