@@ -153,6 +153,24 @@ def test_infer_tool_writes_png_and_json_per_image(tmp_path, capsys, models,
         assert 'top-3: ' in stdout
 
 
+def test_an_image_without_detections_says_so(tmp_path, models):
+    """Nothing above the score threshold: the PNG is not the bare image but
+    carries a note (with the best score below the threshold)."""
+    config, checkpoint, images = models['det']
+    init_default_scope('mmdet')
+    inferencer = DetInferencer(config, weights=checkpoint, device='cpu')
+    image = collect_images([images])[0]
+    bare = infer_image(inferencer, image, str(tmp_path / 'low'),
+                       score_thr=0.0)
+    none = infer_image(inferencer, image, str(tmp_path / 'high'),
+                       score_thr=1.5)
+    assert none['summary'].startswith('0 of ')
+    bare, noted = cv2.imread(bare['png']), cv2.imread(none['png'])
+    assert noted.shape[0] == bare.shape[0] + 28
+    strip = noted[bare.shape[0]:]
+    assert (strip[..., 2] > strip[..., 0] + 100).any()  # red text on white
+
+
 def test_infer_tool_names_a_missing_checkpoint(tmp_path, capsys, models):
     config, _, images = models['seg']
     with pytest.raises(SystemExit) as exit_info:

@@ -208,10 +208,16 @@ def _detect(inferencer, path, png, score_thr):
     """Boxes and masks above ``score_thr`` drawn; all predictions as JSON."""
     result = inferencer(path, return_vis=True, pred_score_thr=score_thr)
     predictions = result['predictions'][0]
-    _write_rgb(png, _enlarge(result['visualization'][0]))
     classes = class_names(inferencer)
     kept = [(classes[label], score) for label, score in zip(
         predictions['labels'], predictions['scores']) if score >= score_thr]
+    drawn = _enlarge(result['visualization'][0])
+    if not kept:  # say so on the image instead of leaving it bare
+        best = max(zip(predictions['scores'], predictions['labels']),
+                   default=None)
+        drawn = _with_note(drawn, f'no detection with score >= {score_thr}' + (
+            f' (highest: {classes[best[1]]} {best[0]:.2f})' if best else ''))
+    _write_rgb(png, drawn)
     summary = (f'{len(kept)} of {len(predictions["labels"])} instances with '
                f'score >= {score_thr}: ' +
                ', '.join(f'{name} {score:.2f}' for name, score in kept[:10]))
@@ -261,6 +267,18 @@ def _with_legend(image, entries, row=22):
         cv2.rectangle(canvas, (x, y), (x + 16, y + 16), (0, 0, 0), 1)
         cv2.putText(canvas, text, (x + 24, y + 13), font, scale, (0, 0, 0),
                     1, cv2.LINE_AA)
+    return canvas
+
+
+def _with_note(image, text, height=28):
+    """Append a white strip with ``text`` below the image."""
+    font, scale = cv2.FONT_HERSHEY_SIMPLEX, 0.5
+    width = max(image.shape[1], cv2.getTextSize(text, font, scale, 1)[0][0]
+                + 12)
+    canvas = np.full((image.shape[0] + height, width, 3), 255, np.uint8)
+    canvas[:image.shape[0], :image.shape[1]] = image
+    cv2.putText(canvas, text, (6, image.shape[0] + 19), font, scale,
+                (200, 0, 0), 1, cv2.LINE_AA)
     return canvas
 
 
