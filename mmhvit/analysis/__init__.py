@@ -1,5 +1,7 @@
 """Measuring models: MACs (``flops``), the model-zoo tables
-(``model_zoo``), latency (``profiling``)."""
+(``model_zoo``), latency and memory (``profiling``, ``benchmark``), the
+attention kernels each call runs (``attention``) and the GPU report
+(``gpu_report``)."""
 from .flops import count_macs
 from .model_zoo import build_from_config, count_params, measure_config
 from .profiling import Measurement, measure
