@@ -375,22 +375,32 @@ optim_wrapper = dict(
 """
 
 
+def train_one_and_two_processes(tmp_path, *options):
+    """3 iterations of :data:`DIST_CONFIG` by ``train.py`` (1 process x
+    batch 4, work dir ``one``) and by ``dist_train.sh`` (2 processes x batch
+    2 and ``--cfg-options`` ``options``, work dir ``two``); the config, the
+    environment and the data folder."""
+    data = make_ade20k(str(tmp_path / 'ade'), num_train=8, num_val=5,
+                       size=(64, 64))
+    seg_config(tmp_path, dict(ade20k=data), 3, 3)
+    config = write(tmp_path / 'dist.py', DIST_CONFIG)
+    env = dict(os.environ, PYTHON=sys.executable, PORT=str(free_port()))
+    run_tool('train.py', config, '--work-dir', tmp_path / 'one')
+    run_tool('dist_train.sh', config, 2, '--work-dir', tmp_path / 'two',
+             '--cfg-options', 'train_dataloader.batch_size=2', *options,
+             env=env)
+    return config, env, data
+
+
 def test_two_processes_match_one_and_evaluate_every_sample_once(tmp_path):
     """``dist_train.sh`` with 2 CPU processes x batch 2 (with ``with_cp`` and
     ``find_unused_parameters``, as the HLG configs set) reaches the weights
     of 1 process x batch 4; ``dist_test.sh`` with 2 processes predicts each
     of 5 validation images exactly once (one process gets a padding
     duplicate) and scores as the 1-process run's final validation did."""
-    data = make_ade20k(str(tmp_path / 'ade'), num_train=8, num_val=5,
-                       size=(64, 64))
-    seg_config(tmp_path, dict(ade20k=data), 3, 3)
-    config = write(tmp_path / 'dist.py', DIST_CONFIG)
-    env = dict(os.environ, PYTHON=sys.executable, PORT=str(free_port()))
+    config, env, data = train_one_and_two_processes(
+        tmp_path, 'model.backbone.with_cp=True', 'find_unused_parameters=True')
     one, two = tmp_path / 'one', tmp_path / 'two'
-    run_tool('train.py', config, '--work-dir', one)
-    run_tool('dist_train.sh', config, 2, '--work-dir', two, '--cfg-options',
-             'train_dataloader.batch_size=2', 'model.backbone.with_cp=True',
-             'find_unused_parameters=True', env=env)
     assert_same_weights(one / 'iter_3.pth', two / 'iter_3.pth', rtol=1e-4,
                         atol=1e-6)
     run_tool('dist_test.sh', config, one / 'iter_3.pth', 2, '--work-dir',
