@@ -37,7 +37,12 @@ $(STAMP): setup.py requirements/*.txt
 	    mmcv==$(MMCV_VERSION) -w $(WHEELHOUSE)
 	$(PIP) install -q --find-links $(WHEELHOUSE) -r requirements/mminstall.txt
 	$(PIP) install -q -r requirements/tests.txt
-	$(PIP) install -q --no-build-isolation --no-deps -e .
+	# setuptools' develop mode rather than pip's PEP 660 editable install:
+	# mim (`mim train/test/search mmhvit`) finds a package's tools, configs
+	# and model index next to its distribution's location, which PEP 660
+	# puts in site-packages.
+	$(PIP) uninstall -q -y mmhvit 2>/dev/null || true
+	$(PY) setup.py -q develop --no-deps
 	$(PY) -c "import mmcv.ops, mmseg, mmdet, mmpretrain, mmhvit; print('mmhvit installed:', mmhvit.__version__)"
 	touch $(STAMP)
 
