@@ -168,11 +168,12 @@ def measure_steps(run, device, warmup, repeat) -> Dict:
 
 
 def record_kernels(fn, module, inputs, dtype) -> List[Dict]:
-    """The attention calls of one forward, grouped by site and kernel
+    """The attention calls of one training forward (gradients on: a mask
+    that needs them can change the kernel), grouped by site and kernel
     (:meth:`AttentionRecorder.summary`), as dicts with a ``calls`` count."""
-    module.eval()
-    with AttentionRecorder(probe=True) as recorder, torch.no_grad(), \
-            autocast(inputs.device, dtype):
+    module.train()
+    with AttentionRecorder(probe=True) as recorder, autocast(
+            inputs.device, dtype):
         fn(inputs)
     return [dict(call._asdict(), calls=count)
             for call, count in recorder.summary()]
@@ -334,8 +335,8 @@ def format_markdown(report) -> str:
 
 def format_kernels(cells, setting) -> List[str]:
     """Markdown lines of the attention calls recorded at ``setting``."""
-    lines = ['Attention calls (one forward): kernel per call site; "math" '
-             'and "explicit" materialise the attention matrix.', '',
+    lines = ['Attention calls of one training forward, per call site: '
+             '"math" and "explicit" materialise the attention matrix.', '',
              '| model | site | kind | kernel | dtype | calls | query | '
              'mask | why other fused kernels refuse |', '|---' * 9 + '|']
     for cell in cells:
