@@ -11,6 +11,8 @@ import cv2
 import numpy as np
 import pytest
 
+from mmhvit.datasets import label_scan as scan_labels
+from mmhvit.utils import collect_env as check_env
 from custom_data import ROOT, TEMPLATES, make_custom_seg
 
 
@@ -29,8 +31,6 @@ def run_tool(path, *args):
                           cwd=ROOT)
 
 
-check_env = load_tool('tools/misc/check_env.py')
-scan_labels = load_tool('tools/misc/scan_labels.py')
 analyze_logs = load_tool('tools/analysis_tools/analyze_logs.py')
 
 PINS = dict(torch='2.9.1', torchvision='0.24.1', mmengine='0.10.7',
@@ -178,8 +178,9 @@ def test_config_heads_that_disagree_with_the_classes(tmp_path, monkeypatch):
     labels = scan_labels.labels_from_config(str(config), 'train')
     assert len(labels.files) == 2 and labels.num_classes == 5
     assert labels.errors == [
-        'num_classes disagree: decode_head [5], dataset classes 4; set all '
-        'heads to the number of classes']
+        'num_classes disagree: decode_head=5, label loader=4; the dataset has '
+        '4 classes; set all heads (and the label loader) to the number of '
+        'classes']
 
 
 # ------------------------------------------------------------- analyze_logs
