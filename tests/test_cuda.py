@@ -25,7 +25,7 @@ from mmhvit.models.layers.clustering import (TokenClusterer, dpc_knn, kmeans,
                                              merge_tokens)
 from test_amp import det_batch, seg_batch
 from test_e2e import ROOT, assert_same_weights, train_one_and_two_processes
-from test_models.test_clustering import blobs
+from test_models.test_clustering import blobs, same_partition
 from tiny_archs import TINY_CLUSTR, TINY_HAT_NET, TINY_HLG, TINY_PVT, TINY_SWIN
 
 pytestmark = [
@@ -91,6 +91,19 @@ def exact_float32():
      torch.backends.cudnn.allow_tf32) = flags
 
 
+def agreement(a, b):
+    """The smallest fraction, over the images, of tokens that keep their
+    cluster from labelling ``a`` (B, N) to ``b``, up to renumbering: each
+    cluster of ``a`` maps to the cluster of ``b`` most of its tokens are
+    in."""
+    fractions = []
+    for la, lb in zip(a, b):
+        na, nb = int(la.max()) + 1, int(lb.max()) + 1
+        counts = torch.bincount(la * nb + lb, minlength=na * nb)
+        fractions.append(counts.view(na, nb).amax(1).sum().item() / len(la))
+    return min(fractions)
+
+
 class ReplayedClusters:
     """Records the clusters ``TokenClusterer.cluster`` returns, then, after
     :meth:`replay`, hands the same clusters to the same calls (on any
@@ -111,7 +124,7 @@ class ReplayedClusters:
                 self.recorded.append(idxs)
                 return idxs
             theirs = self.pending.pop(0)
-            self.agreement += [(own.cpu() == other).float().mean().item()
+            self.agreement += [agreement(own.cpu(), other)
                                for own, other in zip(idxs, theirs)]
             return [other.to(groups.device) for other in theirs]
 
@@ -210,12 +223,13 @@ def test_clustering_on_cuda_gives_the_cpu_clusters_in_little_memory():
     runs = dict(dpc_knn=(lambda t: dpc_knn(t, 256)),
                 kmeans=(lambda t: kmeans(t, 256)))
     for name, fn in runs.items():
-        expected = fn(x)
         run = measure(lambda: fn(cuda_x), 'cuda')
-        assert torch.equal(run.result.cpu(), expected), name
+        # the same clusters (DPC-KNN numbers them by the rank of their
+        # centre's score, which float32 rounding may swap)
+        assert same_partition(run.result.cpu(), fn(x)), name
         assert run.peak_bytes < 2**29, (name, run.peak_bytes / 2**30)
         weight = torch.rand(1, x.shape[1], 1)
-        merged = merge_tokens(x, expected, 256, weight)[0]
+        merged = merge_tokens(x, run.result.cpu(), 256, weight)[0]
         on_cuda = measure(lambda: merge_tokens(
             cuda_x, run.result, 256, weight.cuda())[0], 'cuda')
         torch.testing.assert_close(on_cuda.result.cpu(), merged, rtol=1e-5,
