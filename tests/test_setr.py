@@ -1,7 +1,7 @@
 """SETR configs (configs/setr) on tiny encoders, and the official-checkpoint
-converter tools/model_converters/setr2mmhvit.py against an independent
-reference forward pass (tests/reference/setr_reference.py)."""
-import importlib.util
+converter (mmhvit.models.utils.setr_convert, tools/model_converters/
+setr2mmhvit.py) against an independent reference forward pass
+(tests/reference/setr_reference.py)."""
 import os.path as osp
 import subprocess
 import sys
@@ -17,6 +17,7 @@ from mmengine.structures import PixelData
 from mmseg.registry import MODELS
 from mmseg.structures import SegDataSample
 
+from mmhvit.models.utils.setr_convert import convert_setr
 from reference import setr_reference as ref
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
@@ -30,16 +31,6 @@ CONFIGS = {
 # tiny encoder: 4 layers (all of them outputs), 64 dims, 2 heads, 64x64 crop
 DIMS, DEPTH, HEADS, CROP, GRID = 64, 4, 2, 64, 4
 CHANNELS, MLA_HEAD_CHANNELS, NUM_CLASSES = 16, 8, 19
-
-
-def load_converter():
-    spec = importlib.util.spec_from_file_location('setr2mmhvit', CONVERTER)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-setr2mmhvit = load_converter()
 
 
 def tiny_model(decoder, crop=(CROP, CROP)):
@@ -139,7 +130,7 @@ def test_tta_pipelines_use_the_official_ratios(tmp_path):
 def test_converted_up_heads_load_strictly_and_match(decoder):
     official = ref.random_official_state_dict(decoder, DIMS, DEPTH, GRID,
                                               NUM_CLASSES, CHANNELS)
-    converted = setr2mmhvit.convert_setr(official)
+    converted = convert_setr(official)
     model = tiny_model(decoder).eval()
     model.load_state_dict(converted, strict=True)
 
@@ -168,7 +159,7 @@ def test_converted_mla_loads_strictly_and_matches():
     official = ref.random_official_state_dict('mla', DIMS, DEPTH, GRID,
                                               NUM_CLASSES, CHANNELS,
                                               MLA_HEAD_CHANNELS)
-    converted = setr2mmhvit.convert_setr(official)
+    converted = convert_setr(official)
     model = tiny_model('mla').eval()
     model.load_state_dict(converted, strict=True)
     assert model.decode_head.conv_seg.kernel_size == (3, 3)
@@ -237,7 +228,7 @@ def test_converted_block_splits_qkv_like_the_official_attention():
     mmseg's TransformerEncoderLayer with the converted weights."""
     official = ref.random_official_state_dict('naive', DIMS, DEPTH, GRID)
     model = tiny_model('naive').eval()
-    model.load_state_dict(setr2mmhvit.convert_setr(official))
+    model.load_state_dict(convert_setr(official))
     tokens = torch.randn(2, 1 + GRID * GRID, DIMS)
     with torch.no_grad():
         torch.testing.assert_close(
@@ -250,23 +241,23 @@ def test_converted_block_splits_qkv_like_the_official_attention():
 def test_pos_embed_resize_keeps_the_class_token():
     official = ref.random_official_state_dict('pup', DIMS, DEPTH, GRID)
     stored = official['backbone.pos_embed']
-    same = setr2mmhvit.convert_setr(official, crop=(CROP, CROP))
+    same = convert_setr(official, crop=(CROP, CROP))
     assert torch.equal(same['backbone.pos_embed'], stored)
 
-    resized = setr2mmhvit.convert_setr(official, crop=(96, 64))
+    resized = convert_setr(official, crop=(96, 64))
     pos_embed = resized['backbone.pos_embed']
     assert pos_embed.shape == (1, 1 + 6 * 4, DIMS)
     assert torch.equal(pos_embed[:, 0], stored[:, 0])
     tiny_model('pup', crop=(96, 64)).load_state_dict(resized, strict=True)
     with pytest.raises(ValueError, match='multiple of the patch size'):
-        setr2mmhvit.convert_setr(official, crop=(100, 64))
+        convert_setr(official, crop=(100, 64))
 
 
 def test_unknown_official_keys_are_an_error():
     official = ref.random_official_state_dict('naive', DIMS, DEPTH, GRID)
     official['backbone.blocks.0.attn.mystery'] = torch.zeros(1)
     with pytest.raises(KeyError, match='backbone.blocks.0.attn.mystery'):
-        setr2mmhvit.convert_setr(official)
+        convert_setr(official)
 
 
 def test_converter_cli(tmp_path):
