@@ -32,7 +32,7 @@ def test_attention_equals_attention_over_merged_clusters():
 def test_clusters_are_dpc_knn_of_the_normalised_input():
     x = torch.randn(2, 64, 8)
     (idx, num), = TokenClusterer()(x, (8, 8), [16])
-    expected = dpc_knn(x, 4, generator=torch.Generator().manual_seed(0))
+    expected = dpc_knn(x, 4)
     assert num == 4 and torch.equal(idx, expected)
 
 

@@ -17,7 +17,7 @@ An image's clusters depend on that image only, never on the others of its
 batch nor on torch's random state: everything is computed per image, the
 chunks of rows are the same whatever the batch size (a matmul over fewer
 rows may round differently, and one flipped comparison moves a centre), and
-TCFormer's random tie-breaking noise is replaced by a fixed draw per token
+TCFormer's random tie-breaking noise is replaced by a fixed value per token
 position (:func:`tie_breaking_noise`). Ties are not rare: the zero padding
 of a detector's batch makes many identical tokens.
 """
@@ -85,14 +85,13 @@ def _masked_columns(dist, token_mask, fill):
     return torch.where(token_mask[:, None, :], dist, fill)
 
 
-@layout_cache(maxsize=16)
-def tie_breaking_noise(num_tokens: int, device: torch.device) -> torch.Tensor:
-    """``(N,)`` uniform values in ``[0, 1)``, one per token position, drawn
-    once from a generator seeded with 0: the same for every image and call
-    (equal to ``torch.rand(N, generator=torch.Generator().manual_seed(0))``).
-    """
-    generator = torch.Generator().manual_seed(0)
-    return torch.rand(num_tokens, generator=generator).to(device)
+def tie_breaking_noise(num_tokens: int, device=None) -> torch.Tensor:
+    """``(N,)`` values spread over ``[0, 1)``, a fixed function of the token
+    position (Knuth's multiplicative hash): the same for every image and
+    call, and made of integer arithmetic, so it traces, compiles and
+    exports (a seeded generator does not export to ONNX)."""
+    index = torch.arange(num_tokens, device=device)
+    return (index * 2654435761 % 2**32).float() / 2**32
 
 
 @torch.no_grad()
