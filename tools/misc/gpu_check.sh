@@ -33,6 +33,8 @@ pvt-small-hafa pvtv2-b2-hafa swin-tiny-hafa pvt-small pvtv2-b2 swin-tiny \
 vit-base vit-large}
 [[ $REPORT_MODELS == all ]] && REPORT_MODELS=
 export MAX_JOBS=${MAX_JOBS:-$(nproc)}
+# the venv's ninja: without it torch builds extensions one file at a time
+export PATH=$VENV/bin:$PATH
 [[ ${DRY_RUN:-0} == 1 ]] || mkdir -p "$RESULTS"
 SUMMARY=$RESULTS/summary.txt
 start=$SECONDS
@@ -124,6 +126,7 @@ run_tests() {
 }
 
 run_report() {
+    echo "models: ${REPORT_MODELS:-all}"
     cd "$SRC" && venv_python tools/analysis_tools/gpu_report.py \
         $REPORT_MODELS --budget "$REPORT_BUDGET" --out-dir "$RESULTS/report"
 }
