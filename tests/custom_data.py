@@ -22,8 +22,8 @@ TINY_BACKBONE = f"""
     backbone=dict(arch=dict(_delete_=True, **{TINY_HAT_NET!r}), init_cfg=None,
                   drop_path_rate=0.0),"""
 LOADERS = """
-train_dataloader = dict(batch_size=1, num_workers=0, persistent_workers=False)
-val_dataloader = dict(batch_size=1, num_workers=0, persistent_workers=False)
+train_dataloader = dict(batch_size=2, num_workers=2, persistent_workers=True)
+val_dataloader = dict(batch_size=2, num_workers=2, persistent_workers=True)
 test_dataloader = val_dataloader
 randomness = dict(seed=0)
 log_level = 'WARNING'

@@ -94,10 +94,10 @@ pipeline = [
     dict(type='RandomFlip', prob=0.5),
     dict(type='PackSegInputs')]
 test_pipeline = [
-    dict(type='mmhvit.CheckedLoadImageFromFile'),
+    dict(type='LoadImageFromFile'),
     dict(type='Resize', scale=(128, 64), keep_ratio=True),
-    dict(type='mmhvit.CheckedLoadSegAnnotations', num_classes={num_classes},
-         reduce_zero_label={reduce_zero_label}),
+    dict(type='LoadAnnotations', reduce_zero_label={reduce_zero_label}),
+    dict(type='mmhvit.CheckSegLabels', num_classes={num_classes}),
     dict(type='PackSegInputs')]
 # the configs' loader settings: several persistent workers, batches > 1
 train_dataloader = dict(batch_size=4, num_workers=2, persistent_workers=True,
@@ -123,7 +123,7 @@ train_pipeline = [
     dict(type='RandomFlip', prob=0.5),
     dict(type='PackDetInputs')]
 test_pipeline = [
-    dict(type='mmhvit.CheckedLoadImageFromFile'),
+    dict(type='LoadImageFromFile'),
     dict(type='Resize', scale=(96, 96), keep_ratio=True),
     dict(type='LoadAnnotations', with_bbox=True, with_mask={with_mask}),
     dict(type='PackDetInputs',
@@ -175,7 +175,7 @@ train_pipeline = [
     dict(type='RandomFlip', prob=0.5, direction='horizontal'),
     dict(type='PackInputs')]
 test_pipeline = [
-    dict(type='mmhvit.CheckedLoadImageFromFile'),
+    dict(type='LoadImageFromFile'),
     dict(type='ResizeEdge', scale=72, edge='short', backend='pillow'),
     dict(type='CenterCrop', crop_size=64),
     dict(type='PackInputs')]

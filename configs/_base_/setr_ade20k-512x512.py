@@ -9,7 +9,7 @@ train_dataloader = dict(batch_size=2)
 # paper's text says 0.5-1.75, we follow the official configs.
 img_ratios = [0.5, 0.75, 1.0]
 tta_pipeline = [
-    dict(type='mmhvit.CheckedLoadImageFromFile', backend_args=None),
+    dict(type='LoadImageFromFile', backend_args=None),
     dict(
         type='TestTimeAug',
         transforms=[
@@ -23,12 +23,8 @@ tta_pipeline = [
                 dict(type='RandomFlip', prob=0., direction='horizontal'),
                 dict(type='RandomFlip', prob=1., direction='horizontal')
             ],
-            [
-                dict(
-                    type='mmhvit.CheckedLoadSegAnnotations',
-                    reduce_zero_label=True,
-                    num_classes=150)
-            ],
+            [dict(type='LoadAnnotations', reduce_zero_label=True)],
+            [dict(type='mmhvit.CheckSegLabels', num_classes=150)],
             [dict(type='PackSegInputs')],
         ])
 ]

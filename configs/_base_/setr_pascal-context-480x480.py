@@ -11,7 +11,7 @@ train_dataloader = dict(batch_size=2)
 # [0.5, 0.75, 1.0]).
 img_ratios = [0.5, 0.75, 1.0, 1.25, 1.5, 1.75]
 tta_pipeline = [
-    dict(type='mmhvit.CheckedLoadImageFromFile', backend_args=None),
+    dict(type='LoadImageFromFile', backend_args=None),
     dict(
         type='TestTimeAug',
         transforms=[
@@ -25,7 +25,8 @@ tta_pipeline = [
                 dict(type='RandomFlip', prob=0., direction='horizontal'),
                 dict(type='RandomFlip', prob=1., direction='horizontal')
             ],
-            [dict(type='mmhvit.CheckedLoadSegAnnotations', num_classes=60)],
+            [dict(type='LoadAnnotations')],
+            [dict(type='mmhvit.CheckSegLabels', num_classes=60)],
             [dict(type='PackSegInputs')],
         ])
 ]

@@ -29,12 +29,10 @@ train_pipeline = [
     dict(type='PackSegInputs')
 ]
 test_pipeline = [
-    dict(type='mmhvit.CheckedLoadImageFromFile'),
+    dict(type='LoadImageFromFile'),
     dict(type='Resize', scale=(384, 96), keep_ratio=True),
-    dict(
-        type='mmhvit.CheckedLoadSegAnnotations',
-        reduce_zero_label=True,
-        num_classes=150),
+    dict(type='LoadAnnotations', reduce_zero_label=True),
+    dict(type='mmhvit.CheckSegLabels', num_classes=150),
     dict(type='PackSegInputs')
 ]
 train_dataloader = dict(

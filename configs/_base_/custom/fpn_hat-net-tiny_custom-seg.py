@@ -30,8 +30,9 @@ model = dict(
     data_preprocessor=dict(size=crop_size),
     decode_head=dict(num_classes=num_classes))
 
-# The label loader follows the dataset's reduce_zero_label and checks every
-# label map against num_classes (mmhvit/datasets/transforms.py).
+# The label loaders follow the dataset's reduce_zero_label; every label map is
+# checked against num_classes (mmhvit/datasets/transforms.py). The test
+# pipeline keeps the upstream loaders, which the upstream inferencers replace.
 train_pipeline = [
     dict(type='mmhvit.CheckedLoadImageFromFile'),
     dict(type='mmhvit.CheckedLoadSegAnnotations', num_classes=num_classes),
@@ -46,9 +47,10 @@ train_pipeline = [
     dict(type='PackSegInputs')
 ]
 test_pipeline = [
-    dict(type='mmhvit.CheckedLoadImageFromFile'),
+    dict(type='LoadImageFromFile'),
     dict(type='Resize', scale=(2048, 512), keep_ratio=True),
-    dict(type='mmhvit.CheckedLoadSegAnnotations', num_classes=num_classes),
+    dict(type='LoadAnnotations'),
+    dict(type='mmhvit.CheckSegLabels', num_classes=num_classes),
     dict(type='PackSegInputs')
 ]
 train_dataloader = dict(

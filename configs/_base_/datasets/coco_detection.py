@@ -1,7 +1,9 @@
 # mmdet's COCO settings with mmhvit's checks: the annotation file is checked
 # as the dataset reads it (mmhvit.CheckedCocoDataset, mmhvit/datasets/coco.py),
-# and an image that cannot be read stops training at that sample with an error
-# naming the file, in every data-loader worker (mmhvit/datasets/transforms.py).
+# and in training an image that cannot be read stops at that sample with an
+# error naming the file, in every data-loader worker
+# (mmhvit/datasets/transforms.py). The test pipeline keeps mmcv's loader, which
+# the upstream inferencers look for and replace.
 _base_ = 'mmdet::_base_/datasets/coco_detection.py'
 checked_loaders = dict(
     LoadImageFromFile=dict(type='mmhvit.CheckedLoadImageFromFile'))
@@ -9,12 +11,8 @@ train_pipeline = [
     dict(t, **checked_loaders.get(t['type'], {}))
     for t in _base_.train_pipeline
 ]
-test_pipeline = [
-    dict(t, **checked_loaders.get(t['type'], {}))
-    for t in _base_.test_pipeline
-]
 dataset_type = 'mmhvit.CheckedCocoDataset'
 train_dataloader = dict(
     dataset=dict(type=dataset_type, pipeline=train_pipeline))
-val_dataloader = dict(dataset=dict(type=dataset_type, pipeline=test_pipeline))
+val_dataloader = dict(dataset=dict(type=dataset_type))
 test_dataloader = val_dataloader

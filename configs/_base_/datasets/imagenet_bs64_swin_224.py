@@ -1,7 +1,8 @@
 # mmpretrain's ImageNet settings (Swin's augmentation) with mmhvit's checked
-# image loader (mmhvit/datasets/transforms.py): an image that cannot be read
-# stops training at that sample with an error naming the file, in every
-# data-loader worker.
+# image loader in training (mmhvit/datasets/transforms.py): an image that
+# cannot be read stops training at that sample with an error naming the file,
+# in every data-loader worker. The test pipeline keeps mmcv's loader, which
+# the upstream inferencers look for and replace.
 _base_ = 'mmpretrain::_base_/datasets/imagenet_bs64_swin_224.py'
 checked_loaders = dict(
     LoadImageFromFile=dict(type='mmhvit.CheckedLoadImageFromFile'))
@@ -9,10 +10,4 @@ train_pipeline = [
     dict(t, **checked_loaders.get(t['type'], {}))
     for t in _base_.train_pipeline
 ]
-test_pipeline = [
-    dict(t, **checked_loaders.get(t['type'], {}))
-    for t in _base_.test_pipeline
-]
 train_dataloader = dict(dataset=dict(pipeline=train_pipeline))
-val_dataloader = dict(dataset=dict(pipeline=test_pipeline))
-test_dataloader = val_dataloader

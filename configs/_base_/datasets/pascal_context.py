@@ -1,20 +1,25 @@
-# mmseg's Pascal Context settings with mmhvit's checked loaders
-# (mmhvit/datasets/transforms.py): an image or label map that cannot be read,
-# a label map of another size than its image or with values outside the
-# 60 classes stops training at that sample with an error naming the file, in
-# every data-loader worker. Change num_classes here with the heads'.
+# mmseg's Pascal Context settings with mmhvit's data checks
+# (mmhvit/datasets/transforms.py), which run in every data-loader worker: in
+# training, an image or label map that cannot be read, or a label map that is
+# not a single-channel map of its image's size with values among the 60
+# classes (or the ignore index), stops training at that sample with an error
+# naming the file; test pipelines keep the upstream loaders (the upstream
+# inferencers look for them) and check the labels before packing them.
+# Change num_classes here with the heads'.
 _base_ = 'mmseg::_base_/datasets/pascal_context.py'
+num_classes = 60
 checked_loaders = dict(
     LoadImageFromFile=dict(type='mmhvit.CheckedLoadImageFromFile'),
     LoadAnnotations=dict(
-        type='mmhvit.CheckedLoadSegAnnotations', num_classes=60))
+        type='mmhvit.CheckedLoadSegAnnotations', num_classes=num_classes))
 train_pipeline = [
     dict(t, **checked_loaders.get(t['type'], {}))
     for t in _base_.train_pipeline
 ]
-test_pipeline = [
-    dict(t, **checked_loaders.get(t['type'], {}))
-    for t in _base_.test_pipeline
+label_check = dict(type='mmhvit.CheckSegLabels', num_classes=num_classes)
+# before the last transform, PackSegInputs
+test_pipeline = _base_.test_pipeline[:-1] + [
+    label_check, _base_.test_pipeline[-1]
 ]
 train_dataloader = dict(dataset=dict(pipeline=train_pipeline))
 val_dataloader = dict(dataset=dict(pipeline=test_pipeline))
