@@ -2,6 +2,8 @@
 import json
 import os
 import os.path as osp
+import subprocess
+import sys
 
 import cv2
 import numpy as np
@@ -10,7 +12,9 @@ from mmengine.registry import init_default_scope
 
 from mmhvit.datasets.synthetic import (COCO_CATEGORY_IDS, IMAGENET_WNIDS,
                                        SHAPE_HUES, WRITERS, _rasterize,
-                                       render_scene)
+                                       dataset_classes, render_scene)
+
+ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 
 NUM_TRAIN, NUM_VAL, S = 6, 3, 4
 TINY = dict(num_train=NUM_TRAIN, num_val=NUM_VAL, size=(64, 96),
@@ -188,3 +192,40 @@ def test_imagenet(tmp_path):
         info = train.get_data_info(i)
         wnid = osp.basename(osp.dirname(info['img_path']))
         assert wnid == IMAGENET_WNIDS[int(info['gt_label'])]
+
+
+@pytest.mark.parametrize('dataset', ['ade20k', 'coco'])
+def test_printed_classes_are_the_ones_the_dataset_reads(tmp_path, dataset):
+    """``make_synthetic_data.py`` prints the class names the upstream dataset
+    class gives the labels it wrote (it printed the shape names, which
+    CocoDataset does not know: "has no samples"); with them as
+    ``metainfo.classes`` every image and label is kept."""
+    result = subprocess.run(
+        [sys.executable, osp.join(ROOT, 'tools/misc/make_synthetic_data.py'),
+         dataset, str(tmp_path), '--num-train', '3', '--num-val', '0',
+         '--size', '64', '64', '--num-classes', '3'],
+        capture_output=True, text=True, check=True)
+    names = dataset_classes(dataset, 3)
+    printed = [line.strip() for line in result.stdout.splitlines()
+               if line.startswith('  ')]
+    assert printed == [f'{label}: {name!r} ({shape})'
+                       for label, (name, shape) in enumerate(names)]
+    classes = tuple(name for name, _ in names)
+    assert f'metainfo=dict(classes={classes})' in result.stdout
+    init_default_scope('mmseg' if dataset == 'ade20k' else 'mmdet')
+    if dataset == 'ade20k':
+        assert classes == ('wall', 'building', 'sky', 'floor')
+        from mmseg.datasets import ADE20KDataset
+        built = ADE20KDataset(
+            data_root=str(tmp_path / 'ADEChallengeData2016'),
+            data_prefix=dict(img_path='images/training',
+                             seg_map_path='annotations/training'),
+            metainfo=dict(classes=classes), pipeline=[])
+    else:
+        assert classes == ('person', 'bicycle', 'car')
+        from mmdet.datasets import CocoDataset
+        built = CocoDataset(
+            data_root=str(tmp_path), data_prefix=dict(img='train2017/'),
+            ann_file='annotations/instances_train2017.json',
+            metainfo=dict(classes=classes), pipeline=[])
+    assert len(built) == 3 and built.metainfo['classes'] == classes
