@@ -19,7 +19,7 @@ from mmengine.optim import build_optim_wrapper
 from mmhvit.analysis import measure
 from mmhvit.analysis.attention import AttentionRecorder, format_calls
 from mmhvit.analysis.benchmark import autocast, build, output_loss
-from mmhvit.analysis.gpu_report import mmcv_ops
+from mmhvit.analysis.gpu_report import mmcv_ops, run_report
 from mmhvit.analysis.model_zoo import build_from_config
 from mmhvit.models.layers.clustering import (TokenClusterer, dpc_knn, kmeans,
                                              merge_tokens)
@@ -235,6 +235,26 @@ def test_clustering_on_cuda_gives_the_cpu_clusters_in_little_memory():
         torch.testing.assert_close(on_cuda.result.cpu(), merged, rtol=1e-5,
                                    atol=1e-5)
         assert on_cuda.peak_bytes < 2**29
+
+
+def test_gpu_report_measures_on_cuda():
+    """The GPU report's CUDA path at tiny sizes: every cell measured, the
+    peak counts at least the weights, HLG's attention on a fused kernel."""
+    report = run_report(dict(hlg=('mmseg', dict(type='mmhvit.HLG',
+                                                arch=TINY_HLG)),
+                             vit='vit-base'), ['ade20k'],
+                        ['float16', 'float32'], 'cuda', tiny_sizes=True,
+                        warmup=1, repeat=2, log=lambda _: None)
+    for cell in report['cells']:
+        assert cell.get('status') in (None, 'n/a'), cell
+        if cell['mode'] != 'kernels':
+            assert cell['images_per_s'] > 0
+            weights = report['params'][cell['model']] * 2  # float16 at least
+            assert cell['peak_bytes'] > weights, cell
+    kernels = {c['model']: c['attention'] for c in report['cells']
+               if c['mode'] == 'kernels'}
+    assert {a['kernel'] for a in kernels['hlg']} <= {
+        'flash', 'memory-efficient', 'cuDNN'}, kernels['hlg']
 
 
 def needs_mmcv_cuda_ops():

@@ -119,6 +119,11 @@ install_mmcv() {
     return 1
 }
 
+check_env() {
+    nvidia-smi
+    cd "$SRC" && venv_python tools/misc/check_env.py
+}
+
 run_tests() {
     cd "$SRC" && venv_python -m pytest -m cuda tests/test_cuda.py \
         -o addopts= -p no:cacheprovider -rs --durations=15 \
@@ -135,7 +140,7 @@ run_report() {
 step 0-unpack tar -xzf "$BUNDLE/mmhvit-src.tar.gz" --one-top-level="$SRC"
 step 1-install make_venv || { echo "cannot install; see $RESULTS"; exit 1; }
 step 2-mmcv install_mmcv
-step 3-check_env bash -c "cd '$SRC' && '$VENV/bin/python' tools/misc/check_env.py"
+step 3-check_env check_env
 step 3-pytest run_tests
 step 4-gpu_report run_report
 [[ ${DRY_RUN:-0} == 1 ]] && exit 0
