@@ -1,6 +1,6 @@
 """What every mmhvit pyramid backbone promises a dense-prediction config,
 checked once for all of them: four contiguous maps at strides 4-32 for any
-input size,
+input size (at least 32 x 32 for the PVT family, as mmdet's PVT),
 ``out_indices``, ``frozen_stages`` + ``norm_eval``, ``with_cp`` and
 building from the upstream registries. A new backbone adds a row to
 ``BACKBONES``; its own test file keeps what is particular to it."""
@@ -11,11 +11,13 @@ import torch
 from mmengine.registry import init_default_scope
 from torch import nn
 
-from mmhvit.models import HLG, ClusTR, HATNet
-from tiny_archs import TINY_CLUSTR
+from mmhvit.models import (HLG, PVTHAFA, ClusTR, HATNet, PVTv2HAFA,
+                          SwinHAFA)
+from tiny_archs import TINY_CLUSTR, TINY_PVT, TINY_SWIN
 
-# The smallest paper archs, and a tiny ClusTR (its exact clustering is
-# quadratic in the tokens).
+# The smallest paper archs, and tiny clustering models (exact clustering is
+# quadratic in the tokens). HAFA without mmdet's default stochastic depth
+# (0.1), which the with_cp test would draw differently in its two models.
 BACKBONES = {
     # HAT-Net with the dense-prediction grids (configs/hat_net), BN so that
     # norm_eval has something to act on.
@@ -24,11 +26,19 @@ BACKBONES = {
                             norm_cfg=dict(type='BN'))),
     'HLG': (HLG, dict(arch='mobile')),
     'ClusTR': (ClusTR, dict(arch=TINY_CLUSTR)),
+    'PVTHAFA': (PVTHAFA, dict(arch=TINY_PVT, drop_path_rate=0.)),
+    'PVTv2HAFA': (PVTv2HAFA, dict(arch=TINY_PVT, drop_path_rate=0.)),
+    'SwinHAFA': (SwinHAFA, dict(arch=TINY_SWIN, drop_path_rate=0.)),
 }
 # Extra sizes: COCO's 800 x 1344 for HAT-Net (its pooled global attention at
-# detection size), a classifier's 224 for HLG, an 8 x 8 image for ClusTR
-# (fewer tokens than some cluster counts).
-EXTRA_SIZES = dict(HATNet=(800, 1344), HLG=(224, 224), ClusTR=(8, 8))
+# detection size), a classifier's 224 for HLG and PVT-HAFA, an 8 x 8 image
+# for ClusTR and Swin-HAFA (fewer tokens than some cluster counts), the
+# smallest input of PVTv2-HAFA.
+EXTRA_SIZES = dict(HATNet=(800, 1344), HLG=(224, 224), ClusTR=(8, 8),
+                   PVTHAFA=(224, 224), PVTv2HAFA=(32, 32), SwinHAFA=(8, 8))
+# PVT v1's 4x4 stride-4 patch embedding has no padding: it drops the last
+# rows and columns that do not fill a patch
+STEM_ROUNDING = dict(PVTHAFA=math.floor)
 
 
 def build(name, **options):
@@ -43,7 +53,8 @@ def test_four_maps_at_strides_4_to_32_for_any_size(name, size):
     model = build(name).eval()
     with torch.no_grad():
         outs = model(torch.rand(2, 3, *size))
-    h, w = math.ceil(size[0] / 4), math.ceil(size[1] / 4)
+    rounding = STEM_ROUNDING.get(name, math.ceil)
+    h, w = rounding(size[0] / 4), rounding(size[1] / 4)
     assert len(outs) == 4
     for out, channels in zip(outs, model.embed_dims):
         assert out.shape == (2, channels, h, w)

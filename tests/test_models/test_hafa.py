@@ -12,6 +12,7 @@ from mmhvit.models import PVTHAFA, PVTv2HAFA, SwinHAFA
 from mmhvit.models.layers import (LocalAdaptiveAggregation,
                                   SemanticInformationAggregation,
                                   TokenClusterer, TokenState)
+from tiny_archs import TINY_SWIN
 
 
 @pytest.mark.parametrize('kernel', [2, 3])
@@ -116,22 +117,30 @@ def test_errors_are_named():
 
 
 def test_plain_pvt_weights_load_where_they_fit(tmp_path):
+    """85 % of PVT-HAFA-T is plain PVT-T, loaded below the default floor
+    of 90 % only with an explicit min_loaded_ratio. The encoder layers of
+    the stage after SIA, which has no position embedding, take the plain
+    stage's layers in order."""
     from mmdet.models.backbones import PyramidVisionTransformer
     plain = PyramidVisionTransformer(num_layers=[2, 2, 2, 2])
     plain.init_weights()
     path = str(tmp_path / 'pvt_tiny_mmdet.pth')
     torch.save(plain.state_dict(), path)
-    hafa = PVTHAFA(arch='tiny',
-                   init_cfg=dict(type='Pretrained', checkpoint=path))
+    hafa = PVTHAFA(arch='tiny', init_cfg=dict(
+        type='Pretrained', checkpoint=path, min_loaded_ratio=0.8))
     hafa.init_weights()
     stage3_block = 'layers.2.1.1.attn.attn.in_proj_weight'
     torch.testing.assert_close(hafa.state_dict()[stage3_block],
                                plain.state_dict()[stage3_block])
+    for block in (0, 1):  # plain: after the position embedding
+        torch.testing.assert_close(
+            hafa.state_dict()[f'layers.3.1.{block}.ffn.layers.0.weight'],
+            plain.state_dict()[f'layers.3.1.{block + 1}.ffn.layers.0.weight'])
     assert (hafa.layers[1][0].offset.weight == 0).all()  # LAA starts plain
 
 
 @pytest.mark.parametrize('size,stride', [((9, 11), 2), ((8, 8), 2),
-                                         ((7, 10), 1)])
+                                         ((7, 10), 1), ((1, 1), 2)])
 def test_deformable_conv_matches_torchvision(size, stride):
     """LAA's grid_sample deformable convolution == torchvision's, values and
     gradients, with offsets reaching past the border."""
@@ -153,3 +162,27 @@ def test_deformable_conv_matches_torchvision(size, stride):
              for out in (ours, theirs)]
     for a, b in zip(*grads):
         torch.testing.assert_close(a, b)
+
+
+def test_official_swin_checkpoint_is_converted_while_loading(tmp_path):
+    """A checkpoint in the layout of github.com/microsoft/Swin-Transformer
+    goes through mmdet's converter, as official PVT ones do."""
+    from mmdet.models.backbones import SwinTransformer
+    plain = SwinTransformer(**TINY_SWIN)
+    official = {}
+    for key, value in plain.state_dict().items():
+        for ours, theirs in (('stages.', 'layers.'), ('w_msa.', ''),
+                             ('ffn.layers.0.0.', 'mlp.fc1.'),
+                             ('ffn.layers.1.', 'mlp.fc2.'),
+                             ('patch_embed.projection.', 'patch_embed.proj.')):
+            key = key.replace(ours, theirs)
+        if 'downsample' not in key:  # replaced by LAA and SIA
+            official[key] = value
+    path = str(tmp_path / 'swin_official.pth')
+    torch.save({'model': official}, path)
+    hafa = SwinHAFA(arch=TINY_SWIN, init_cfg=dict(
+        type='Pretrained', checkpoint=path, min_loaded_ratio=0.5))
+    hafa.init_weights()
+    key = 'stages.1.blocks.0.attn.w_msa.qkv.weight'
+    torch.testing.assert_close(hafa.state_dict()[key],
+                               plain.state_dict()[key])

@@ -1,7 +1,10 @@
 """Options shared by every mmhvit pyramid backbone."""
+import math
 from typing import Dict, List, Sequence, Union
 
 from mmengine.model import BaseModule
+from mmengine.model.weight_init import (constant_init, normal_init,
+                                        trunc_normal_init)
 from torch import nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
@@ -83,6 +86,28 @@ def check_init_cfg(init_cfg) -> None:
                          f'{ratio}.')
 
 
+def freeze(module: nn.Module) -> None:
+    """Eval mode and no gradients for ``module``."""
+    module.eval()
+    for param in module.parameters():
+        param.requires_grad = False
+
+
+def init_pvt_weights(model: nn.Module) -> None:
+    """PVT's initialisation (mmdet's ``PyramidVisionTransformer`` and PVTv2
+    without a checkpoint): truncated-normal linear layers (std 0.02), unit
+    norms, fan-out normal convolutions, zero biases."""
+    for module in model.modules():
+        if isinstance(module, nn.Linear):
+            trunc_normal_init(module, std=.02, bias=0.)
+        elif isinstance(module, (nn.LayerNorm, nn.GroupNorm, _BatchNorm)):
+            constant_init(module, val=1., bias=0.)
+        elif isinstance(module, nn.Conv2d):
+            fan_out = (module.kernel_size[0] * module.kernel_size[1] *
+                       module.out_channels // module.groups)
+            normal_init(module, mean=0, std=math.sqrt(2.0 / fan_out), bias=0)
+
+
 class PyramidBackbone(BaseModule):
     """Base of the four-stage backbones: ``out_indices``, ``frozen_stages``
     and ``norm_eval`` behave as in mmdet's and mmseg's backbones.
@@ -92,9 +117,10 @@ class PyramidBackbone(BaseModule):
     :meth:`init_default_weights`. ``init_cfg=dict(type='Pretrained',
     checkpoint=..., prefix=...)`` loads through :func:`load_pretrained`, which
     converts checkpoints in the official layout named by
-    :attr:`official_format` and logs what was loaded; it raises when less
-    than ``min_loaded_ratio`` (an optional ``init_cfg`` key, default 0.9) of
-    the backbone's parameters were loaded.
+    :attr:`official_format`, maps them with :meth:`adapt_checkpoint` and logs
+    what was loaded; it raises when less than ``min_loaded_ratio`` (an
+    optional ``init_cfg`` key, default 0.9) of the backbone's parameters were
+    loaded.
 
     Args:
         num_stages (int): Number of stages with outputs.
@@ -121,6 +147,12 @@ class PyramidBackbone(BaseModule):
 
     official_format = None
 
+    def adapt_checkpoint(self, state_dict: Dict) -> Dict:
+        """The tensors of a checkpoint (converted from an official layout,
+        prefix stripped) in this backbone's layout; the identity unless a
+        family's layout differs from the plain network it extends."""
+        return state_dict
+
     def init_default_weights(self):
         """Initialise from scratch, as the family's official code does."""
         raise NotImplementedError
@@ -134,7 +166,8 @@ class PyramidBackbone(BaseModule):
             load_pretrained(
                 self, cfg['checkpoint'], cfg.get('prefix'),
                 self.official_format,
-                cfg.get('min_loaded_ratio', MIN_LOADED_RATIO))
+                cfg.get('min_loaded_ratio', MIN_LOADED_RATIO),
+                adapt=self.adapt_checkpoint)
         else:
             super().init_weights()
 
@@ -144,9 +177,7 @@ class PyramidBackbone(BaseModule):
 
     def _freeze_stages(self):
         for module in self.frozen_modules()[:self.frozen_stages + 1]:
-            module.eval()
-            for param in module.parameters():
-                param.requires_grad = False
+            freeze(module)
 
     def forward_stages(self, x):
         """Run ``self.stages`` in turn; the outputs of ``out_indices``."""

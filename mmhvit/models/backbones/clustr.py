@@ -48,8 +48,6 @@ from mmcv.cnn import build_norm_layer
 from mmcv.cnn.bricks.transformer import PatchEmbed
 from mmdet.models.layers import nlc_to_nchw
 from mmengine.model import BaseModule, ModuleList
-from mmengine.model.weight_init import (constant_init, normal_init,
-                                        trunc_normal_init)
 from mmseg.models.backbones.mit import MixFFN
 from torch import nn
 
@@ -57,7 +55,7 @@ from mmhvit.registry import MODELS
 from ..layers import (TokenClusterer, heads_to_tokens, importance_weight,
                       merge_tokens, tokens_to_heads)
 from .base import (PyramidBackbone, check_per_stage, drop_path_rates,
-                   resolve_arch)
+                   init_pvt_weights, resolve_arch)
 
 
 class ClusterAttention(BaseModule):
@@ -321,19 +319,8 @@ class ClusTR(PyramidBackbone):
         return [self.stages[0].patch_embed, *self.stages]
 
     def init_default_weights(self):
-        """PVTv2's initialisation: truncated-normal linear layers, unit
-        norms, fan-out normal convolutions."""
-        for module in self.modules():
-            if isinstance(module, nn.Linear):
-                trunc_normal_init(module, std=.02, bias=0.)
-            elif isinstance(module, (nn.LayerNorm, nn.GroupNorm,
-                                     nn.modules.batchnorm._BatchNorm)):
-                constant_init(module, val=1., bias=0.)
-            elif isinstance(module, nn.Conv2d):
-                fan_out = (module.kernel_size[0] * module.kernel_size[1] *
-                           module.out_channels // module.groups)
-                normal_init(module, mean=0, std=math.sqrt(2.0 / fan_out),
-                            bias=0)
+        """PVTv2's initialisation (:func:`init_pvt_weights`)."""
+        init_pvt_weights(self)
 
     def forward(self, x):
         """(B, 3, H, W) -> tuple of (B, C_i, H/s_i, W/s_i) for out_indices."""

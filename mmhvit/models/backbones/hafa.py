@@ -1,5 +1,5 @@
-"""HAFA: hierarchy aware feature aggregation, plugged into mmdet's PVT,
-PVTv2 and Swin Transformer.
+"""HAFA: hierarchy aware feature aggregation on PVT, PVTv2 and Swin
+Transformer.
 
 Yongjie Chen, Hongmin Liu, Haoran Yin, Bin Fan, "Building Vision
 Transformers with Hierarchy Aware Feature Aggregation". No
@@ -8,8 +8,11 @@ official code is public.
 The downsampling step in front of stages 2-4 is chosen per stage
 (``aggregations``, HAFA Tab. 4): ``'laa'`` (learned-offset sampling, Sec.
 3.2), ``'sia'`` (clustering, Sec. 3.3) or ``'conv'`` (the network's own
-strided patch embedding). The default is LAA, LAA, SIA (Fig. 2). Readings
-where the paper is silent:
+patch embedding or merging). The default is LAA, LAA, SIA (Fig. 2). The
+networks are assembled from mmdet's layers (patch embeddings, PVT encoder
+layers, Swin blocks) in mmdet's module layout, so plain PVT / Swin weights
+load where they fit; the blocks of a clustered stage are subclasses of
+those layers. Readings where the paper is silent:
 
 - LAA is a deformable convolution whose offsets start at zero, with a 3x3
   kernel by default (``laa_kernel``; 3x3 fits the paper's parameter counts
@@ -36,195 +39,143 @@ where the paper is silent:
   relative position bias have no meaning for clusters, and at 224x224 the
   last stage is a single window anyway), with the blocks' own projections.
 """
+import math
+import re
+from typing import List, Optional
+
 import torch.nn.functional as F
+import torch.utils.checkpoint as cp
+from mmcv.cnn import build_norm_layer
+from mmcv.cnn.bricks.transformer import MultiheadAttention
 from mmdet.models.backbones.pvt import (AbsolutePositionEmbedding,
-                                        PyramidVisionTransformer,
-                                        PyramidVisionTransformerV2)
-from mmdet.models.backbones.swin import SwinTransformer
-from mmengine.model import ModuleDict, ModuleList
+                                        PVTEncoderLayer)
+from mmdet.models.backbones.swin import SwinBlock
+from mmdet.models.layers import PatchEmbed, PatchMerging, nchw_to_nlc
+from mmengine.model import BaseModule, ModuleDict, ModuleList
+from mmengine.model.weight_init import constant_init, trunc_normal_init
 from torch import nn
 
 from mmhvit.registry import MODELS
 from ..layers import (ConvProjection, LocalAdaptiveAggregation,
                       SemanticInformationAggregation, TokenClusterer,
                       TokenState, heads_to_tokens, map2token, tokens_to_heads)
-from ..utils import load_pretrained
-from .base import check_out_indices, check_per_stage, resolve_arch
+from .base import (PyramidBackbone, check_per_stage, drop_path_rates, freeze,
+                   init_pvt_weights, resolve_arch)
 
 AGGREGATIONS = ('laa', 'sia', 'conv')
 
 
-def _kv_projections(channels, num_blocks):
-    """CvT projections of the keys and values of a clustered stage."""
-    return ModuleList(
-        ModuleDict(dict(key=ConvProjection(channels),
-                        value=ConvProjection(channels)))
-        for _ in range(num_blocks))
+def _keys_and_values(norm, query, queries: TokenState,
+                     source: Optional[TokenState], projection):
+    """Keys, values and the token state they sit on, for a block of a
+    clustered stage: the normalised merged tokens themselves (Q-K-V
+    clustering, Tab. 5; ``projection`` None), or the block-normalised
+    un-clustered tokens of the downsampled map through CvT's projections
+    (Q clustering, Sec. 3.3)."""
+    if projection is None:
+        return query, query, queries
+    kv_state = source.replace(norm(source.x))
+    return (projection['key'](kv_state), projection['value'](kv_state),
+            source)
 
 
-def _projections_of(backbone, stage, num_blocks):
-    """The stage's key/value projections; None per block for Q-K-V
-    clustering, which has none."""
-    projections = backbone.kv_projections
-    return projections[str(stage)] if str(stage) in projections else [
-        None
-    ] * num_blocks
+class ClusteredPVTLayer(PVTEncoderLayer):
+    """mmdet's PVT encoder layer with SIA's merged tokens as queries (HAFA
+    Eq. 6): the same modules and weights, attending to the keys and values
+    of :func:`_keys_and_values` with PVT's spatial reduction."""
+
+    def forward(self, queries: TokenState, source: Optional[TokenState],
+                projection: Optional[ModuleDict]) -> TokenState:
+        """``M`` merged tokens ``(B, M, C)`` -> the same, updated."""
+        x = queries.x
+        query = self.norm1(x)
+        keys, values, kv_state = _keys_and_values(self.norm1, query, queries,
+                                                  source, projection)
+        keys, values = (self._reduce(t, kv_state) for t in (keys, values))
+        # SpatialReductionAttention's own forward takes one grid of tokens;
+        # its parent, mmcv's multi-head attention, takes any queries, keys
+        # and values (batch first) and adds the residual
+        x = MultiheadAttention.forward(self.attn, query, keys, values,
+                                       identity=x)
+        return queries.replace(self._ffn(self.norm2(x), queries, identity=x))
+
+    def _reduce(self, x, state: TokenState):
+        """PVT's spatial reduction of keys or values ``x`` laid out as
+        ``state``: (B, N, C) -> (B, N', C)."""
+        if self.attn.sr_ratio == 1:
+            return x
+        reduced = self.attn.sr(state.replace(x).to_map())  # (B, C, h, w)
+        return self.attn.norm(nchw_to_nlc(reduced))
+
+    def _ffn(self, x, state: TokenState, identity):
+        """mmdet's MixFFN on tokens that need not form a grid: its 1x1
+        convs and activations act per token; a depth-wise conv runs on the
+        state's map and is read back at the tokens."""
+        hidden = x.transpose(1, 2)[..., None]  # (B, C, N, 1): per token
+        for layer in self.ffn.layers:
+            if isinstance(layer, nn.Conv2d) and layer.kernel_size != (1, 1):
+                tokens = hidden[..., 0].transpose(1, 2)  # (B, N, C')
+                mapped = layer(state.replace(tokens).to_map())  # (B, C', H, W)
+                hidden = map2token(mapped, state.tokens).transpose(1, 2)
+                hidden = hidden[..., None]
+            else:
+                hidden = layer(hidden)
+        out = hidden[..., 0].transpose(1, 2)  # (B, N, C)
+        return identity + self.ffn.dropout_layer(out)
 
 
-def _zero_laa_offsets(backbone):
-    for module in backbone.modules():
-        if isinstance(module, LocalAdaptiveAggregation):
-            module.zero_offsets()
+class ClusteredSwinBlock(SwinBlock):
+    """mmdet's Swin block with SIA's merged tokens as queries: global
+    attention (no windows, no relative position bias among clusters) with
+    the block's qkv and output projections, dropouts and FFN."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # merged tokens have no positions in a window
+        self.attn.w_msa.relative_position_bias_table = None
+
+    def forward(self, queries: TokenState, source: Optional[TokenState],
+                projection: Optional[ModuleDict]) -> TokenState:
+        """``M`` merged tokens ``(B, M, C)`` -> the same, updated."""
+        msa = self.attn.w_msa
+        x = queries.x
+        query = self.norm1(x)
+        keys, values, _ = _keys_and_values(self.norm1, query, queries,
+                                           source, projection)
+        # q, k and v projections: the thirds of the window attention's qkv
+        weights = msa.qkv.weight.chunk(3)
+        biases = (None, ) * 3 if msa.qkv.bias is None else \
+            msa.qkv.bias.chunk(3)
+        q, k, v = (tokens_to_heads(F.linear(t, w, b), msa.num_heads)
+                   for t, w, b in zip((query, keys, values), weights, biases))
+        out = F.scaled_dot_product_attention(
+            q, k, v, dropout_p=msa.attn_drop.p if self.training else 0.,
+            scale=msa.scale)  # (B, h, M, d)
+        x = x + self.attn.drop(msa.proj_drop(msa.proj(heads_to_tokens(out))))
+        return queries.replace(self.ffn(self.norm2(x), identity=x))
 
 
-def _attend(layer, queries, keys, values):
-    """``layer``'s multi-head attention (seq-first inside), residual and
-    dropouts; inputs batch-first ``(B, L, C)``."""
-    attn = layer.attn
-    out = attn.attn(query=queries.transpose(0, 1), key=keys.transpose(0, 1),
-                    value=values.transpose(0, 1))[0].transpose(0, 1)
-    return attn.dropout_layer(attn.proj_drop(out))
-
-
-def _reduce(attn, x, state: TokenState):
-    """The spatial reduction of PVT's attention, on any token state."""
-    if attn.sr_ratio == 1:
-        return x
-    reduced = attn.sr(state.replace(x).to_map())  # (B, C, H/r, W/r)
-    return attn.norm(reduced.flatten(2).transpose(1, 2))
-
-
-def _ffn(ffn, x, state: TokenState, identity):
-    """mmdet's MixFFN on tokens that need not form a grid: 1x1 convs act
-    per token; a depth-wise conv runs on the state's map and is read back
-    at the tokens."""
-    hidden = x.transpose(1, 2)[..., None]  # (B, C, N, 1): per-token "map"
-    for layer in ffn.layers:
-        if isinstance(layer, nn.Conv2d) and layer.kernel_size != (1, 1):
-            tokens = hidden[..., 0].transpose(1, 2)  # (B, N, C)
-            mapped = layer(state.replace(tokens).to_map())
-            hidden = map2token(mapped, state.tokens).transpose(1, 2)[..., None]
-        else:
-            hidden = layer(hidden)
-    return identity + ffn.dropout_layer(hidden[..., 0].transpose(1, 2))
-
-
-class HAFAMixin:
-    """Turns an mmdet PVT-family backbone into its HAFA version; see
-    :class:`PVTHAFA` for the arguments."""
-    default_arch = None
-
-    def __init__(self, arch=None, aggregations=('laa', 'laa', 'sia'),
-                 laa_kernel=3, clustering=dict(method='dpc_knn', k=5),
-                 num_clusters=None, sia_clustering='q',
-                 out_indices=(0, 1, 2, 3),
-                 norm_cfg=dict(type='LN', eps=1e-6), init_cfg=None,
-                 **kwargs):
-        name = type(self).__name__
-        super().__init__(
-            **_hafa_kwargs(arch or self.default_arch, self.arch_zoo, name,
-                           out_indices),
-            norm_cfg=norm_cfg, init_cfg=init_cfg, **kwargs)
-        self._init_hafa(aggregations, laa_kernel, clustering, num_clusters,
-                        sia_clustering, norm_cfg)
-
-    def _init_hafa(self, aggregations, laa_kernel, clustering, num_clusters,
-                   sia_clustering, norm_cfg):
-        self.aggregations = ('conv', *check_per_stage(
-            'aggregations', aggregations, self.num_stages - 1))
-        if sia_clustering not in ('q', 'qkv'):
-            raise ValueError(f"sia_clustering must be 'q' or 'qkv', got "
-                             f'{sia_clustering!r}.')
-        self.kv_projections = ModuleDict()
-        dims = [self.embed_dims * heads for heads in self.num_heads]
-        for i, kind in enumerate(self.aggregations[1:], start=1):
-            if kind not in AGGREGATIONS:
-                raise ValueError(f'Unknown aggregation {kind!r} for stage '
-                                 f'{i + 1}; choose from {AGGREGATIONS}.')
-            _, blocks, _ = self.layers[i]
-            if kind == 'laa':
-                self.layers[i][0] = LocalAdaptiveAggregation(
-                    dims[i - 1], dims[i], laa_kernel, self.strides[i],
-                    norm_cfg)
-            elif kind == 'sia':
-                self.layers[i][0] = SemanticInformationAggregation(
-                    dims[i - 1], dims[i], TokenClusterer(**clustering),
-                    num_clusters, norm_cfg)
-                if isinstance(blocks[0], AbsolutePositionEmbedding):
-                    del blocks[0]  # no position embedding after SIA
-                if sia_clustering == 'q':
-                    self.kv_projections[str(i)] = _kv_projections(
-                        dims[i], len(blocks))
+class MapPatchMerging(PatchMerging):
+    """mmdet's patch merging called on a map ``(B, C, H, W)``, as the other
+    aggregations are."""
 
     def forward(self, x):
-        """(B, 3, H, W) -> list of (B, C_i, H_i, W_i) for out_indices."""
-        outs, state = [], None
-        for i, (embed, blocks, norm) in enumerate(self.layers):
-            if self.aggregations[i] == 'sia':
-                state = self._clustered_stage(i, embed, blocks, state)
-            else:
-                tokens, hw = embed(x if state is None else state.to_map())
-                for block in blocks:
-                    tokens = block(tokens, hw)
-                state = TokenState.from_grid(tokens, hw)
-            state = state.replace(norm(state.x))
-            if i in self.out_indices:
-                outs.append(state.to_map())
-        return outs
-
-    def _clustered_stage(self, i, sia, blocks, state):
-        queries, source = sia(state)
-        for layer, projection in zip(blocks,
-                                     _projections_of(self, i, len(blocks))):
-            x = queries.x
-            query = layer.norm1(x)
-            if projection is None:  # Q, K and V all clustered (Tab. 5)
-                keys = values = _reduce(layer.attn, query, queries)
-            else:
-                kv_state = source.replace(layer.norm1(source.x))
-                keys = _reduce(layer.attn, projection['key'](kv_state),
-                               source)
-                values = _reduce(layer.attn, projection['value'](kv_state),
-                                 source)
-            x = x + _attend(layer, query, keys, values)
-            x = _ffn(layer.ffn, layer.norm2(x), queries, identity=x)
-            queries = queries.replace(x)
-        return queries
-
-    def init_weights(self):
-        """mmdet's initialisation with zero LAA offsets; ``Pretrained``
-        loads through :func:`load_pretrained` (official PVT files are
-        converted) and reports what matched."""
-        init_cfg = self.init_cfg
-        pretrained = isinstance(init_cfg, dict) and init_cfg.get(
-            'type') == 'Pretrained'
-        if pretrained:
-            self.init_cfg = None
-        super().init_weights()
-        self.init_cfg = init_cfg
-        _zero_laa_offsets(self)
-        if pretrained:
-            # the 90 % rule is enforced before training (mmhvit.engine);
-            # here only an explicit min_loaded_ratio applies
-            load_pretrained(self, init_cfg['checkpoint'],
-                            init_cfg.get('prefix'), official_format='pvt',
-                            min_loaded_ratio=init_cfg.get('min_loaded_ratio'))
+        """(B, C, H, W) -> tokens (B, H'*W', C') and (H', W')."""
+        return super().forward(nchw_to_nlc(x), x.shape[-2:])
 
 
-def _hafa_kwargs(arch, arch_zoo, name, out_indices, num_stages=4):
-    settings = resolve_arch(arch, arch_zoo, name)
-    return dict(settings, out_indices=check_out_indices(
-        out_indices, num_stages))
+class HAFABackbone(PyramidBackbone):
+    """Base of the HAFA backbones: a plain network's stages with an
+    aggregation (LAA, SIA or the network's own) in front of stages 2-4.
 
-
-@MODELS.register_module()
-class PVTHAFA(HAFAMixin, PyramidVisionTransformer):
-    """PVT v1 with HAFA (HAFA Tabs. 1-5, supplement Tab. 1).
+    Subclasses build their modules in mmdet's layout with
+    :meth:`build_aggregation` and :meth:`build_blocks`, then call
+    :meth:`_freeze_stages`, and implement :meth:`stage_parts`,
+    :meth:`frozen_modules` and :meth:`init_plain_weights`. Stage ``i``
+    runs its aggregation (on the previous stage's tokens or map, or on the
+    image), its blocks and its norm.
 
     Args:
-        arch (str | dict): ``'tiny'``, ``'small'``, ``'medium'``,
-            ``'large'`` (PVT's depths), or a dict of mmdet
-            ``PyramidVisionTransformer`` arguments.
         aggregations (Sequence[str]): In front of stages 2, 3 and 4:
             ``'laa'``, ``'sia'`` or ``'conv'``.
         laa_kernel (int): LAA kernel size (3 or 2).
@@ -232,77 +183,343 @@ class PVTHAFA(HAFAMixin, PyramidVisionTransformer):
             ``'dpc_knn'`` or ``'kmeans'``, ``k``, ``num_iters``).
         num_clusters (int, optional): Fixed SIA cluster number.
         sia_clustering (str): ``'q'`` or ``'qkv'`` (Tab. 5).
-        out_indices (Sequence[int]): Output stages.
+        out_indices, frozen_stages, norm_eval, init_cfg: See
+            :class:`PyramidBackbone`.
+        with_cp (bool): Gradient checkpointing of every block.
+    """
+    num_stages = 4
+    # whether a stage's norm feeds the next stage (PVT) or only the output
+    # (Swin)
+    norm_feeds_forward = True
+
+    def __init__(self, aggregations, laa_kernel, clustering, num_clusters,
+                 sia_clustering, out_indices, frozen_stages, norm_eval,
+                 with_cp, init_cfg):
+        super().__init__(self.num_stages, out_indices, frozen_stages,
+                         norm_eval, init_cfg)
+        aggregations = check_per_stage('aggregations', aggregations,
+                                       self.num_stages - 1)
+        for i, kind in enumerate(aggregations, start=2):
+            if kind not in AGGREGATIONS:
+                raise ValueError(f'Unknown aggregation {kind!r} in front of '
+                                 f'stage {i}; choose from {AGGREGATIONS}.')
+        if sia_clustering not in ('q', 'qkv'):
+            raise ValueError(f"sia_clustering must be 'q' or 'qkv', got "
+                             f'{sia_clustering!r}.')
+        # stage 1 starts with the network's own patch embedding
+        self.aggregations = ('conv', *aggregations)
+        self.laa_kernel, self.clustering = laa_kernel, dict(clustering)
+        self.num_clusters, self.sia_clustering = num_clusters, sia_clustering
+        self.with_cp = with_cp
+        self.kv_projections = ModuleDict()
+
+    def build_aggregation(self, stage, in_channels, out_channels, stride,
+                          norm_cfg, plain):
+        """The aggregation in front of ``stage``; ``plain()`` builds the
+        network's own (``'conv'``)."""
+        kind = self.aggregations[stage]
+        if kind == 'laa':
+            return LocalAdaptiveAggregation(in_channels, out_channels,
+                                            self.laa_kernel, stride, norm_cfg)
+        if kind == 'sia':
+            return SemanticInformationAggregation(
+                in_channels, out_channels, TokenClusterer(**self.clustering),
+                self.num_clusters, norm_cfg)
+        return plain()
+
+    def build_blocks(self, stage, channels, depth, block, plain_cls,
+                     clustered_cls):
+        """``depth`` blocks ``block(cls, j)`` of ``stage``, of
+        ``clustered_cls`` after SIA, else of ``plain_cls``. With Q
+        clustering, each clustered block gets the CvT projections of its
+        keys and values (``kv_projections``)."""
+        if self.aggregations[stage] != 'sia':
+            return [block(plain_cls, j) for j in range(depth)]
+        if self.sia_clustering == 'q':
+            self.kv_projections[str(stage)] = ModuleList(
+                ModuleDict(dict(key=ConvProjection(channels),
+                                value=ConvProjection(channels)))
+                for _ in range(depth))
+        return [block(clustered_cls, j) for j in range(depth)]
+
+    def stage_parts(self, stage):
+        """``(aggregation, blocks, norm)`` of ``stage``; ``norm`` may be
+        None (no output norm)."""
+        raise NotImplementedError
+
+    def _run(self, block, x, *args):
+        """``block(x, *args)``, checkpointed under ``with_cp``."""
+        tokens = x.x if isinstance(x, TokenState) else x
+        if self.with_cp and tokens.requires_grad:
+            return cp.checkpoint(block, x, *args, use_reentrant=False)
+        return block(x, *args)
+
+    def forward(self, x):
+        """(B, 3, H, W) -> tuple of (B, C_i, H_i, W_i) for out_indices."""
+        outs, state = [], None
+        for i in range(self.num_stages):
+            aggregation, blocks, norm = self.stage_parts(i)
+            if self.aggregations[i] == 'sia':
+                state, source = aggregation(state)
+                projections = self.kv_projections[str(i)] if \
+                    str(i) in self.kv_projections else [None] * len(blocks)
+                for block, projection in zip(blocks, projections):
+                    state = self._run(block, state, source, projection)
+            else:
+                tokens, hw = aggregation(x if state is None else
+                                         state.to_map())  # (B, N, C)
+                for block in blocks:
+                    tokens = self._run(block, tokens, hw)
+                state = TokenState.from_grid(tokens, hw)
+            normed = state if norm is None else state.replace(norm(state.x))
+            if self.norm_feeds_forward:
+                state = normed
+            if i in self.out_indices:
+                outs.append(normed.to_map())  # (B, C_i, H_i, W_i)
+        return tuple(outs)
+
+    def stage_companions(self, stage) -> List[nn.Module]:
+        """Modules of ``stage`` outside ``frozen_modules()``: its key/value
+        projections."""
+        key = str(stage)
+        return [self.kv_projections[key]] if key in self.kv_projections \
+            else []
+
+    def _freeze_stages(self):
+        super()._freeze_stages()
+        for stage in range(self.frozen_stages):
+            for module in self.stage_companions(stage):
+                freeze(module)
+
+    def init_default_weights(self):
+        """The plain network's initialisation (:meth:`init_plain_weights`)
+        with zero LAA offsets, so that an untrained LAA samples the regular
+        grid."""
+        self.init_plain_weights()
+        for module in self.modules():
+            if isinstance(module, LocalAdaptiveAggregation):
+                module.zero_offsets()
+
+    def init_plain_weights(self):
+        raise NotImplementedError
+
+
+@MODELS.register_module()
+class PVTHAFA(HAFABackbone):
+    """PVT v1 with HAFA (HAFA Tabs. 1-5, supplement Tab. 1), in the module
+    layout of mmdet's ``PyramidVisionTransformer`` (``layers.i`` = patch
+    embedding or aggregation, encoder layers, norm) plus
+    ``kv_projections``.
+
+    Args:
+        arch (str | dict): ``'tiny'``, ``'small'``, ``'medium'``,
+            ``'large'`` (PVT's depths), or a dict with ``embed_dims`` (of
+            one head), ``num_layers`` and ``num_heads``.
+        aggregations, laa_kernel, clustering, num_clusters, sia_clustering:
+            See :class:`HAFABackbone`.
+        in_channels (int): Image channels.
+        pretrain_img_size (int): Image size of the position embeddings.
+        strides (Sequence[int]): Downsampling of each stage.
+        sr_ratios (Sequence[int]): Spatial reduction of the attention.
+        mlp_ratios (Sequence[int]): FFN expansion.
+        qkv_bias (bool): Biases of the attention projections.
+        drop_rate (float): Dropout after attention and in the FFN.
+        attn_drop_rate (float): Dropout of the attention weights.
+        drop_path_rate (float): Stochastic depth, rising linearly from 0
+            (mmdet's default 0.1).
+        act_cfg (dict): FFN activation.
         norm_cfg (dict): Norm config (mmdet PVT's default).
-        init_cfg (dict, optional): ``dict(type='Pretrained', checkpoint=...,
-            prefix=...)``; official PVT checkpoints are converted.
-        **kwargs: Other arguments of mmdet's ``PyramidVisionTransformer``
-            (``drop_path_rate``, ``sr_ratios``, ``mlp_ratios``, ...).
+        out_indices, frozen_stages, norm_eval, with_cp, init_cfg: See
+            :class:`HAFABackbone`; ``init_cfg=dict(type='Pretrained',
+            checkpoint=..., prefix=...)`` also converts official PVT
+            checkpoints.
     """
     arch_zoo = {
-        'tiny': dict(num_layers=[2, 2, 2, 2]),
-        'small': dict(num_layers=[3, 4, 6, 3]),
-        'medium': dict(num_layers=[3, 4, 18, 3]),
-        'large': dict(num_layers=[3, 8, 27, 3]),
+        'tiny': dict(embed_dims=64, num_layers=[2, 2, 2, 2],
+                     num_heads=[1, 2, 5, 8]),
+        'small': dict(embed_dims=64, num_layers=[3, 4, 6, 3],
+                      num_heads=[1, 2, 5, 8]),
+        'medium': dict(embed_dims=64, num_layers=[3, 4, 18, 3],
+                       num_heads=[1, 2, 5, 8]),
+        'large': dict(embed_dims=64, num_layers=[3, 8, 27, 3],
+                      num_heads=[1, 2, 5, 8]),
     }
     default_arch = 'tiny'
+    official_format = 'pvt'
+    # PVT v1: 2x2 patch embeddings without padding, position embeddings, no
+    # norm after a stage, a plain FFN
+    patch_sizes = (4, 2, 2, 2)
+    paddings = (0, 0, 0, 0)
+    use_abs_pos_embed = True
+    norm_after_stage = False
+    use_conv_ffn = False
+
+    def __init__(self,
+                 arch=None,
+                 aggregations=('laa', 'laa', 'sia'),
+                 laa_kernel=3,
+                 clustering=dict(method='dpc_knn', k=5),
+                 num_clusters=None,
+                 sia_clustering='q',
+                 in_channels=3,
+                 pretrain_img_size=224,
+                 strides=(4, 2, 2, 2),
+                 sr_ratios=(8, 4, 2, 1),
+                 mlp_ratios=(8, 8, 4, 4),
+                 qkv_bias=True,
+                 drop_rate=0.,
+                 attn_drop_rate=0.,
+                 drop_path_rate=0.1,
+                 act_cfg=dict(type='GELU'),
+                 norm_cfg=dict(type='LN', eps=1e-6),
+                 out_indices=(0, 1, 2, 3),
+                 frozen_stages=-1,
+                 norm_eval=False,
+                 with_cp=False,
+                 init_cfg=None):
+        super().__init__(aggregations, laa_kernel, clustering, num_clusters,
+                         sia_clustering, out_indices, frozen_stages,
+                         norm_eval, with_cp, init_cfg)
+        name = type(self).__name__
+        settings = resolve_arch(arch or self.default_arch, self.arch_zoo,
+                                name)
+        depths = check_per_stage('num_layers', settings['num_layers'], 4)
+        heads = check_per_stage('num_heads', settings['num_heads'], 4)
+        self.strides = check_per_stage('strides', strides, 4)
+        self.embed_dims = [settings['embed_dims'] * h for h in heads]
+        rates = drop_path_rates(drop_path_rate, depths)
+
+        self.layers = ModuleList()
+        in_dims = [in_channels, *self.embed_dims[:-1]]
+        for i, channels in enumerate(self.embed_dims):
+
+            def patch_embed(i=i, channels=channels):
+                return PatchEmbed(in_dims[i], channels,
+                                  kernel_size=self.patch_sizes[i],
+                                  stride=self.strides[i],
+                                  padding=self.paddings[i], norm_cfg=norm_cfg)
+
+            def layer(cls, j, i=i, channels=channels):
+                return cls(
+                    embed_dims=channels, num_heads=heads[i],
+                    feedforward_channels=mlp_ratios[i] * channels,
+                    drop_rate=drop_rate, attn_drop_rate=attn_drop_rate,
+                    drop_path_rate=rates[i][j], qkv_bias=qkv_bias,
+                    act_cfg=act_cfg, norm_cfg=norm_cfg,
+                    sr_ratio=sr_ratios[i], use_conv_ffn=self.use_conv_ffn)
+
+            blocks = self.build_blocks(i, channels, depths[i], layer,
+                                       PVTEncoderLayer, ClusteredPVTLayer)
+            if self.use_abs_pos_embed and self.aggregations[i] != 'sia':
+                side = pretrain_img_size // math.prod(self.patch_sizes[:i + 1])
+                blocks.insert(0, AbsolutePositionEmbedding(
+                    side, channels, drop_rate=drop_rate))
+            norm = build_norm_layer(norm_cfg, channels)[1] \
+                if self.norm_after_stage else nn.Identity()
+            self.layers.append(ModuleList([
+                self.build_aggregation(i, in_dims[i], channels,
+                                       self.strides[i], norm_cfg,
+                                       patch_embed),
+                ModuleList(blocks), norm
+            ]))
+        self._freeze_stages()
+
+    def stage_parts(self, stage):
+        return tuple(self.layers[stage])
+
+    def frozen_modules(self):
+        return [self.layers[0][0], *self.layers]
+
+    def init_plain_weights(self):
+        """mmdet's PVT initialisation: truncated-normal linears, unit
+        norms, fan-out normal convolutions, truncated-normal position
+        embeddings."""
+        init_pvt_weights(self)
+        for module in self.modules():
+            if isinstance(module, AbsolutePositionEmbedding):
+                module.init_weights()
+
+    def adapt_checkpoint(self, state_dict):
+        """Plain PVT checkpoints start every stage with its position
+        embedding (``layers.i.1.0``); a stage after SIA has none, so its
+        encoder layers move up by one."""
+        for i, kind in enumerate(self.aggregations):
+            prefix = f'layers.{i}.1.'
+            if kind != 'sia' or prefix + '0.pos_embed' not in state_dict:
+                continue
+            pattern = re.compile(re.escape(prefix) + r'(\d+)\.(.*)')
+            adapted = {}
+            for key, value in state_dict.items():
+                match = pattern.fullmatch(key)
+                if match is None:
+                    adapted[key] = value
+                elif match[1] != '0':
+                    adapted[f'{prefix}{int(match[1]) - 1}.{match[2]}'] = value
+            state_dict = adapted
+        return state_dict
 
 
 @MODELS.register_module()
-class PVTv2HAFA(HAFAMixin, PyramidVisionTransformerV2):
-    """PVTv2 with HAFA (HAFA Tabs. 4 and 6). Arguments as
-    :class:`PVTHAFA`; ``arch`` is ``'b0'`` ... ``'b4'``. A zero-offset 3x3
-    LAA is exactly PVTv2's own overlapping patch embedding."""
+class PVTv2HAFA(PVTHAFA):
+    """PVTv2 with HAFA (HAFA Tabs. 4 and 6), in the layout of mmdet's
+    ``PyramidVisionTransformerV2``. Arguments as :class:`PVTHAFA`; ``arch``
+    is ``'b0'`` ... ``'b4'``. A zero-offset 3x3 LAA is exactly PVTv2's own
+    overlapping patch embedding."""
     arch_zoo = {
-        'b0': dict(embed_dims=32, num_layers=[2, 2, 2, 2]),
-        'b1': dict(embed_dims=64, num_layers=[2, 2, 2, 2]),
-        'b2': dict(embed_dims=64, num_layers=[3, 4, 6, 3]),
-        'b3': dict(embed_dims=64, num_layers=[3, 4, 18, 3]),
-        'b4': dict(embed_dims=64, num_layers=[3, 8, 27, 3]),
+        'b0': dict(embed_dims=32, num_layers=[2, 2, 2, 2],
+                   num_heads=[1, 2, 5, 8]),
+        'b1': dict(embed_dims=64, num_layers=[2, 2, 2, 2],
+                   num_heads=[1, 2, 5, 8]),
+        'b2': dict(embed_dims=64, num_layers=[3, 4, 6, 3],
+                   num_heads=[1, 2, 5, 8]),
+        'b3': dict(embed_dims=64, num_layers=[3, 4, 18, 3],
+                   num_heads=[1, 2, 5, 8]),
+        'b4': dict(embed_dims=64, num_layers=[3, 8, 27, 3],
+                   num_heads=[1, 2, 5, 8]),
     }
     default_arch = 'b1'
+    patch_sizes = (7, 3, 3, 3)
+    paddings = (3, 1, 1, 1)
+    use_abs_pos_embed = False
+    norm_after_stage = True
+    use_conv_ffn = True
 
 
-class _LAAPatchMerging(LocalAdaptiveAggregation):
-    """LAA with the ``(tokens, hw) -> (tokens, hw)`` call of Swin's patch
-    merging."""
+class SwinStage(BaseModule):
+    """Swin blocks and the aggregation after them, in the layout of mmdet's
+    ``SwinBlockSequence`` (``blocks``, ``downsample``)."""
 
-    def forward(self, x, hw):
-        batch, _, channels = x.shape
-        return super().forward(x.transpose(1, 2).reshape(batch, channels, *hw))
-
-
-def _swin_block_on_clusters(block, queries, source, projection):
-    """A Swin block whose queries are merged tokens: global attention to
-    ``source`` (or among the queries when ``projection`` is None), with the
-    block's qkv, output projection, stochastic depth and FFN."""
-    msa = block.attn.w_msa
-    x = queries.x
-    query = block.norm1(x)
-    weight, bias = msa.qkv.weight.chunk(3), msa.qkv.bias.chunk(3)
-    if projection is None:
-        keys = values = query
-    else:
-        kv_state = source.replace(block.norm1(source.x))
-        keys, values = projection['key'](kv_state), projection['value'](
-            kv_state)
-    q, k, v = (tokens_to_heads(F.linear(t, w, b), msa.num_heads)
-               for t, w, b in zip((query, keys, values), weight, bias))
-    out = F.scaled_dot_product_attention(
-        q, k, v, dropout_p=msa.attn_drop.p if block.training else 0.,
-        scale=msa.scale)  # (B, h, M, d)
-    out = msa.proj_drop(msa.proj(heads_to_tokens(out)))
-    x = x + block.attn.drop(out)
-    return queries.replace(block.ffn(block.norm2(x), identity=x))
+    def __init__(self, blocks, downsample=None, init_cfg=None):
+        super().__init__(init_cfg=init_cfg)
+        self.blocks = ModuleList(blocks)
+        self.downsample = downsample
 
 
 @MODELS.register_module()
-class SwinHAFA(SwinTransformer):
-    """Swin Transformer with HAFA (HAFA Tab. 6), built on mmdet's
-    ``SwinTransformer``: LAA / SIA / patch merging (``'conv'``) at the end
-    of stages 1-3. Other arguments as :class:`PVTHAFA`; ``arch`` is
-    ``'tiny'``, ``'small'`` or ``'base'``; further keyword arguments go to
-    mmdet's ``SwinTransformer``."""
+class SwinHAFA(HAFABackbone):
+    """Swin Transformer with HAFA (HAFA Tab. 6), in the module layout of
+    mmdet's ``SwinTransformer`` (``patch_embed``, ``stages.i.blocks``,
+    ``stages.i.downsample``, ``norm{i}`` for the output stages) plus
+    ``kv_projections``: LAA / SIA / patch merging (``'conv'``) at the end
+    of stages 1-3.
+
+    Args:
+        arch (str | dict): ``'tiny'``, ``'small'`` or ``'base'``, or a dict
+            with ``embed_dims`` (of stage 1), ``depths`` and ``num_heads``.
+        aggregations, laa_kernel, clustering, num_clusters, sia_clustering:
+            See :class:`HAFABackbone`.
+        in_channels (int): Image channels.
+        patch_size (int): Side of the first patch embedding.
+        window_size (int): Side of the attention windows.
+        mlp_ratio (int): FFN expansion.
+        strides (Sequence[int]): Downsampling of each stage.
+        qkv_bias (bool): Biases of the qkv projections.
+        drop_rate, attn_drop_rate, drop_path_rate, act_cfg, norm_cfg: As
+            mmdet's ``SwinTransformer``.
+        out_indices, frozen_stages, norm_eval, with_cp, init_cfg: See
+            :class:`HAFABackbone`; official Swin checkpoints are converted
+            while loading.
+    """
     arch_zoo = {
         'tiny': dict(embed_dims=96, depths=(2, 2, 6, 2),
                      num_heads=(3, 6, 12, 24)),
@@ -311,82 +528,99 @@ class SwinHAFA(SwinTransformer):
         'base': dict(embed_dims=128, depths=(2, 2, 18, 2),
                      num_heads=(4, 8, 16, 32)),
     }
+    official_format = 'swin'
+    norm_feeds_forward = False
 
-    def __init__(self, arch='tiny', aggregations=('laa', 'laa', 'sia'),
-                 laa_kernel=3, clustering=dict(method='dpc_knn', k=5),
-                 num_clusters=None, sia_clustering='q',
-                 out_indices=(0, 1, 2, 3), norm_cfg=dict(type='LN'),
-                 init_cfg=None, **kwargs):
-        super().__init__(
-            **_hafa_kwargs(arch, self.arch_zoo, 'SwinHAFA', out_indices),
-            norm_cfg=norm_cfg, init_cfg=init_cfg, **kwargs)
-        self.aggregations = check_per_stage('aggregations', aggregations, 3)
-        if sia_clustering not in ('q', 'qkv'):
-            raise ValueError(f"sia_clustering must be 'q' or 'qkv', got "
-                             f'{sia_clustering!r}.')
-        self.kv_projections = ModuleDict()
-        for i, kind in enumerate(self.aggregations):
-            if kind not in AGGREGATIONS:
-                raise ValueError(f'Unknown aggregation {kind!r} after stage '
-                                 f'{i + 1}; choose from {AGGREGATIONS}.')
-            dims = self.num_features[i], self.num_features[i + 1]
-            if kind == 'laa':
-                self.stages[i].downsample = _LAAPatchMerging(
-                    *dims, laa_kernel, 2, norm_cfg)
-            elif kind == 'sia':
-                self.stages[i].downsample = SemanticInformationAggregation(
-                    *dims, TokenClusterer(**clustering), num_clusters,
-                    norm_cfg)
-                blocks = self.stages[i + 1].blocks
-                for block in blocks:  # no positions among clusters
-                    block.attn.w_msa.register_parameter(
-                        'relative_position_bias_table', None)
-                if sia_clustering == 'q':
-                    self.kv_projections[str(i + 1)] = _kv_projections(
-                        dims[1], len(blocks))
+    def __init__(self,
+                 arch='tiny',
+                 aggregations=('laa', 'laa', 'sia'),
+                 laa_kernel=3,
+                 clustering=dict(method='dpc_knn', k=5),
+                 num_clusters=None,
+                 sia_clustering='q',
+                 in_channels=3,
+                 patch_size=4,
+                 window_size=7,
+                 mlp_ratio=4,
+                 strides=(4, 2, 2, 2),
+                 qkv_bias=True,
+                 drop_rate=0.,
+                 attn_drop_rate=0.,
+                 drop_path_rate=0.1,
+                 act_cfg=dict(type='GELU'),
+                 norm_cfg=dict(type='LN'),
+                 out_indices=(0, 1, 2, 3),
+                 frozen_stages=-1,
+                 norm_eval=False,
+                 with_cp=False,
+                 init_cfg=None):
+        super().__init__(aggregations, laa_kernel, clustering, num_clusters,
+                         sia_clustering, out_indices, frozen_stages,
+                         norm_eval, with_cp, init_cfg)
+        settings = resolve_arch(arch, self.arch_zoo, 'SwinHAFA')
+        depths = check_per_stage('depths', settings['depths'], 4)
+        heads = check_per_stage('num_heads', settings['num_heads'], 4)
+        strides = check_per_stage('strides', strides, 4)
+        self.embed_dims = [settings['embed_dims'] * 2**i for i in range(4)]
+        rates = drop_path_rates(drop_path_rate, depths)
 
-    def train(self, mode=True):
-        """mmdet's ``SwinTransformer.train`` returns ``None``; return the
-        module as ``nn.Module.train`` does (``model.eval()`` chains)."""
-        super().train(mode)
-        return self
+        self.patch_embed = PatchEmbed(
+            in_channels, self.embed_dims[0], kernel_size=patch_size,
+            stride=strides[0], norm_cfg=norm_cfg)
+        self.drop_after_pos = nn.Dropout(drop_rate)
+        self.stages = ModuleList()
+        for i, channels in enumerate(self.embed_dims):
 
-    def forward(self, x):
-        """(B, 3, H, W) -> list of (B, C_i, H_i, W_i) for out_indices."""
-        x, hw = self.patch_embed(x)
-        if self.use_abs_pos_embed:
-            x = x + self.absolute_pos_embed
-        state, source = TokenState.from_grid(self.drop_after_pos(x), hw), None
-        outs = []
-        for i, stage in enumerate(self.stages):
-            if source is None:
-                tokens = state.x
-                for block in stage.blocks:
-                    tokens = block(tokens, state.map_size)
-                state = state.replace(tokens)
-            else:
-                projections = _projections_of(self, i, len(stage.blocks))
-                for block, projection in zip(stage.blocks, projections):
-                    state = _swin_block_on_clusters(block, state, source,
-                                                    projection)
-            if i in self.out_indices:
-                norm = getattr(self, f'norm{i}')
-                outs.append(state.replace(norm(state.x)).to_map())
-            if stage.downsample is not None:
-                state, source = self._downsample(stage.downsample, state)
-        return outs
+            def block(cls, j, i=i, channels=channels):
+                return cls(
+                    embed_dims=channels, num_heads=heads[i],
+                    feedforward_channels=mlp_ratio * channels,
+                    window_size=window_size, shift=j % 2 == 1,
+                    qkv_bias=qkv_bias, drop_rate=drop_rate,
+                    attn_drop_rate=attn_drop_rate,
+                    drop_path_rate=rates[i][j], act_cfg=act_cfg,
+                    norm_cfg=norm_cfg)
 
-    @staticmethod
-    def _downsample(downsample, state):
-        if isinstance(downsample, SemanticInformationAggregation):
-            return downsample(state)
-        tokens, hw = downsample(state.x if state.tokens.is_grid else
-                                state.to_map().flatten(2).transpose(1, 2),
-                                state.map_size)
-        return TokenState.from_grid(tokens, hw), None
+            downsample = None
+            if i + 1 < self.num_stages:
+                downsample = self.build_aggregation(
+                    i + 1, channels, self.embed_dims[i + 1], strides[i + 1],
+                    norm_cfg, lambda i=i, channels=channels: MapPatchMerging(
+                        channels, self.embed_dims[i + 1],
+                        stride=strides[i + 1], norm_cfg=norm_cfg))
+            self.stages.append(SwinStage(
+                self.build_blocks(i, channels, depths[i], block, SwinBlock,
+                                  ClusteredSwinBlock), downsample))
+        for i in self.out_indices:
+            self.add_module(f'norm{i}',
+                            build_norm_layer(norm_cfg, self.embed_dims[i])[1])
+        self._freeze_stages()
 
-    def init_weights(self):
-        """mmdet's Swin initialisation (and pretrained loading), with zero
-        LAA offsets."""
-        super().init_weights()
-        _zero_laa_offsets(self)
+    def _embed(self, image):
+        """The patch embedding, stage 1's aggregation."""
+        tokens, hw = self.patch_embed(image)
+        return self.drop_after_pos(tokens), hw
+
+    def stage_parts(self, stage):
+        aggregation = self._embed if stage == 0 else \
+            self.stages[stage - 1].downsample
+        return (aggregation, self.stages[stage].blocks,
+                getattr(self, f'norm{stage}', None))
+
+    def frozen_modules(self):
+        return [self.patch_embed, *self.stages]
+
+    def stage_companions(self, stage):
+        """Its key/value projections and output norm."""
+        norm = getattr(self, f'norm{stage}', None)
+        return super().stage_companions(stage) + (
+            [] if norm is None else [norm])
+
+    def init_plain_weights(self):
+        """mmdet's Swin initialisation: truncated-normal linears, unit
+        LayerNorms; convolutions keep PyTorch's initialisation."""
+        for module in self.modules():
+            if isinstance(module, nn.Linear):
+                trunc_normal_init(module, std=.02, bias=0.)
+            elif isinstance(module, nn.LayerNorm):
+                constant_init(module, 1.0)

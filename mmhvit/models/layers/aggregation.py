@@ -68,10 +68,13 @@ def deform_conv2d(x, offset, weight, bias, stride, padding):
     y = (rows - padding)[:, None] + taps[:, None, None, None] + offset[:, :,
                                                                        :, 0]
     x_pos = (cols - padding) + taps[None, :, None, None] + offset[:, :, :, 1]
-    grid = torch.stack((2 * x_pos / (width - 1) - 1, 2 * y / (height - 1) -
-                        1), -1).view(batch, k * k * out_h, out_w, 2)
+    # pixel p at (2p + 1) / size - 1 (align_corners=False, which, unlike
+    # True, also addresses a map of one pixel)
+    grid = torch.stack(((2 * x_pos + 1) / width - 1,
+                        (2 * y + 1) / height - 1),
+                       -1).view(batch, k * k * out_h, out_w, 2)
     sampled = F.grid_sample(x, grid, mode='bilinear', padding_mode='zeros',
-                            align_corners=True)  # (B, C, k*k*H', W')
+                            align_corners=False)  # (B, C, k*k*H', W')
     sampled = sampled.view(batch, channels * k * k, out_h * out_w)
     out = weight.flatten(1) @ sampled  # (B, C', H'*W')
     return (out + bias[:, None]).view(batch, -1, out_h, out_w)

@@ -14,13 +14,14 @@ whichever loader (mmhvit's, mmseg's, mmdet's, mmengine's) filled it.
 import logging
 import re
 import weakref
-from typing import Dict, Iterator, NamedTuple, Optional, Tuple
+from typing import Callable, Dict, Iterator, NamedTuple, Optional, Tuple
 
 import torch
 from mmengine.logging import print_log
 from mmengine.runner.checkpoint import CheckpointLoader
 from torch import nn
 
+from mmhvit.utils import local_checkpoint_missing, missing_checkpoint_message
 from .ckpt_convert import OFFICIAL_FORMATS
 
 #: Default share of a module's parameters a ``Pretrained`` load must fill.
@@ -35,6 +36,9 @@ OFFICIAL_LAYOUTS = [
      'tools/model_converters/hlg2mmhvit.py'),
     ('PVT', OFFICIAL_FORMATS['pvt'][0],
      "mmdet's pvt_convert (mmhvit's PVT-HAFA and mmdet's PVT with "
+     'convert_weights=True apply it while loading)'),
+    ('Swin', OFFICIAL_FORMATS['swin'][0],
+     "mmdet's swin_converter (mmhvit's Swin-HAFA and mmdet's Swin with "
      'convert_weights=True apply it while loading)'),
     ('SETR', lambda state_dict: any(
         re.match(r'^backbone\.blocks\.0\.attn\.qkv\.', key)
@@ -103,7 +107,9 @@ def load_pretrained(module: nn.Module,
                     filename: str,
                     prefix: Optional[str] = None,
                     official_format: Optional[str] = None,
-                    min_loaded_ratio: Optional[float] = None) -> LoadReport:
+                    min_loaded_ratio: Optional[float] = None,
+                    adapt: Optional[Callable[[Dict], Dict]] = None
+                    ) -> LoadReport:
     """Load ``filename`` into ``module`` and log what was loaded.
 
     Args:
@@ -116,6 +122,9 @@ def load_pretrained(module: nn.Module,
             checkpoint in that official layout is converted first.
         min_loaded_ratio (float, optional): Raise when a smaller share of
             the module's parameter elements was loaded. None: only log.
+        adapt (callable, optional): Maps the tensors, converted and with
+            the prefix stripped, to the module's layout where it differs
+            from the checkpoint's (e.g. HAFA's renumbered PVT layers).
 
     Raises:
         RuntimeError: when not a single tensor of the checkpoint fits, or
@@ -123,6 +132,9 @@ def load_pretrained(module: nn.Module,
             the message names the missing and mismatched tensors and, for
             a checkpoint in an official layout, the converter to run.
     """
+    if local_checkpoint_missing(filename):
+        raise FileNotFoundError(
+            missing_checkpoint_message(filename, 'init_cfg.checkpoint'))
     state_dict = unwrap_state_dict(
         CheckpointLoader.load_checkpoint(filename, map_location='cpu'))
     if official_format is not None:
@@ -136,6 +148,8 @@ def load_pretrained(module: nn.Module,
             key[len(prefix):]: value
             for key, value in state_dict.items() if key.startswith(prefix)
         }
+    if adapt is not None:
+        state_dict = adapt(state_dict)
     report = match_state_dict(module, state_dict)
     name = type(module).__name__
     if not report.loaded:

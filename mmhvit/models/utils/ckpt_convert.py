@@ -87,6 +87,23 @@ def convert_pvt(state_dict):
     return pvt_convert(state_dict)
 
 
+def is_swin_official(state_dict) -> bool:
+    """Whether ``state_dict`` is an official Swin Transformer checkpoint
+    (github.com/microsoft/Swin-Transformer), which mmdet's
+    ``swin_converter`` maps."""
+    return 'patch_embed.proj.weight' in state_dict and any(
+        key.startswith('layers.0.blocks.') for key in state_dict)
+
+
+def convert_swin(state_dict):
+    """Official Swin -> mmdet's backbone layout, by mmdet's own converter
+    (which prefixes every key with ``backbone.``)."""
+    from mmdet.models.backbones.swin import swin_converter
+    prefix = 'backbone.'
+    return OrderedDict((key[len(prefix):], value)
+                       for key, value in swin_converter(state_dict).items())
+
+
 # Official HLG layer keys -> ours (fudan-zvg/SETR mmseg/models/backbones/
 # hlg.py); None drops the tensor.
 _HLG_LAYER_RULES = [
@@ -178,4 +195,5 @@ OFFICIAL_FORMATS: Dict[str, Tuple[Callable, Callable]] = {
     'hat_net': (is_hat_net_official, convert_hat_net),
     'hlg': (is_hlg_official, convert_hlg),
     'pvt': (is_pvt_official, convert_pvt),
+    'swin': (is_swin_official, convert_swin),
 }
