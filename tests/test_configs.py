@@ -18,9 +18,9 @@ CONFIGS = sorted(
 
 # Metafile rows by config. A row's parameters are within 0.5 % of its paper
 # value, or the row explains the difference ("Parameters Note") and records
-# our count ("Parameters Measured"), which must then hold to 0.05 %. Rows
-# whose paper counts leave out the auxiliary heads used only in training say
-# "Auxiliary Heads Counted: false".
+# our count ("Parameters Measured"), which must then hold to 0.05 %. Every
+# row of a model with auxiliary heads (used only in training) says whether
+# the paper counts them ("Auxiliary Heads Counted").
 METAFILE_ROWS = {entry['Config']: entry for entry in metafile_models(ROOT)}
 PAPER_TOLERANCE, MEASURED_TOLERANCE = 0.005, 0.0005
 
@@ -53,6 +53,8 @@ def test_config_builds_with_its_paper_parameters(path):
     if path in CLASSIFIERS:
         assert_classifier_runs(model)
     metadata = METAFILE_ROWS.get(path, {}).get('Metadata', {})  # demo: none
+    if getattr(model, 'with_auxiliary_head', False) and path in METAFILE_ROWS:
+        assert 'Auxiliary Heads Counted' in metadata, 'as the paper counts?'
     skip = () if metadata.get('Auxiliary Heads Counted', True) else (
         'auxiliary_head', )
     params = count_params(model, skip)

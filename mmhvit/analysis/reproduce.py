@@ -1,0 +1,674 @@
+"""Reproducing a paper table: its rows from the metafiles, training and
+testing every row through the project's launch scripts, and the comparison
+of the results with the paper.
+
+A metafile result names the table and row of the paper it reproduces::
+
+    Results:
+    - Task: Semantic Segmentation
+      Dataset: ADE20K
+      Metrics:
+        mIoU(ms+flip): 50.1
+      Paper Table: setr_hlg Tab. 5
+      Paper Row: SETR-PUP (160k, MS)
+
+Every result with a ``Paper Table`` is a row of that table. Rows of one
+config share one work dir (``<work_root>/<config name>``): the config is
+trained once, then tested once per test mode (single scale, or the config's
+``tta_pipeline`` for ``(ms+flip)`` metrics). The work dir keeps
+``reproduce.json``, the state of each step (command, process, host, result,
+the last error of a failed step), and the logs of the steps, so that a
+second ``run`` skips finished rows and resumes interrupted ones, and
+``report`` needs nothing but the work dirs.
+"""
+import argparse
+import glob
+import json
+import os
+import os.path as osp
+import re
+import socket
+import subprocess
+import sys
+import time
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
+
+from mmengine.config import Config, DictAction
+
+from .model_zoo import build_from_config, count_params, metafile_models
+
+#: metafile metric -> (key of the metrics mmengine's test writes, factor to
+#: the paper's unit). mmdet's COCO metric reports fractions, the papers
+#: percent.
+METRIC_KEYS = {
+    'mIoU': ('mIoU', 1.),
+    'mIoU(ms+flip)': ('mIoU', 1.),
+    'aAcc': ('aAcc', 1.),
+    'box AP': ('coco/bbox_mAP', 100.),
+    'mask AP': ('coco/segm_mAP', 100.),
+    'Top 1 Accuracy': ('accuracy/top1', 1.),
+    'Top 5 Accuracy': ('accuracy/top5', 1.),
+}
+#: Suffix of the metrics measured with test-time augmentation.
+MULTI_SCALE = '(ms+flip)'
+#: Default tolerance of ``report``: |ours - paper| above it is marked
+#: (mIoU, AP and top-1 are all in percent).
+TOLERANCE = 0.5
+STATE_FILE = 'reproduce.json'
+STATUSES = ('done', 'running', 'interrupted', 'failed', 'not started')
+
+
+@dataclass(frozen=True)
+class PaperRow:
+    """One row of a paper table: a metafile result and its config."""
+    table: str
+    label: str
+    name: str
+    config: str
+    dataset: str
+    metrics: Dict[str, float]
+    paper_params: Optional[int] = None
+    measured_params: Optional[int] = None
+    aux_counted: bool = True
+    trained_by: Optional[str] = None
+
+    @property
+    def train_config(self) -> str:
+        """The config whose training makes the weights this row tests:
+        its own, or (a test-only config, e.g. another test set) the
+        metafile's ``Trained By``."""
+        return self.trained_by or self.config
+
+    @property
+    def config_name(self) -> str:
+        return osp.splitext(osp.basename(self.config))[0]
+
+    @property
+    def tta(self) -> bool:
+        """Tested with the config's test-time augmentation."""
+        return any(key.endswith(MULTI_SCALE) for key in self.metrics)
+
+    @property
+    def mode(self) -> str:
+        """``'ms+flip'`` or ``'ss'`` (single scale)."""
+        return 'ms+flip' if self.tta else 'ss'
+
+
+def _table_order(table: str):
+    """Tables of a paper: numbered tables, then sections, then the
+    supplement's tables."""
+    kind, number = re.fullmatch(r'\S+ (.*?)\s*([\d.]+)', table).groups()
+    rank = {'Tab.': 0, 'Sec.': 1}.get(kind, 2)
+    return rank, tuple(int(n) for n in number.split('.'))
+
+
+def paper_tables(root: str) -> 'OrderedDict[str, List[PaperRow]]':
+    """The tables named by the metafiles of ``root/model-index.yml``: the
+    papers in the order of their first row, each paper's tables by number
+    (then sections, then the supplement's), each table's rows in metafile
+    order."""
+    tables = OrderedDict()
+    for entry in metafile_models(root):
+        metadata = entry.get('Metadata', {})
+        for result in entry.get('Results') or []:
+            if 'Paper Table' not in result:
+                continue
+            row = PaperRow(
+                table=result['Paper Table'],
+                label=str(result.get('Paper Row', entry['Name'])),
+                name=entry['Name'],
+                config=entry['Config'],
+                dataset=result.get('Dataset', ''),
+                metrics=dict(result.get('Metrics') or {}),
+                paper_params=metadata.get('Parameters'),
+                measured_params=metadata.get('Parameters Measured'),
+                aux_counted=metadata.get('Auxiliary Heads Counted', True),
+                trained_by=metadata.get('Trained By') and osp.join(
+                    root, metadata['Trained By']))
+            tables.setdefault(row.table, []).append(row)
+    papers = list(OrderedDict.fromkeys(t.split()[0] for t in tables))
+    return OrderedDict(
+        sorted(tables.items(), key=lambda item: (papers.index(
+            item[0].split()[0]), _table_order(item[0]))))
+
+
+def table_slug(table: str) -> str:
+    """``'setr_hlg Tab. 5'`` -> ``'setr_hlg-tab5'``, ``'hafa Sec. 4.4'`` ->
+    ``'hafa-sec4.4'`` (file names, CLI)."""
+    paper, _, rest = table.partition(' ')
+    rest = re.sub(r'([a-z])\.', r'\1', rest.lower())
+    return f'{paper}-' + re.sub(r'[^a-z0-9.]', '', rest)
+
+
+def find_table(tables: Dict[str, List[PaperRow]], query: str) -> str:
+    """The table ``query`` names: its name or slug, any case and spacing.
+
+    Raises:
+        KeyError: naming the tables there are.
+    """
+    def canon(text):
+        return re.sub(r'[^a-z0-9]', '', text.lower())
+
+    for table in tables:
+        if canon(query) in (canon(table), canon(table_slug(table))):
+            return table
+    raise KeyError(f'No paper table {query!r}; the tables are: '
+                   f'{", ".join(tables)} (tools/reproduce.py list).')
+
+
+def select_rows(rows: List[PaperRow],
+                selection: Optional[Sequence[str]]) -> List[PaperRow]:
+    """The rows named by 1-based numbers, ``a-b`` ranges or parts of config
+    names; all rows without a selection."""
+    if not selection:
+        return list(rows)
+    chosen = set()
+    for item in selection:
+        match = re.fullmatch(r'(\d+)(?:-(\d+))?', item)
+        if match:
+            first = int(match[1])
+            last = int(match[2] or first)
+            if not 1 <= first <= last <= len(rows):
+                raise ValueError(f'Row {item} is outside 1-{len(rows)}.')
+            chosen.update(range(first - 1, last))
+            continue
+        found = [i for i, row in enumerate(rows) if item in row.config_name]
+        if not found:
+            raise ValueError(f'No row of the table has a config matching '
+                             f'{item!r}.')
+        chosen.update(found)
+    return [row for i, row in enumerate(rows) if i in chosen]
+
+
+def parse_cfg_options(options: Sequence[str]) -> dict:
+    """``['a.b=1', 'c=[1,2]']`` parsed as ``--cfg-options`` parses them."""
+    if not options:
+        return {}
+    parser = argparse.ArgumentParser()
+    parser.add_argument('--options', nargs='+', action=DictAction)
+    return parser.parse_args(['--options', *options]).options
+
+
+def gpus_in_name(config: str) -> int:
+    """The GPU count of an OpenMMLab config name (``8xb2`` -> 8), else 1."""
+    match = re.search(r'_(\d+)xb\d+', osp.basename(config))
+    return int(match[1]) if match else 1
+
+
+def last_error(log_file: str, lines: int = 400) -> str:
+    """The last error a log names: the last ``...Error: ...`` (or
+    ``Exception``) line, ``[rankN]:`` prefixes removed, else its last
+    line."""
+    if not osp.isfile(log_file):
+        return f'no log ({log_file})'
+    with open(log_file, errors='replace') as f:
+        tail = [re.sub(r'^\[(?:default)?rank\d+\]:\s*', '', line.rstrip())
+                for line in f.readlines()[-lines:]]
+    tail = [line for line in tail if line.strip()]
+    pattern = re.compile(
+        r'^([\w.]*(Error|Exception|Interrupt)|Killed|Segmentation fault)\b')
+    errors = [line for line in tail if pattern.match(line)]
+    return (errors or tail or ['empty log'])[-1].strip()
+
+
+def process_alive(pid: Optional[int]) -> bool:
+    if not pid:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:  # a child that died but was not reaped yet
+        with open(f'/proc/{pid}/stat') as f:
+            return f.read().split(') ')[-1][:1] != 'Z'
+    except OSError:
+        return True
+
+
+class RowDir:
+    """The work dir of a config and ``reproduce.json``, the state of its
+    steps: ``train`` and ``test-ss`` / ``test-ms+flip``, each a dict with
+    ``state`` (``running``, ``done`` or ``failed``), ``pid``, ``host``,
+    ``command``, ``log``, ``started``/``finished`` and ``error`` or
+    ``metrics``; plus the ``cfg_options`` of the run and cached
+    ``params``."""
+
+    def __init__(self, work_root: str, config: str):
+        self.path = osp.join(work_root,
+                             osp.splitext(osp.basename(config))[0])
+        self.state_file = osp.join(self.path, STATE_FILE)
+
+    def load(self) -> dict:
+        if not osp.isfile(self.state_file):
+            return {}
+        with open(self.state_file) as f:
+            return json.load(f)
+
+    def save(self, state: dict) -> None:
+        os.makedirs(self.path, exist_ok=True)
+        tmp = f'{self.state_file}.{os.getpid()}.tmp'
+        with open(tmp, 'w') as f:
+            json.dump(state, f, indent=2)
+        os.replace(tmp, self.state_file)
+
+    def update(self, step: str, **values) -> None:
+        state = self.load()
+        state.setdefault(step, {}).update(values)
+        self.save(state)
+
+
+def step_status(step: Optional[dict]) -> str:
+    """``done``, ``failed``, ``running`` (its process lives, or runs on
+    another host), ``interrupted`` (its process died) or ``not started``."""
+    if not step:
+        return 'not started'
+    state = step.get('state')
+    if state in ('done', 'failed'):
+        return state
+    if step.get('host') != socket.gethostname() or process_alive(
+            step.get('pid')):
+        return 'running'
+    return 'interrupted'
+
+
+def row_status(row: PaperRow, work_root: str) -> Tuple[str, dict]:
+    """The status of a row (one of :data:`STATUSES`) and its work dir's
+    state."""
+    state = RowDir(work_root, row.config).load()
+    train = step_status(
+        RowDir(work_root, row.train_config).load().get('train'))
+    test = step_status(state.get(f'test-{row.mode}'))
+    if test == 'done':
+        return 'done', state
+    for status in ('running', 'failed', 'interrupted'):
+        if status in (train, test):
+            return status, state
+    return ('interrupted' if train == 'done' else 'not started'), state
+
+
+def row_error(row: PaperRow, work_root: str) -> str:
+    """The error of a failed row's failed step."""
+    steps = ((row.train_config, 'train'), (row.config, f'test-{row.mode}'))
+    for config, step in steps:
+        state = RowDir(work_root, config).load().get(step, {})
+        if state.get('state') == 'failed':
+            return f'{step}: {state.get("error", "")}'
+    return ''
+
+
+@dataclass
+class Launcher:
+    """Commands of the project's launch scripts for one row's steps.
+
+    Args:
+        launcher (str): ``'none'`` (``tools/train.py``, ``tools/test.py``),
+            ``'pytorch'`` (``tools/dist_train.sh``/``dist_test.sh``) or
+            ``'slurm'`` (``tools/slurm_train.sh``/``slurm_test.sh``).
+        root (str): The checkout whose ``tools/`` run.
+        gpus (int, optional): GPUs per row; default: the config name's.
+        partition (str, optional): Slurm partition.
+        cfg_options (Sequence[str]): ``--cfg-options`` of every step.
+        python (str): The interpreter of the tools.
+    """
+    launcher: str
+    root: str
+    gpus: Optional[int] = None
+    partition: Optional[str] = None
+    cfg_options: Sequence[str] = field(default_factory=list)
+    python: str = sys.executable
+
+    def __post_init__(self):
+        if self.launcher not in ('none', 'pytorch', 'slurm'):
+            raise ValueError(f"launcher must be 'none', 'pytorch' or "
+                             f"'slurm', got {self.launcher!r}.")
+        if self.launcher == 'slurm' and not self.partition:
+            raise ValueError('--launcher slurm needs --partition.')
+
+    def num_gpus(self, config: str) -> int:
+        return self.gpus or gpus_in_name(config)
+
+    def _env(self, config: str) -> Dict[str, str]:
+        env = dict(PYTHON=self.python)
+        gpus = self.num_gpus(config)
+        if self.launcher == 'slurm':
+            env.update(GPUS=str(gpus), GPUS_PER_NODE=str(min(gpus, 8)))
+        if self.launcher in ('slurm', 'pytorch'):
+            env['PORT'] = str(free_port())
+        return env
+
+    def _options(self) -> List[str]:
+        return ['--cfg-options', *self.cfg_options] if self.cfg_options \
+            else []
+
+    def _tool(self, name: str) -> str:
+        return osp.join(self.root, 'tools', name)
+
+    def train(self, config: str, work_dir: str,
+              resume: bool) -> Tuple[List[str], Dict[str, str]]:
+        """``(command, environment)`` that trains ``config`` into
+        ``work_dir``, resuming from its latest checkpoint."""
+        extra = (['--resume'] if resume else []) + self._options()
+        if self.launcher == 'none':
+            command = [self.python, self._tool('train.py'), config,
+                       '--work-dir', work_dir, *extra]
+        elif self.launcher == 'pytorch':
+            command = ['bash', self._tool('dist_train.sh'), config,
+                       str(self.num_gpus(config)), '--work-dir', work_dir,
+                       *extra]
+        else:
+            command = ['bash', self._tool('slurm_train.sh'), self.partition,
+                       job_name(config), config, work_dir, *extra]
+        return command, self._env(config)
+
+    def test(self, config: str, checkpoint: str, work_dir: str,
+             tta: bool) -> Tuple[List[str], Dict[str, str]]:
+        """``(command, environment)`` that tests ``checkpoint``, writing
+        logs and metrics under ``work_dir``."""
+        extra = ['--work-dir', work_dir] + (['--tta'] if tta else []) + \
+            self._options()
+        if self.launcher == 'none':
+            command = [self.python, self._tool('test.py'), config, checkpoint,
+                       *extra]
+        elif self.launcher == 'pytorch':
+            command = ['bash', self._tool('dist_test.sh'), config,
+                       checkpoint, str(self.num_gpus(config)), *extra]
+        else:
+            command = ['bash', self._tool('slurm_test.sh'), self.partition,
+                       job_name(config), config, checkpoint, *extra]
+        return command, self._env(config)
+
+
+def job_name(config: str) -> str:
+    return osp.splitext(osp.basename(config))[0][:64]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(('127.0.0.1', 0))
+        return sock.getsockname()[1]
+
+
+def latest_checkpoint(work_dir: str) -> Optional[str]:
+    """The checkpoint ``--resume`` continues from (mmhvit's rule)."""
+    from mmhvit.engine import latest_checkpoint as latest
+    return latest(work_dir) if osp.isdir(work_dir) else None
+
+
+def test_metrics(test_dir: str) -> Dict[str, float]:
+    """The metrics of the newest test run under ``test_dir``
+    (``<timestamp>/<timestamp>.json``, written by mmengine's LoggerHook)."""
+    files = [
+        path for path in glob.glob(osp.join(test_dir, '*', '*.json'))
+        if osp.basename(path)[:-5] == osp.basename(osp.dirname(path))
+    ]
+    if not files:
+        raise FileNotFoundError(f'No test metrics (<timestamp>/'
+                                f'<timestamp>.json) under {test_dir}.')
+    with open(max(files, key=osp.getmtime)) as f:
+        return json.load(f)
+
+
+def execute(command: List[str], env: Dict[str, str], log_file: str,
+            on_start: Callable[[int], None]) -> int:
+    """Run ``command`` with its output appended to ``log_file``; the
+    process is terminated if this one is interrupted."""
+    os.makedirs(osp.dirname(log_file), exist_ok=True)
+    with open(log_file, 'a') as log:
+        log.write(f'\n# {time.strftime("%Y-%m-%d %H:%M:%S")} '
+                  f'{" ".join(command)}\n')
+        log.flush()
+        process = subprocess.Popen(command, stdout=log,
+                                   stderr=subprocess.STDOUT,
+                                   env=dict(os.environ, **env))
+        on_start(process.pid)
+        try:
+            return process.wait()
+        except BaseException:
+            process.terminate()
+            process.wait()
+            raise
+
+
+def pretraining(config: str,
+                options: Sequence[str]) -> List[Tuple[str, str]]:
+    """``(config, checkpoint)`` of the runs a config starts from: its
+    ``Pretrained`` checkpoints of the form ``<dir>/<config name>/<file>``
+    for which ``configs/*/<config name>.py`` exists (the dense ClusTR and
+    HAFA configs start from ImageNet runs of their own)."""
+    cfg = Config.fromfile(config)
+    cfg.merge_from_dict(parse_cfg_options(options))
+    configs_dir = osp.dirname(osp.dirname(osp.abspath(config)))
+    found = []
+
+    def visit(node):
+        if isinstance(node, dict):
+            if node.get('type') == 'Pretrained' and isinstance(
+                    node.get('checkpoint'), str):
+                name = osp.basename(osp.dirname(node['checkpoint']))
+                matches = glob.glob(osp.join(configs_dir, '*', f'{name}.py'))
+                if matches:
+                    found.append((matches[0], node['checkpoint']))
+            for value in node.values():
+                visit(value)
+        elif isinstance(node, (list, tuple)):
+            for value in node:
+                visit(value)
+
+    visit(cfg.get('model'))
+    return found
+
+
+def train(config: str, work_root: str, launcher: Launcher,
+          dry_run: bool = False, log: Callable[[str], None] = print) -> str:
+    """Train ``config`` into ``work_root/<config name>`` unless that is done
+    or running, resuming from its latest checkpoint; its status."""
+    work = RowDir(work_root, config)
+    name = osp.splitext(osp.basename(config))[0]
+    state = work.load()
+    status = step_status(state.get('train'))
+    if status in ('done', 'running'):
+        return status
+    options = list(launcher.cfg_options)
+    if state.get('cfg_options', options) != options:
+        message = (f'{work.path} was started with --cfg-options '
+                   f'{state["cfg_options"]}, not {options}: use another '
+                   '--work-root or delete it.')
+        log(f'{name}: {message}')
+        if not dry_run:
+            work.update('train', state='failed', error=message)
+        return 'failed'
+    for dependency, checkpoint in pretraining(config, options):
+        if osp.isfile(checkpoint):
+            continue
+        log(f'{name} starts from {checkpoint}: training '
+            f'{osp.basename(dependency)} first')
+        if train(dependency, osp.dirname(osp.dirname(checkpoint)), launcher,
+                 dry_run, log) == 'failed':
+            return 'failed'
+    checkpoint = latest_checkpoint(work.path)
+    command, env = launcher.train(config, work.path,
+                                  resume=checkpoint is not None)
+    if dry_run:
+        log(' '.join(command))
+        return status
+    state['cfg_options'] = options
+    work.save(state)
+    log(f'{name}: training'
+        + (f', resuming from {checkpoint}' if checkpoint else ''))
+    if not _run_step(work, 'train', command, env, resumed_from=checkpoint):
+        log(f'{name}: training failed: {work.load()["train"]["error"]}')
+        return 'failed'
+    return 'done'
+
+
+def run_row(row: PaperRow, work_root: str, launcher: Launcher,
+            dry_run: bool = False, log: Callable[[str], None] = print) -> str:
+    """Train (or resume) and test one row; return its status.
+
+    A finished row is skipped, so is one whose step runs now (in another
+    process or on another host); an interrupted one resumes from its
+    latest checkpoint. A failed step records the last error of its log.
+    The runs a row starts from (:func:`pretraining`) are trained first.
+    """
+    status, _ = row_status(row, work_root)
+    if status in ('done', 'running'):
+        log(f'{row.config_name} [{row.mode}]: {status}, skipped')
+        return status
+    trained = train(row.train_config, work_root, launcher, dry_run, log)
+    if trained in ('failed', 'running'):
+        return trained
+    work = RowDir(work_root, row.config)
+    step = f'test-{row.mode}'
+    checkpoint = '<final checkpoint>' if dry_run and trained != 'done' \
+        else latest_checkpoint(RowDir(work_root, row.train_config).path)
+    command, env = launcher.test(row.config, checkpoint,
+                                 osp.join(work.path, step), row.tta)
+    if dry_run:
+        log(' '.join(command))
+        return status
+    state = work.load()
+    state['cfg_options'] = list(launcher.cfg_options)
+    work.save(state)
+    log(f'{row.config_name}: testing {checkpoint} [{row.mode}]')
+    if not _run_step(work, step, command, env, checkpoint=checkpoint):
+        log(f'{row.config_name}: test failed: {work.load()[step]["error"]}')
+        return 'failed'
+    return 'done'
+
+
+def _run_step(work: RowDir, step: str, command, env, **info) -> bool:
+    log_file = osp.join(work.path, f'{step}.log')
+    work.update(step, state='running', command=command, log=log_file,
+                host=socket.gethostname(), pid=None, error=None,
+                started=time.time(), **info)
+    code = execute(command, env, log_file,
+                   on_start=lambda pid: work.update(step, pid=pid))
+    if code == 0 and step.startswith('test'):
+        try:
+            metrics = test_metrics(osp.join(work.path, step))
+        except FileNotFoundError as error:
+            work.update(step, state='failed', error=str(error),
+                        finished=time.time())
+            return False
+        work.update(step, state='done', metrics=metrics,
+                    finished=time.time())
+        return True
+    if code == 0:
+        work.update(step, state='done', finished=time.time())
+        return True
+    work.update(step, state='failed', finished=time.time(),
+                error=f'exit code {code}: {last_error(log_file)}')
+    return False
+
+
+def run_table(rows: Sequence[PaperRow], work_root: str, launcher: Launcher,
+              dry_run: bool = False,
+              log: Callable[[str], None] = print) -> Dict[str, str]:
+    """:func:`run_row` for every row (a failed row does not stop the
+    others); the status of each row by its name and mode."""
+    return {
+        f'{row.name} [{row.mode}]': run_row(row, work_root, launcher,
+                                            dry_run, log)
+        for row in rows
+    }
+
+
+def ours(row: PaperRow, metric: str, state: dict) -> Optional[float]:
+    """Our value of a row's metric, in the paper's unit."""
+    metrics = state.get(f'test-{row.mode}', {}).get('metrics')
+    if not metrics or metric not in METRIC_KEYS:
+        return None
+    key, factor = METRIC_KEYS[metric]
+    value = metrics.get(key)
+    return None if value is None else float(value) * factor
+
+
+def our_params(row: PaperRow, work_root: str, state: dict) -> Optional[int]:
+    """Parameters of the row's model as run (its ``--cfg-options``
+    applied), the auxiliary heads counted as the paper counts them; cached
+    in the work dir. Rows not started: the metafile's measured count, or the
+    config's model."""
+    options = state.get('cfg_options')
+    cached = state.get('params', {})
+    if options is not None and cached.get('cfg_options') == options:
+        return cached['count']
+    if options is None and row.measured_params:
+        return row.measured_params
+    cfg = Config.fromfile(row.config)
+    cfg.merge_from_dict(parse_cfg_options(options or []))
+    model, _ = build_from_config(cfg)
+    count = count_params(model, () if row.aux_counted else
+                         ('auxiliary_head', ))
+    if options is not None:
+        RowDir(work_root, row.config).update('params', cfg_options=options,
+                                             count=count)
+    return count
+
+
+def _number(value, digits=2):
+    return '–' if value is None else f'{value:.{digits}f}'
+
+
+def _millions(value):
+    return '–' if value is None else f'{value / 1e6:.1f}'
+
+
+def report(table: str, rows: Sequence[PaperRow], work_root: str,
+           tolerance: float = TOLERANCE, params: bool = True) -> str:
+    """The markdown comparison of a table's rows with the paper: paper value,
+    ours, difference (``!`` where it exceeds ``tolerance``), parameters
+    (paper / ours, millions) and status of every row and metric."""
+    lines = [
+        f'## {table}: paper vs ours', '',
+        f'Work dirs: `{work_root}/<config>`. `!`: |ours - paper| > '
+        f'{tolerance}.', '',
+        '| # | row | config | metric | paper | ours | diff | '
+        'params paper / ours (M) | status |',
+        '|---|---|---|---|---|---|---|---|---|',
+    ]
+    notes, counts = [], dict.fromkeys(STATUSES, 0)
+    for index, row in enumerate(rows, 1):
+        status, state = row_status(row, work_root)
+        counts[status] += 1
+        if status == 'failed':
+            notes.append(f'{len(notes) + 1}. {row.config_name}: '
+                         f'{row_error(row, work_root)}')
+            status = f'failed ({len(notes)})'
+        count = our_params(row, work_root, state) if params else None
+        for metric, paper in row.metrics.items() or [('–', None)]:
+            value = ours(row, metric, state)
+            diff = None if None in (value, paper) else value - paper
+            mark = ' !' if diff is not None and abs(diff) > tolerance \
+                else ''
+            lines.append(
+                f'| {index} | {row.label} | `{row.config_name}` | {metric} '
+                f'| {"–" if paper is None else paper} | {_number(value)} | '
+                f'{"–" if diff is None else f"{diff:+.2f}"}{mark} | '
+                f'{_millions(row.paper_params)} / {_millions(count)} | '
+                f'{status} |')
+    lines += ['', ', '.join(f'{n} {s}' for s, n in counts.items() if n)
+              + f' (of {len(rows)} rows).']
+    if notes:
+        lines += ['', 'Errors (the last error of the step\'s log):', '',
+                  *notes]
+    return '\n'.join(lines) + '\n'
+
+
+def list_tables(tables: Dict[str, List[PaperRow]],
+                table: Optional[str] = None) -> str:
+    """Every table with its number of rows, or the rows of one table."""
+    if table is None:
+        width = max(len(name) for name in tables)
+        return '\n'.join(
+            f'{name:<{width}}  {table_slug(name):<18} {len(rows):>3} rows'
+            for name, rows in tables.items()) + '\n'
+    lines = [f'{table} ({table_slug(table)})']
+    for index, row in enumerate(tables[table], 1):
+        metrics = ', '.join(f'{k} {v}' for k, v in row.metrics.items())
+        lines.append(f'{index:>3}. {row.label}  [{row.config_name}]  '
+                     f'{metrics}')
+    return '\n'.join(lines) + '\n'

@@ -1,0 +1,217 @@
+"""``tools/reproduce.py``: the paper tables the metafiles name, the commands
+of each launcher, a failed row reported without stopping the others, and a
+whole table trained, killed, resumed and reported end to end on the CPU."""
+import json
+import os
+import os.path as osp
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+import pytest
+
+from mmhvit.analysis.reproduce import (Launcher, RowDir, find_table,
+                                       last_error, list_tables, paper_tables,
+                                       report, row_status, run_table,
+                                       select_rows, step_status, table_slug)
+from mmhvit.datasets import make_imagenet
+
+ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+TABLES = paper_tables(ROOT)
+GRID = osp.join(ROOT, 'configs/clustr/clustr-tiny-grid_8xb128-100e_in1k.py')
+SINGLE = osp.join(ROOT,
+                  'configs/clustr/clustr-tiny-single-64_8xb128-100e_in1k.py')
+
+
+def test_tables_and_rows():
+    assert len(TABLES) > 20
+    assert list(TABLES) == sorted(TABLES, key=list(TABLES).index)
+    slugs = [table_slug(table) for table in TABLES]
+    assert len(set(slugs)) == len(slugs)
+    assert table_slug('hafa Supp. Tab. 2') == 'hafa-supptab2'
+    assert find_table(TABLES, 'setr_hlg-tab5') == 'setr_hlg Tab. 5'
+    assert find_table(TABLES, 'SETR_HLG tab 5') == 'setr_hlg Tab. 5'
+    with pytest.raises(KeyError, match='clustr Tab. 7'):
+        find_table(TABLES, 'clustr Tab. 77')
+    rows = TABLES['clustr Tab. 7']
+    assert [row.config for row in rows] == [GRID, SINGLE]
+    assert select_rows(rows, ['2']) == rows[1:]
+    assert select_rows(rows, ['grid']) == rows[:1]
+    with pytest.raises(ValueError):
+        select_rows(rows, ['3'])
+    # a multi-scale row is tested with the config's TTA, its single-scale
+    # twin without; both train the same config once
+    tab5 = {(row.config_name, row.mode) for row in TABLES['setr_hlg Tab. 5']}
+    assert {('setr_vit-l-pup_8xb2-160k_ade20k-512x512', mode)
+            for mode in ('ss', 'ms+flip')} <= tab5
+    assert 'Grid-based' in list_tables(TABLES, 'clustr Tab. 7')
+
+
+def test_commands_of_each_launcher(tmp_path):
+    config = osp.join(ROOT, 'configs/hlg/'
+                      'setr-pup_hlg-small_8xb2-160k_ade20k-512x512.py')
+    options = ['train_cfg.max_iters=10']
+    slurm = Launcher('slurm', ROOT, partition='gpu', cfg_options=options)
+    command, env = slurm.train(config, 'w', resume=True)
+    assert command[:3] == ['bash', f'{ROOT}/tools/slurm_train.sh', 'gpu']
+    assert command[4:] == [config, 'w', '--resume', '--cfg-options',
+                           *options]
+    assert (env['GPUS'], env['GPUS_PER_NODE']) == ('8', '8')  # 8xb2
+    command, _ = Launcher('pytorch', ROOT, gpus=4).train(config, 'w', False)
+    assert command == ['bash', f'{ROOT}/tools/dist_train.sh', config, '4',
+                       '--work-dir', 'w']
+    command, _ = Launcher('none', ROOT).test(config, 'c.pth', 't', tta=True)
+    assert command == [sys.executable, f'{ROOT}/tools/test.py', config,
+                       'c.pth', '--work-dir', 't', '--tta']
+    command, _ = slurm.test(config, 'c.pth', 't', tta=False)
+    assert command[:2] == ['bash', f'{ROOT}/tools/slurm_test.sh']
+    with pytest.raises(ValueError, match='partition'):
+        Launcher('slurm', ROOT)
+
+
+def test_status_of_a_step():
+    here = socket.gethostname()
+    dead = subprocess.Popen([sys.executable, '-c', ''])
+    dead.wait()
+    assert step_status(None) == 'not started'
+    assert step_status(dict(state='running', host=here,
+                            pid=os.getpid())) == 'running'
+    assert step_status(dict(state='running', host=here,
+                            pid=dead.pid)) == 'interrupted'
+    assert step_status(dict(state='running', host='elsewhere',
+                            pid=dead.pid)) == 'running'
+
+
+def test_last_error(tmp_path):
+    log = tmp_path / 'train.log'
+    log.write_text('Traceback (most recent call last):\n  File "x"\n'
+                   '[rank0]: FileNotFoundError: data/ade missing\n'
+                   'E1130 torch.distributed.elastic failed\n\n')
+    assert last_error(str(log)) == 'FileNotFoundError: data/ade missing'
+    log.write_text('killed by the scheduler\n')
+    assert last_error(str(log)) == 'killed by the scheduler'
+
+
+FAKE_TEST = """
+import json, os, sys
+out = os.path.join(sys.argv[1], '20261130_000000')
+os.makedirs(out)
+json.dump({'accuracy/top1': 77.0}, open(out + '/20261130_000000.json', 'w'))
+"""
+
+
+class FakeLauncher(Launcher):
+    """Commands that fail to train the grid row (an error deep in its log)
+    and that write a test result for the other row, in a second."""
+
+    def train(self, config, work_dir, resume):
+        code = ("raise ValueError('bad data root')" if 'grid' in config else
+                "open(r'{}/epoch_1.pth', 'w').close()".format(work_dir))
+        return [self.python, '-c', code], {}
+
+    def test(self, config, checkpoint, work_dir, tta):
+        return [self.python, '-c', FAKE_TEST, work_dir], {}
+
+
+def test_failed_row_is_reported_and_the_others_run(tmp_path):
+    rows = TABLES['clustr Tab. 7']
+    statuses = run_table(rows, str(tmp_path), FakeLauncher('none', ROOT),
+                         log=lambda line: None)
+    assert list(statuses.values()) == ['failed', 'done']
+    text = report('clustr Tab. 7', rows, str(tmp_path), params=False)
+    assert '| 77.2 | 77.00 | -0.20 |' in text
+    assert 'failed (1)' in text
+    assert "ValueError: bad data root" in text
+    assert '1 done, 1 failed (of 2 rows)' in text
+    # run again: the done row is skipped, the failed one tried again
+    statuses = run_table(rows, str(tmp_path), FakeLauncher('none', ROOT),
+                         log=lambda line: None)
+    assert list(statuses.values()) == ['failed', 'done']
+    state = RowDir(str(tmp_path), SINGLE).load()
+    assert 'exit code' not in json.dumps(state)
+
+
+def shrink(data):
+    """--cfg-options that train the ImageNet configs on the synthetic set:
+    32x32 images, one batch of 4 per epoch, 2 epochs, no validation; one
+    training data worker (what an exact resume needs), none for testing."""
+    options = [f'{split}_dataloader.{key}'
+               for split in ('train', 'val', 'test')
+               for key in (f'dataset.data_root={data}', 'batch_size=4',
+                           f'num_workers={int(split == "train")}')]
+    options += [f'{split}_dataloader.dataset.pipeline.{key}'
+                for split in ('val', 'test')
+                for key in ('1.scale=32', '2.crop_size=32')]
+    return options + [
+        'train_dataloader.dataset.pipeline.1.scale=32',
+        'train_cfg.max_epochs=2', 'train_cfg.val_interval=10',
+        'param_scheduler.0.end=1', 'param_scheduler.1.begin=1',
+        'randomness.seed=0'
+    ]
+
+
+def reproduce(*args, **kwargs):
+    return subprocess.Popen(
+        [sys.executable, osp.join(ROOT, 'tools', 'reproduce.py'), *args],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        text=True, **kwargs)
+
+
+def test_table_run_killed_resumed_and_reported(tmp_path):
+    """ClusTR Tab. 7 (2 rows) shrunk to the synthetic ImageNet set, run
+    with ``--launcher none``; the whole process group is killed (SIGKILL)
+    while the second row trains, after its first epoch's checkpoint: the
+    report shows the first row done and the second interrupted; run
+    again, the first row is skipped, the second resumes from its
+    checkpoint and is tested; the report has both results."""
+    data = make_imagenet(str(tmp_path / 'imagenet'), num_train=4, num_val=4,
+                         size=(32, 32))
+    work = tmp_path / 'work'
+    args = ['run', 'clustr-tab7', '--launcher', 'none', '--work-root',
+            str(work), '--cfg-options', *shrink(data)]
+    first = reproduce(*args, start_new_session=True)
+    checkpoint = work / 'clustr-tiny-single-64_8xb128-100e_in1k' / \
+        'epoch_1.pth'
+    start = time.monotonic()
+    while not checkpoint.exists():
+        assert first.poll() is None, first.stdout.read()
+        assert time.monotonic() - start < 300
+        time.sleep(0.02)
+    os.killpg(first.pid, signal.SIGKILL)
+    first.wait()
+
+    rows = TABLES['clustr Tab. 7']
+    start = time.monotonic()  # until the killed training process is gone
+    while row_status(rows[1], str(work))[0] == 'running':
+        assert time.monotonic() - start < 30
+        time.sleep(0.1)
+    assert [row_status(row, str(work))[0] for row in rows] == [
+        'done', 'interrupted']
+    second = reproduce(*args)
+    output = second.communicate()[0]
+    assert second.returncode == 0, output
+    assert 'clustr-tiny-grid_8xb128-100e_in1k [ss]: done, skipped' in output
+    assert 'resuming from' in output and 'epoch_1.pth' in output
+    state = RowDir(str(work), SINGLE).load()
+    assert state['train']['resumed_from'].endswith('epoch_1.pth')
+    with open(state['train']['log']) as f:
+        assert 'resumed epoch: 1' in f.read()
+
+    report_file = work / 'clustr-tab7.md'
+    assert report_file.read_text() in output
+    lines = [line for line in report_file.read_text().splitlines()
+             if line.startswith('| 1 ') or line.startswith('| 2 ')]
+    assert len(lines) == 2
+    for line, row in zip(lines, rows):
+        cells = [cell.strip() for cell in line.split('|')[1:-1]]
+        paper, ours, diff = float(cells[4]), float(cells[5]), cells[6]
+        assert paper == row.metrics['Top 1 Accuracy']
+        assert 0 <= ours <= 100
+        assert diff.startswith(f'{ours - paper:+.2f}')
+        assert diff.endswith(' !')  # 2 epochs on 4 images: far off
+        # ours: the model as run, auxiliary heads as the paper counts them
+        assert cells[7] == f'{row.paper_params / 1e6:.1f} / ' \
+            f'{row.paper_params / 1e6:.1f}'
+        assert cells[8] == 'done'

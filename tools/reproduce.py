@@ -1,0 +1,108 @@
+"""Reproduce a paper table: train and test every row, compare with the
+paper.
+
+    python tools/reproduce.py list [TABLE]
+    python tools/reproduce.py run TABLE --launcher {none,pytorch,slurm}
+        [--gpus N] [--partition P] [--rows 1 3-5 NAME ...]
+        [--work-root work_dirs/reproduce] [--dry-run]
+        [--cfg-options KEY=VALUE ...]
+    python tools/reproduce.py report TABLE [--tolerance 0.5] [--out FILE]
+        [--no-params]
+
+TABLE is a table as the metafiles name it (``'setr_hlg Tab. 5'``) or its
+slug (``setr_hlg-tab5``); ``list`` prints them. The metafiles'
+``Paper Table`` / ``Paper Row`` fields say which row each config reproduces.
+
+``run`` trains each row's config through ``tools/train.py``,
+``tools/dist_train.sh`` or ``tools/slurm_train.sh`` (one after the other,
+into ``WORK_ROOT/<config name>``), then tests its final checkpoint through
+``tools/test.py`` / ``dist_test.sh`` / ``slurm_test.sh`` (``--tta`` for
+multi-scale rows). Run again, it skips finished rows and resumes interrupted
+ones from their latest checkpoint; a failed row is reported with the last
+error of its log and the other rows go on. ``--gpus`` defaults to the
+config name's count (``8xb2``: 8), which keeps the paper's total batch.
+
+``report`` reads the metrics mmengine's test wrote and prints, and writes
+as markdown (default ``WORK_ROOT/<table slug>.md``), paper value, ours,
+difference (marked beyond ``--tolerance``), parameters (paper / ours) and
+status (done, running, interrupted, failed, not started) of every row.
+"""
+import argparse
+import os
+import os.path as osp
+import sys
+
+from mmhvit.analysis.reproduce import (TOLERANCE, Launcher, find_table,
+                                       list_tables, paper_tables, report,
+                                       run_table, select_rows, table_slug)
+
+ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+
+
+def parse_args():
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    commands = parser.add_subparsers(dest='command', required=True)
+    listing = commands.add_parser('list', help='the tables, or the rows of '
+                                  'one table')
+    listing.add_argument('table', nargs='?')
+    for name in ('run', 'report'):
+        sub = commands.add_parser(name)
+        sub.add_argument('table')
+        sub.add_argument('--work-root',
+                         default=osp.join('work_dirs', 'reproduce'),
+                         help='one work dir per config under it')
+        sub.add_argument('--rows', nargs='+',
+                         help='only these rows: 1-based numbers, ranges '
+                         '(2-4) or parts of config names')
+        if name == 'run':
+            sub.add_argument('--launcher', required=True,
+                             choices=['none', 'pytorch', 'slurm'])
+            sub.add_argument('--gpus', type=int,
+                             help="GPUs per row (default: the config "
+                             "name's, e.g. 8 for 8xb2)")
+            sub.add_argument('--partition', help='slurm partition')
+            sub.add_argument('--dry-run', action='store_true',
+                             help='print the commands, run nothing')
+            sub.add_argument('--cfg-options', nargs='+', default=[],
+                             metavar='KEY=VALUE',
+                             help='passed to every train and test command')
+        else:
+            sub.add_argument('--tolerance', type=float, default=TOLERANCE,
+                             help='mark |ours - paper| above this')
+            sub.add_argument('--out', help='markdown file (default: '
+                             'WORK_ROOT/<table slug>.md)')
+            sub.add_argument('--no-params', action='store_true',
+                             help='skip counting our parameters')
+    return parser.parse_args()
+
+
+def main():
+    args = parse_args()
+    tables = paper_tables(ROOT)
+    if args.command == 'list':
+        table = args.table and find_table(tables, args.table)
+        print(list_tables(tables, table), end='')
+        return
+    table = find_table(tables, args.table)
+    rows = select_rows(tables[table], args.rows)
+    if args.command == 'run':
+        launcher = Launcher(args.launcher, ROOT, args.gpus, args.partition,
+                            args.cfg_options)
+        statuses = run_table(rows, args.work_root, launcher, args.dry_run)
+        if args.dry_run:
+            return
+        args.tolerance, args.out, args.no_params = TOLERANCE, None, False
+    text = report(table, rows, args.work_root, args.tolerance,
+                  params=not args.no_params)
+    out = args.out or osp.join(args.work_root, f'{table_slug(table)}.md')
+    os.makedirs(osp.dirname(osp.abspath(out)), exist_ok=True)
+    with open(out, 'w') as f:
+        f.write(text)
+    print(text + f'\nWritten to {out}')
+    if args.command == 'run' and 'failed' in statuses.values():
+        sys.exit(1)
+
+
+if __name__ == '__main__':
+    main()
