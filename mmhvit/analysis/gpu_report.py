@@ -22,8 +22,8 @@ Cells are measured in order of importance (the first precision's training
 and inference, the attention kernels, the other precisions, ``with_cp``,
 the other precisions' inference), settings before models, so a ``budget``
 in seconds that runs out leaves the least important cells empty, marked as
-such. ``tiny=True`` shrinks every setting (a 64-pixel side, batch 2) for a
-quick run on the CPU.
+such. ``tiny_sizes=True`` shrinks every setting (a 64-pixel side, batch 2)
+for a quick run on the CPU.
 """
 import json
 import os
@@ -184,7 +184,9 @@ class Models:
     and moved to the device for each measurement.
 
     Args:
-        models (dict): name -> a name of ``BACKBONES``, a config file or a
+        models (dict): name -> what
+            :func:`mmhvit.analysis.benchmark.build` takes: a name of
+            ``BACKBONES``, a ``(scope, config)`` pair, a config file or a
             built ``nn.Module`` (an external model; no ``with_cp``).
     """
 
@@ -247,7 +249,7 @@ def run_report(models, settings=tuple(SETTINGS), precisions=PRECISIONS,
 
     Args:
         models (dict): name -> what :func:`mmhvit.analysis.benchmark.build`
-            takes (a ``BACKBONES`` name, a config file, an ``nn.Module``).
+            takes (see :class:`Models`).
         settings (Sequence[str]): Keys of :data:`SETTINGS`.
         precisions (Sequence[str]): ``'float16'``, ``'bfloat16'``,
             ``'float32'``; the first is measured first.
