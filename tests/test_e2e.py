@@ -283,6 +283,10 @@ def test_segmentor_trains_loss_falls_and_tests(tmp_path, datasets, family):
              tmp_path / 'test', '--show-dir', tmp_path / 'vis')
     assert 0 <= logged_metrics(tmp_path / 'test')['mIoU'] <= 100
     assert list((tmp_path / 'vis').rglob('*.png'))
+    if family == 'hat_net':  # multi-scale + flip with the shipped pipeline
+        run_tool('test.py', config, work_dir / 'iter_30.pth', '--work-dir',
+                 tmp_path / 'tta', '--tta')
+        assert 0 <= logged_metrics(tmp_path / 'tta')['mIoU'] <= 100
 
 
 DEMO = 'configs/demo/fpn_hat-net-tiny_1xb8-400_synthetic-ade20k-96x96.py'
@@ -357,9 +361,10 @@ def assert_same_weights(a, b, **tolerance):
             b[key], value, msg=key, **(tolerance or dict(rtol=0, atol=0)))
 
 
-# Deterministic data (no random augmentation), group norms instead of batch
-# norms (per-process batch statistics differ with the batch size) and SGD,
-# whose update is linear in the averaged gradient.
+# Deterministic data (no random augmentation), no dropout (its masks are drawn
+# per process: 2 processes cannot draw what 1 draws), group norms instead of
+# batch norms (per-process batch statistics differ with the batch size) and
+# SGD, whose update is linear in the averaged gradient.
 DIST_CONFIG = """
 _base_ = './seg.py'
 pipeline = [
@@ -369,7 +374,8 @@ pipeline = [
     dict(type='Resize', scale=(64, 64), keep_ratio=False),
     dict(type='PackSegInputs')]
 train_dataloader = dict(batch_size=4, dataset=dict(pipeline=pipeline))
-model = dict(decode_head=dict(norm_cfg=dict(type='GN', num_groups=8)))
+model = dict(decode_head=dict(norm_cfg=dict(type='GN', num_groups=8),
+                             dropout_ratio=0.0))
 optim_wrapper = dict(
     optimizer=dict(_delete_=True, type='SGD', lr=0.01, momentum=0.9))
 """
