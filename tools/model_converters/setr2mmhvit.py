@@ -7,28 +7,11 @@
 The result holds an mmseg ``EncoderDecoder`` state dict; evaluate it with
 ``tools/test.py configs/setr/<config>.py <result>``.
 
-* ``VisionTransformer`` / ``VIT_MLA`` backbones -> mmseg's
-  ``VisionTransformer`` (fused ``qkv`` -> ``attn.attn.in_proj_*``, same
-  q/k/v row order); ``VIT_MLA``'s LayerNorms ``norm_0..3`` and its in-backbone
-  ``Conv_MLA`` -> ``MLANeck`` (``neck.*``).
-* ``VisionTransformerUpHead`` (Naive, PUP and their auxiliary heads) ->
-  ``SETRUPHead``; the last ``conv_*`` is the classifier (``conv_seg``), the
-  bias of every other conv is folded into the following BN's running mean
-  (mmseg's convs before a norm have none; exact: BN subtracts a mean).
-* ``VIT_MLAHead`` -> mmhvit's ``SETRMLAHead`` (mmseg's with the official
-  3x3 classifier: ``decode_head.cls`` -> ``decode_head.conv_seg``);
-  ``VIT_MLA_AUXIHead`` (256 channels) -> ``FCNHead`` without convs (its
-  classifier gets a zero bias).
-* Dropped: every official ``conv_seg`` (built by mmseg 0.x's
-  ``BaseDecodeHead`` but never used by the SETR heads).
-* ``backbone.pos_embed`` is stored at the fine-tuning crop (1 + (crop/16)^2
-  tokens); ``--crop`` resizes its patch part to another crop (the class-token
-  entry is kept), by mmseg's ``VisionTransformer.resize_pos_embed``.
-
-Any other key is an error (the rules: :mod:`mmhvit.models.utils.setr_convert`).
-BEiT rows have no official SETR checkpoints.
-Pre-training weights (timm ViT/DeiT, BEiT) are converted by mmseg's own
-``vit2mmseg.py`` / ``beit2mmseg.py`` instead (see configs/setr/README.md).
+The key rules (and what is folded, dropped or resized) are those of
+:mod:`mmhvit.models.utils.setr_convert`; any other key is an error. BEiT
+rows have no official SETR checkpoints. Pre-training weights (timm
+ViT/DeiT, BEiT) are converted by mmseg's own ``vit2mmseg.py`` /
+``beit2mmseg.py`` instead (see configs/setr/README.md).
 """
 import argparse
 
