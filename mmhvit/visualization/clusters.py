@@ -65,7 +65,7 @@ def draw_clusters(image: np.ndarray, clusters: np.ndarray,
 def collect_sia_clusters(model: torch.nn.Module, inputs: torch.Tensor):
     """Run ``model`` on ``inputs`` and return, for every SIA module in it,
     ``(name, TokenDict)`` of its merged tokens."""
-    from mmhvit.models.layers import SemanticInformationAggregation
+    from mmhvit.models.backbones.hafa import SemanticInformationAggregation
     found, handles = [], []
     for name, module in model.named_modules():
         if isinstance(module, SemanticInformationAggregation):

@@ -9,9 +9,10 @@ import torch.nn.functional as F
 from mmdet.models.backbones import PyramidVisionTransformerV2
 
 from mmhvit.models import PVTHAFA, PVTv2HAFA, SwinHAFA
-from mmhvit.models.layers import (LocalAdaptiveAggregation,
-                                  SemanticInformationAggregation,
-                                  TokenClusterer, TokenState)
+from mmhvit.models.backbones.hafa import (LocalAdaptiveAggregation,
+                                          SemanticInformationAggregation,
+                                          TokenState, deform_conv2d)
+from mmhvit.models.layers import TokenClusterer
 from tiny_archs import TINY_SWIN
 
 
@@ -145,8 +146,6 @@ def test_deformable_conv_matches_torchvision(size, stride):
     """LAA's grid_sample deformable convolution == torchvision's, values and
     gradients, with offsets reaching past the border."""
     import torchvision
-
-    from mmhvit.models.layers.aggregation import deform_conv2d
     torch.manual_seed(0)
     x = torch.rand(2, 4, *size, dtype=torch.float64, requires_grad=True)
     weight = torch.rand(6, 4, 3, 3, dtype=torch.float64, requires_grad=True)

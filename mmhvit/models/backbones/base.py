@@ -133,8 +133,12 @@ class PyramidBackbone(BaseModule):
         init_cfg (dict, optional): Initialisation config.
     """
 
-    def __init__(self, num_stages: int, out_indices: Sequence[int],
-                 frozen_stages: int, norm_eval: bool, init_cfg=None):
+    def __init__(self,
+                 num_stages: int,
+                 out_indices: Sequence[int] = (0, 1, 2, 3),
+                 frozen_stages: int = -1,
+                 norm_eval: bool = False,
+                 init_cfg=None):
         super().__init__(init_cfg=init_cfg)
         check_init_cfg(init_cfg)
         if not -1 <= frozen_stages <= num_stages:

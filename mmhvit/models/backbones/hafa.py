@@ -41,8 +41,10 @@ those layers. Readings where the paper is silent:
 """
 import math
 import re
-from typing import List, Optional
+import warnings
+from typing import List, NamedTuple, Optional, Tuple
 
+import torch
 import torch.nn.functional as F
 import torch.utils.checkpoint as cp
 from mmcv.cnn import build_norm_layer
@@ -56,13 +58,191 @@ from mmengine.model.weight_init import constant_init, trunc_normal_init
 from torch import nn
 
 from mmhvit.registry import MODELS
-from ..layers import (ConvProjection, LocalAdaptiveAggregation,
-                      SemanticInformationAggregation, TokenClusterer,
-                      TokenState, heads_to_tokens, map2token, tokens_to_heads)
+from ..layers import (TokenClusterer, TokenDict, heads_to_tokens,
+                      importance_weight, map2token, merge_tokens, token2map,
+                      tokens_to_heads)
 from .base import (PyramidBackbone, check_per_stage, drop_path_rates, freeze,
                    init_pvt_weights, resolve_arch)
 
 AGGREGATIONS = ('laa', 'sia', 'conv')
+
+
+class TokenState(NamedTuple):
+    """Tokens of a stage and where they sit.
+
+    Attributes:
+        x (Tensor): ``(B, N, C)`` tokens.
+        tokens (TokenDict): Their dictionary (the identity for a grid).
+        map_size (tuple): ``(H, W)`` of the stage's feature map.
+    """
+    x: torch.Tensor
+    tokens: TokenDict
+    map_size: Tuple[int, int]
+
+    @classmethod
+    def from_grid(cls, x: torch.Tensor, hw: Tuple[int, int]):
+        """Tokens ``(B, H*W, C)`` of an ``H x W`` map in raster order."""
+        return cls(x, TokenDict.grid(x.shape[0], *hw, x.device), tuple(hw))
+
+    def to_map(self) -> torch.Tensor:
+        """``(B, C, H, W)``; clustered tokens fill the cells they cover."""
+        return token2map(self.x, self.tokens, self.map_size)
+
+    def replace(self, x: torch.Tensor) -> 'TokenState':
+        # (not ``self._replace``: torch.compile's Dynamo fails on it here)
+        return TokenState(x, self.tokens, self.map_size)
+
+
+def deform_conv2d(x, offset, weight, bias, stride, padding):
+    """A deformable convolution (DCN v1, one offset group, no dilation) from
+    ``grid_sample`` and a matmul.
+
+    The same numbers as ``torchvision.ops.deform_conv2d`` (tested), but 2-20x
+    faster on the CPU, differentiable through the same bilinear weights, and
+    made of ops ONNX has before opset 19 (which adds ``DeformConv``).
+
+    Args:
+        x (Tensor): ``(B, C, H, W)``.
+        offset (Tensor): ``(B, 2*k*k, H', W')``, ``(dy, dx)`` per kernel
+            position in raster order, as torchvision lays them out.
+        weight (Tensor): ``(C', C, k, k)``; bias ``(C',)``.
+    """
+    batch, channels, height, width = x.shape
+    k = weight.shape[-1]
+    out_h, out_w = offset.shape[-2:]
+    taps = torch.arange(k, device=x.device, dtype=x.dtype)
+    rows = torch.arange(out_h, device=x.device, dtype=x.dtype) * stride
+    cols = torch.arange(out_w, device=x.device, dtype=x.dtype) * stride
+    offset = offset.view(batch, k, k, 2, out_h, out_w)
+    # sampling positions (B, k, k, H', W') in pixels
+    y = (rows - padding)[:, None] + taps[:, None, None, None] + offset[:, :,
+                                                                       :, 0]
+    x_pos = (cols - padding) + taps[None, :, None, None] + offset[:, :, :, 1]
+    # pixel p at (2p + 1) / size - 1 (align_corners=False, which, unlike
+    # True, also addresses a map of one pixel)
+    grid = torch.stack(((2 * x_pos + 1) / width - 1,
+                        (2 * y + 1) / height - 1),
+                       -1).view(batch, k * k * out_h, out_w, 2)
+    sampled = F.grid_sample(x, grid, mode='bilinear', padding_mode='zeros',
+                            align_corners=False)  # (B, C, k*k*H', W')
+    sampled = sampled.view(batch, channels * k * k, out_h * out_w)
+    out = weight.flatten(1) @ sampled  # (B, C', H'*W')
+    return (out + bias[:, None]).view(batch, -1, out_h, out_w)
+
+
+class LocalAdaptiveAggregation(BaseModule):
+    """LAA (HAFA Sec. 3.2): a strided patch merging whose ``n x n`` sampling
+    points move by learned offsets, ``P_E = P_I + O_f`` (Eq. 1), sampled
+    bilinearly and aggregated: a deformable convolution (DCN v1), as LIT's
+    deformable token merging. The offsets are predicted from the features
+    and start at zero, so an untrained LAA is the plain strided patch
+    embedding of the same kernel.
+
+    Args:
+        in_channels (int): Input channels.
+        out_channels (int): Output channels.
+        kernel_size (int): ``n``; 3 (overlapping, padding 1) matches the
+            paper's parameter counts better than 2 (padding 0).
+        stride (int): Downsampling factor.
+        norm_cfg (dict): Norm on the output tokens.
+    """
+
+    def __init__(self, in_channels, out_channels, kernel_size=3, stride=2,
+                 norm_cfg=dict(type='LN'), init_cfg=None):
+        super().__init__(init_cfg=init_cfg)
+        self.stride, self.padding = stride, (kernel_size - 1) // 2
+        self.conv = nn.Conv2d(in_channels, out_channels, kernel_size, stride,
+                              self.padding)
+        self.offset = nn.Conv2d(in_channels, 2 * kernel_size**2, kernel_size,
+                                stride, self.padding)
+        self.norm = build_norm_layer(norm_cfg, out_channels)[1]
+        self.zero_offsets()
+
+    def zero_offsets(self):
+        """Start from the regular sampling grid (offsets 0)."""
+        nn.init.zeros_(self.offset.weight)
+        nn.init.zeros_(self.offset.bias)
+
+    def forward(self, x):
+        """(B, C, H, W) -> tokens (B, H'*W', C') and (H', W')."""
+        offset = self.offset(x)
+        # sampling positions and interpolation in float32 under autocast
+        with torch.autocast(x.device.type, enabled=False):
+            out = deform_conv2d(x.float(), offset.float(), self.conv.weight,
+                                self.conv.bias, self.stride,
+                                self.padding)  # (B, C', H', W')
+        hw = tuple(out.shape[-2:])
+        return self.norm(out.flatten(2).transpose(1, 2)), hw
+
+
+class SemanticInformationAggregation(BaseModule):
+    """SIA (HAFA Sec. 3.3): cluster the tokens with DPC-KNN and merge every
+    cluster into one token, weighted by a learned importance (Eq. 5).
+
+    As TCFormer's clustering token merging (the paper's [52]): a 3x3
+    stride-2 convolution on the feature map, read back at the tokens and
+    added to a linear skip of them, then LayerNorm; importance
+    ``p = exp(Linear(x))``. The merged tokens become the next stage's
+    queries. Only the queries are clustered (Sec. 3.3): the keys and values
+    come from the downsampled map itself, un-clustered, in its spatial
+    layout, so the stage costs what the plain network's stage costs (Tab.
+    1: GFLOPs unchanged). The dictionary maps the merged tokens back to a map
+    of the downsampled size, e.g. the 1/32 map for FPN.
+
+    Args:
+        in_channels (int): Input channels.
+        out_channels (int): Output channels.
+        clusterer (TokenClusterer): DPC-KNN (default) or K-means.
+        num_clusters (int, optional): Fixed number of clusters; by default
+            the number of pixels of the downsampled map (49 at 224x224,
+            "the conventional 1/4 down-sampling").
+        norm_cfg (dict): Norm of the tokens.
+    """
+
+    def __init__(self, in_channels, out_channels, clusterer=None,
+                 num_clusters: Optional[int] = None,
+                 norm_cfg=dict(type='LN'), init_cfg=None):
+        super().__init__(init_cfg=init_cfg)
+        self.clusterer = clusterer or TokenClusterer()
+        self.num_clusters = num_clusters
+        self.conv = nn.Conv2d(in_channels, out_channels, 3, 2, 1)
+        self.skip = nn.Linear(in_channels, out_channels, bias=False)
+        self.norm = build_norm_layer(norm_cfg, out_channels)[1]
+        self.score = nn.Linear(out_channels, 1)
+
+    def forward(self, state: TokenState):
+        """Returns the ``M`` merged tokens (queries, on the downsampled map)
+        and the tokens of the downsampled map (keys and values)."""
+        down = self.conv(state.to_map())  # (B, C', H', W')
+        size = tuple(down.shape[-2:])
+        x = self.norm(map2token(down, state.tokens) + self.skip(state.x))
+        num = self.num_clusters or size[0] * size[1]
+        if num > x.shape[1]:
+            warnings.warn(f'num_clusters={num} exceeds the {x.shape[1]} '
+                          'tokens of this input; merging into '
+                          f'{x.shape[1]} clusters instead.')
+            num = x.shape[1]
+        idx, = self.clusterer.cluster(x.detach(), [num])
+        merged, _ = merge_tokens(x, idx, num, importance_weight(self.score(x)))
+        queries = TokenState(merged, state.tokens.merge(idx, num), size)
+        grid = self.norm(down.flatten(2).transpose(1, 2))  # (B, H'*W', C')
+        return queries, TokenState.from_grid(grid, size)
+
+
+class ConvProjection(BaseModule):
+    """CvT's convolutional projection, the implicit positional encoding of
+    SIA's keys and values: a 3x3 depth-wise convolution and BatchNorm on the
+    tokens' feature map, read back at the tokens."""
+
+    def __init__(self, channels, init_cfg=None):
+        super().__init__(init_cfg=init_cfg)
+        self.conv = nn.Conv2d(channels, channels, 3, 1, 1, groups=channels,
+                              bias=False)
+        self.norm = nn.BatchNorm2d(channels)
+
+    def forward(self, state: TokenState) -> torch.Tensor:
+        """Tokens of ``state`` -> position-encoded tokens ``(B, N, C)``."""
+        return map2token(self.norm(self.conv(state.to_map())), state.tokens)
 
 
 def _keys_and_values(norm, query, queries: TokenState,
@@ -183,20 +363,24 @@ class HAFABackbone(PyramidBackbone):
             ``'dpc_knn'`` or ``'kmeans'``, ``k``, ``num_iters``).
         num_clusters (int, optional): Fixed SIA cluster number.
         sia_clustering (str): ``'q'`` or ``'qkv'`` (Tab. 5).
-        out_indices, frozen_stages, norm_eval, init_cfg: See
-            :class:`PyramidBackbone`.
         with_cp (bool): Gradient checkpointing of every block.
+        **kwargs: ``out_indices``, ``frozen_stages``, ``norm_eval``,
+            ``init_cfg`` of :class:`PyramidBackbone`.
     """
     num_stages = 4
     # whether a stage's norm feeds the next stage (PVT) or only the output
     # (Swin)
     norm_feeds_forward = True
 
-    def __init__(self, aggregations, laa_kernel, clustering, num_clusters,
-                 sia_clustering, out_indices, frozen_stages, norm_eval,
-                 with_cp, init_cfg):
-        super().__init__(self.num_stages, out_indices, frozen_stages,
-                         norm_eval, init_cfg)
+    def __init__(self,
+                 aggregations=('laa', 'laa', 'sia'),
+                 laa_kernel=3,
+                 clustering=dict(method='dpc_knn', k=5),
+                 num_clusters=None,
+                 sia_clustering='q',
+                 with_cp=False,
+                 **kwargs):
+        super().__init__(self.num_stages, **kwargs)
         aggregations = check_per_stage('aggregations', aggregations,
                                        self.num_stages - 1)
         for i, kind in enumerate(aggregations, start=2):
@@ -304,6 +488,16 @@ class HAFABackbone(PyramidBackbone):
         raise NotImplementedError
 
 
+PVT_DEPTHS = dict(tiny=[2, 2, 2, 2], small=[3, 4, 6, 3],
+                  medium=[3, 4, 18, 3], large=[3, 8, 27, 3])
+
+
+def _pvt_arch(embed_dims, num_layers):
+    """A PVT / PVTv2 arch: heads 1, 2, 5, 8 of ``embed_dims`` channels."""
+    return dict(embed_dims=embed_dims, num_layers=num_layers,
+                num_heads=[1, 2, 5, 8])
+
+
 @MODELS.register_module()
 class PVTHAFA(HAFABackbone):
     """PVT v1 with HAFA (HAFA Tabs. 1-5, supplement Tab. 1), in the module
@@ -315,8 +509,6 @@ class PVTHAFA(HAFABackbone):
         arch (str | dict): ``'tiny'``, ``'small'``, ``'medium'``,
             ``'large'`` (PVT's depths), or a dict with ``embed_dims`` (of
             one head), ``num_layers`` and ``num_heads``.
-        aggregations, laa_kernel, clustering, num_clusters, sia_clustering:
-            See :class:`HAFABackbone`.
         in_channels (int): Image channels.
         pretrain_img_size (int): Image size of the position embeddings.
         strides (Sequence[int]): Downsampling of each stage.
@@ -329,20 +521,15 @@ class PVTHAFA(HAFABackbone):
             (mmdet's default 0.1).
         act_cfg (dict): FFN activation.
         norm_cfg (dict): Norm config (mmdet PVT's default).
-        out_indices, frozen_stages, norm_eval, with_cp, init_cfg: See
+        **kwargs: The HAFA options and ``out_indices``, ``frozen_stages``,
+            ``norm_eval``, ``with_cp``, ``init_cfg`` of
             :class:`HAFABackbone`; ``init_cfg=dict(type='Pretrained',
             checkpoint=..., prefix=...)`` also converts official PVT
             checkpoints.
     """
     arch_zoo = {
-        'tiny': dict(embed_dims=64, num_layers=[2, 2, 2, 2],
-                     num_heads=[1, 2, 5, 8]),
-        'small': dict(embed_dims=64, num_layers=[3, 4, 6, 3],
-                      num_heads=[1, 2, 5, 8]),
-        'medium': dict(embed_dims=64, num_layers=[3, 4, 18, 3],
-                       num_heads=[1, 2, 5, 8]),
-        'large': dict(embed_dims=64, num_layers=[3, 8, 27, 3],
-                      num_heads=[1, 2, 5, 8]),
+        name: _pvt_arch(64, depths)
+        for name, depths in PVT_DEPTHS.items()
     }
     default_arch = 'tiny'
     official_format = 'pvt'
@@ -356,11 +543,6 @@ class PVTHAFA(HAFABackbone):
 
     def __init__(self,
                  arch=None,
-                 aggregations=('laa', 'laa', 'sia'),
-                 laa_kernel=3,
-                 clustering=dict(method='dpc_knn', k=5),
-                 num_clusters=None,
-                 sia_clustering='q',
                  in_channels=3,
                  pretrain_img_size=224,
                  strides=(4, 2, 2, 2),
@@ -372,14 +554,8 @@ class PVTHAFA(HAFABackbone):
                  drop_path_rate=0.1,
                  act_cfg=dict(type='GELU'),
                  norm_cfg=dict(type='LN', eps=1e-6),
-                 out_indices=(0, 1, 2, 3),
-                 frozen_stages=-1,
-                 norm_eval=False,
-                 with_cp=False,
-                 init_cfg=None):
-        super().__init__(aggregations, laa_kernel, clustering, num_clusters,
-                         sia_clustering, out_indices, frozen_stages,
-                         norm_eval, with_cp, init_cfg)
+                 **kwargs):
+        super().__init__(**kwargs)
         name = type(self).__name__
         settings = resolve_arch(arch or self.default_arch, self.arch_zoo,
                                 name)
@@ -465,17 +641,11 @@ class PVTv2HAFA(PVTHAFA):
     ``PyramidVisionTransformerV2``. Arguments as :class:`PVTHAFA`; ``arch``
     is ``'b0'`` ... ``'b4'``. A zero-offset 3x3 LAA is exactly PVTv2's own
     overlapping patch embedding."""
+    # B1-B4 have the depths of PVT's Tiny-Large
     arch_zoo = {
-        'b0': dict(embed_dims=32, num_layers=[2, 2, 2, 2],
-                   num_heads=[1, 2, 5, 8]),
-        'b1': dict(embed_dims=64, num_layers=[2, 2, 2, 2],
-                   num_heads=[1, 2, 5, 8]),
-        'b2': dict(embed_dims=64, num_layers=[3, 4, 6, 3],
-                   num_heads=[1, 2, 5, 8]),
-        'b3': dict(embed_dims=64, num_layers=[3, 4, 18, 3],
-                   num_heads=[1, 2, 5, 8]),
-        'b4': dict(embed_dims=64, num_layers=[3, 8, 27, 3],
-                   num_heads=[1, 2, 5, 8]),
+        'b0': _pvt_arch(32, PVT_DEPTHS['tiny']),
+        **{f'b{i}': _pvt_arch(64, depths)
+           for i, depths in enumerate(PVT_DEPTHS.values(), start=1)},
     }
     default_arch = 'b1'
     patch_sizes = (7, 3, 3, 3)
@@ -506,8 +676,6 @@ class SwinHAFA(HAFABackbone):
     Args:
         arch (str | dict): ``'tiny'``, ``'small'`` or ``'base'``, or a dict
             with ``embed_dims`` (of stage 1), ``depths`` and ``num_heads``.
-        aggregations, laa_kernel, clustering, num_clusters, sia_clustering:
-            See :class:`HAFABackbone`.
         in_channels (int): Image channels.
         patch_size (int): Side of the first patch embedding.
         window_size (int): Side of the attention windows.
@@ -516,9 +684,8 @@ class SwinHAFA(HAFABackbone):
         qkv_bias (bool): Biases of the qkv projections.
         drop_rate, attn_drop_rate, drop_path_rate, act_cfg, norm_cfg: As
             mmdet's ``SwinTransformer``.
-        out_indices, frozen_stages, norm_eval, with_cp, init_cfg: See
-            :class:`HAFABackbone`; official Swin checkpoints are converted
-            while loading.
+        **kwargs: As :class:`PVTHAFA`; official Swin checkpoints are
+            converted while loading.
     """
     arch_zoo = {
         'tiny': dict(embed_dims=96, depths=(2, 2, 6, 2),
@@ -533,11 +700,6 @@ class SwinHAFA(HAFABackbone):
 
     def __init__(self,
                  arch='tiny',
-                 aggregations=('laa', 'laa', 'sia'),
-                 laa_kernel=3,
-                 clustering=dict(method='dpc_knn', k=5),
-                 num_clusters=None,
-                 sia_clustering='q',
                  in_channels=3,
                  patch_size=4,
                  window_size=7,
@@ -549,14 +711,8 @@ class SwinHAFA(HAFABackbone):
                  drop_path_rate=0.1,
                  act_cfg=dict(type='GELU'),
                  norm_cfg=dict(type='LN'),
-                 out_indices=(0, 1, 2, 3),
-                 frozen_stages=-1,
-                 norm_eval=False,
-                 with_cp=False,
-                 init_cfg=None):
-        super().__init__(aggregations, laa_kernel, clustering, num_clusters,
-                         sia_clustering, out_indices, frozen_stages,
-                         norm_eval, with_cp, init_cfg)
+                 **kwargs):
+        super().__init__(**kwargs)
         settings = resolve_arch(arch, self.arch_zoo, 'SwinHAFA')
         depths = check_per_stage('depths', settings['depths'], 4)
         heads = check_per_stage('num_heads', settings['num_heads'], 4)

@@ -12,18 +12,201 @@ any size work: local windows are padded and the padded keys masked, and the
 global pooling covers the border (``ceil_mode``); on maps divisible by the
 grids the two agree exactly.
 """
+import torch
+import torch.nn.functional as F
 import torch.utils.checkpoint as cp
-from mmcv.cnn import build_norm_layer
+from mmcv.cnn import build_activation_layer, build_norm_layer
 from mmcv.cnn.bricks import DropPath
 from mmengine.model import BaseModule, ModuleList
 from mmengine.model.weight_init import constant_init, trunc_normal_init
 from torch import nn
 
 from mmhvit.registry import MODELS
-from ..layers import (ConvDownsample, ConvStem, InvertedResidualFFN,
-                      avg_pool_ceil, global_attention, window_attention)
+from ..layers import WindowGrid, pad_to_multiple, real_positions
 from .base import (PyramidBackbone, check_per_stage, drop_path_rates,
                    resolve_arch)
+
+
+# Attention on NCHW maps through SDPA. Channels are head-major,
+# ``(num_heads, head_dim)``: a map splits into heads by a view. Maps of
+# any size work: where windows need a map divisible by their size, it is
+# zero-padded and the padded keys are masked out of the softmax.
+
+
+def avg_pool_ceil(x: torch.Tensor, size: int) -> torch.Tensor:
+    """``F.avg_pool2d(x, size, size, ceil_mode=True)``: border cells average
+    the real positions they cover. Written with zero padding and a count of
+    real positions, because ONNX's ceil-mode pooling divides the border
+    cells by the whole cell size."""
+    height, width = x.shape[-2:]
+    padded = pad_to_multiple(x, size)
+    sums = F.avg_pool2d(padded, size, size)  # sum / size^2
+    if padded.shape[-2:] == x.shape[-2:]:
+        return sums
+    real = real_positions(height, width, *padded.shape[-2:], x.device)
+    counts = F.avg_pool2d(real.to(x.dtype)[None, None], size, size)
+    return sums / counts
+
+
+def window_attention(qkv: torch.Tensor, num_heads: int,
+                     window_size: int) -> torch.Tensor:
+    """Multi-head self-attention inside non-overlapping ``G x G`` windows.
+
+    Args:
+        qkv (Tensor): ``(B, 3*C, H, W)``, queries, keys and values stacked
+            on the channel dim in that order, each head-major.
+        num_heads (int): Number of heads ``h``; ``C`` must divide by it.
+        window_size (int): Window side ``G``. Maps not divisible by ``G``
+            are padded, padded keys masked and padded queries cropped.
+
+    Returns:
+        Tensor: ``(B, C, H, W)``.
+    """
+    batch, channels3, height, width = qkv.shape
+    head_dim = channels3 // (3 * num_heads)
+    grid = WindowGrid.build(height, width, window_size, False, qkv.device)
+    qkv = pad_to_multiple(qkv, window_size)
+    hp, wp = qkv.shape[-2:]
+    gh, gw, g = grid.gh, grid.gw, window_size
+    qkv = qkv.view(batch, 3, num_heads, head_dim, gh, g, gw, g)
+    # -> (3, B, gh, gw, h, G, G, d) -> (3, B*gh*gw, h, G*G, d), contiguous:
+    # a map of one window reshapes to a view with a strided head dim, which
+    # SDPA runs only on its math path (CPU and CUDA)
+    qkv = qkv.permute(1, 0, 4, 6, 2, 5, 7, 3).reshape(
+        3, batch * gh * gw, num_heads, g * g, head_dim).contiguous()
+    mask = None
+    if grid.valid is not None:  # (gh*gw, G*G) -> (B*gh*gw, 1, 1, G*G)
+        mask = grid.valid[:, None, None].repeat(batch, 1, 1, 1)
+    out = F.scaled_dot_product_attention(
+        qkv[0], qkv[1], qkv[2], attn_mask=mask)
+    # (B*gh*gw, h, G*G, d) -> (B, h, d, gh, G, gw, G) -> (B, C, Hp, Wp)
+    out = out.view(batch, gh, gw, num_heads, g, g, head_dim)
+    out = out.permute(0, 3, 6, 1, 4, 2, 5).reshape(
+        batch, num_heads * head_dim, hp, wp)
+    return out[..., :height, :width]
+
+
+def map_to_heads(x: torch.Tensor, num_heads: int) -> torch.Tensor:
+    """``(B, C, H, W)`` -> ``(B, h, H*W, C/h)``, contiguous: SDPA's CPU
+    kernel needs a unit stride on the head dim and otherwise falls back to
+    its math path, 1.6-2.8x slower than copying first (HAT-Net shapes)."""
+    batch, channels = x.shape[:2]
+    return x.reshape(batch, num_heads, channels // num_heads,
+                     -1).transpose(-2, -1).contiguous()
+
+
+def global_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor,
+                     num_heads: int) -> torch.Tensor:
+    """Attention of every query position over every key position.
+
+    Args:
+        q (Tensor): Queries ``(B, C, H, W)``.
+        k (Tensor): Keys ``(B, C, h, w)``, any spatial size (e.g. pooled).
+        v (Tensor): Values, same shape as ``k``.
+        num_heads (int): Number of heads.
+
+    Returns:
+        Tensor: ``(B, C, H, W)``.
+    """
+    batch, channels, height, width = q.shape
+    out = F.scaled_dot_product_attention(
+        map_to_heads(q, num_heads), map_to_heads(k, num_heads),
+        map_to_heads(v, num_heads))  # (B, h, H*W, d)
+    return out.transpose(-2, -1).reshape(batch, channels, height, width)
+
+
+# activations that take no ``inplace`` argument (as in mmcv's ConvModule)
+_NO_INPLACE = ('Tanh', 'PReLU', 'Sigmoid', 'HSigmoid', 'Swish', 'GELU')
+
+
+def build_inplace_activation(act_cfg: dict) -> nn.Module:
+    """The activation of ``act_cfg``, in place where it supports it: for
+    activations right after a convolution or norm, whose input nothing
+    else reads (3x less time than SiLU out of place on the CPU)."""
+    if act_cfg['type'] not in _NO_INPLACE:
+        act_cfg = dict(act_cfg, inplace=act_cfg.get('inplace', True))
+    return build_activation_layer(act_cfg)
+
+
+class InvertedResidualFFN(BaseModule):
+    """Inverted-residual MLP on NCHW maps (MobileNetV2-style).
+
+    ``norm -> 1x1 conv (expand) -> act -> KxK depth-wise conv -> act ->
+    1x1 conv (project) -> norm``, without biases in the convolutions. This is
+    the "MLP with a DW-Conv" of HAT-Net (paper Sec. 3.3); the residual is
+    added by the caller.
+
+    Args:
+        channels (int): Input and output channels.
+        hidden_channels (int): Expanded channels (``E * channels``).
+        kernel_size (int): Side of the depth-wise kernel.
+        norm_cfg (dict): Norm before the expansion and after the projection.
+        act_cfg (dict): Activation after the expansion and the DW conv.
+        drop_rate (float): Channel dropout (``Dropout2d``) after the DW conv
+            and after the output norm.
+        init_cfg (dict, optional): Initialisation config.
+    """
+
+    def __init__(self, channels, hidden_channels, kernel_size, norm_cfg,
+                 act_cfg, drop_rate=0., init_cfg=None):
+        super().__init__(init_cfg=init_cfg)
+        self.norm = build_norm_layer(norm_cfg, channels)[1]
+        self.fc1 = nn.Conv2d(channels, hidden_channels, 1, bias=False)
+        self.act1 = build_inplace_activation(act_cfg)
+        self.dwconv = nn.Conv2d(
+            hidden_channels, hidden_channels, kernel_size,
+            padding=kernel_size // 2, groups=hidden_channels, bias=False)
+        self.act2 = build_inplace_activation(act_cfg)
+        self.fc2 = nn.Conv2d(hidden_channels, channels, 1, bias=False)
+        self.out_norm = build_norm_layer(norm_cfg, channels)[1]
+        self.drop = nn.Dropout2d(drop_rate)
+
+    def forward(self, x):
+        """(B, C, H, W) -> (B, C, H, W)."""
+        x = self.act1(self.fc1(self.norm(x)))  # (B, E*C, H, W)
+        x = self.drop(self.act2(self.dwconv(x)))
+        return self.drop(self.out_norm(self.fc2(x)))
+
+
+class ConvStem(BaseModule):
+    """Two 3x3 stride-2 convolutions: an overall stride of 4.
+
+    ``conv1 -> norm -> act -> conv2``; nothing follows the second conv, as in
+    HAT-Net's stem (paper Sec. 3.3, "two sequential vanilla 3x3 convs").
+
+    Args:
+        in_channels (int): Input channels.
+        mid_channels (int): Channels after the first conv.
+        out_channels (int): Channels after the second conv.
+        norm_cfg (dict): Norm after the first conv.
+        act_cfg (dict): Activation after that norm.
+        init_cfg (dict, optional): Initialisation config.
+    """
+
+    def __init__(self, in_channels, mid_channels, out_channels, norm_cfg,
+                 act_cfg, init_cfg=None):
+        super().__init__(init_cfg=init_cfg)
+        self.conv1 = nn.Conv2d(in_channels, mid_channels, 3, 2, 1)
+        self.norm = build_norm_layer(norm_cfg, mid_channels)[1]
+        self.act = build_inplace_activation(act_cfg)
+        self.conv2 = nn.Conv2d(mid_channels, out_channels, 3, 2, 1)
+
+    def forward(self, x):
+        """(B, C_in, H, W) -> (B, C_out, ceil(H/4), ceil(W/4))."""
+        return self.conv2(self.act(self.norm(self.conv1(x))))
+
+
+class ConvDownsample(BaseModule):
+    """A 3x3 stride-2 convolution followed by a norm, halving the map."""
+
+    def __init__(self, in_channels, out_channels, norm_cfg, init_cfg=None):
+        super().__init__(init_cfg=init_cfg)
+        self.conv = nn.Conv2d(in_channels, out_channels, 3, 2, 1)
+        self.norm = build_norm_layer(norm_cfg, out_channels)[1]
+
+    def forward(self, x):
+        """(B, C_in, H, W) -> (B, C_out, ceil(H/2), ceil(W/2))."""
+        return self.norm(self.conv(x))
 
 
 class HMHSA(BaseModule):

@@ -28,8 +28,7 @@ import torch
 import torch.nn.functional as F
 from mmdet.models.layers import nlc_to_nchw
 
-from .layout_cache import layout_cache
-from .windows import ceil_div
+from .windows import window_layout
 
 # Rows of an image's distance matrix held at once: chunk * N <= this many
 # entries per image.
@@ -371,44 +370,6 @@ def map2token(feature_map: torch.Tensor, tokens: TokenDict) -> torch.Tensor:
     count = flat.new_zeros(batch, tokens.num_tokens, 1).scatter_add(
         1, index, flat.new_ones(index.shape))
     return out / count.clamp(min=1)
-
-
-def _split(length: int, parts: int):
-    """Split ``range(length)`` into ``parts`` runs whose sizes differ by at
-    most one; runs are padded to the longest with their last index.
-    Returns ``(parts, longest)`` indices and validity."""
-    starts = torch.arange(parts) * length // parts
-    ends = torch.arange(1, parts + 1) * length // parts
-    index = starts[:, None] + torch.arange(ceil_div(length, parts))
-    valid = index < ends[:, None]
-    return torch.minimum(index, ends[:, None] - 1), valid
-
-
-@layout_cache(maxsize=64)
-def window_layout(height: int, width: int, window_size: int,
-                  device: torch.device):
-    """Windows of at most ``window_size`` tokens a side, as equal as
-    possible, covering an ``H x W`` grid of tokens in raster order.
-
-    Returns:
-        tuple: ``index`` ``(nW * P,)`` token of each window slot (padded
-        slots repeat a token of their window), ``valid`` ``(nW, P)``,
-        ``slot`` ``(H * W,)`` the slot holding each token, the window count
-        ``nW`` and the fewest real tokens of any window.
-    """
-    rows, rows_valid = _split(height, ceil_div(height, window_size))
-    cols, cols_valid = _split(width, ceil_div(width, window_size))
-    # (ph, pw, hp, wp) -> (nW, P)
-    index = (rows[:, None, :, None] * width + cols[None, :, None, :])
-    valid = rows_valid[:, None, :, None] & cols_valid[None, :, None, :]
-    num_windows = rows.shape[0] * cols.shape[0]
-    index, valid = index.reshape(num_windows, -1), valid.reshape(
-        num_windows, -1)
-    slot = torch.empty(height * width, dtype=torch.long)
-    slot[index[valid]] = torch.arange(index.numel()).view_as(index)[valid]
-    fewest = (height // rows.shape[0]) * (width // cols.shape[0])
-    return (index.flatten().to(device), valid.to(device), slot.to(device),
-            num_windows, fewest)
 
 
 class TokenClusterer:

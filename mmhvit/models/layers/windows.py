@@ -1,14 +1,28 @@
-"""Window geometry shared by the windowed attentions: padding a map to a
-multiple of the window side, which positions of a padded map are real, and
-how a map splits into (plain or dilated) windows.
+"""Window geometry: padding a map to a multiple of the window side, which
+positions of a padded map are real, and how a map splits into windows.
 
-Everything here is written without in-place writes and with sizes that may
-be traced, so the backbones using it export to ONNX.
+There are two splits, and they cannot be one. :class:`WindowGrid` is the
+windows of an attention (HAT-Net's local attention, HLG's plain and dilated
+windows): exactly ``R x R`` tokens each, the map zero-padded to a multiple
+of ``R`` and the padded keys masked, so that every window holds the
+relative positions its position bias was trained on (HLG's equivalence with
+the official code rests on it); it partitions by reshaping, which is fast
+and exports. :func:`window_layout` is the windows of clustering
+(:class:`~.clustering.TokenClusterer`): at most ``R`` tokens a side, sizes
+as equal as possible (11 rows in windows of 4: 3 + 4 + 4, not 4 + 4 + 3
+padded to 12), because every window gets ``ceil(n / lambda)`` clusters of
+its fewest tokens ``n``; unequal windows are gathered by index.
+
+The attention geometry is written without in-place writes and with sizes
+that may be traced, so the backbones using it export to ONNX; the
+clustering layout is computed once per map size, on the CPU.
 """
 from typing import NamedTuple, Optional
 
 import torch
 import torch.nn.functional as F
+
+from .layout_cache import layout_cache
 
 
 def ceil_div(a: int, b: int) -> int:
@@ -103,3 +117,41 @@ class WindowGrid(NamedTuple):
                          for index in range(num))
 
         return axis(self.gh, self.height), axis(self.gw, self.width)
+
+
+def _split(length: int, parts: int):
+    """Split ``range(length)`` into ``parts`` runs whose sizes differ by at
+    most one; runs are padded to the longest with their last index.
+    Returns ``(parts, longest)`` indices and validity."""
+    starts = torch.arange(parts) * length // parts
+    ends = torch.arange(1, parts + 1) * length // parts
+    index = starts[:, None] + torch.arange(ceil_div(length, parts))
+    valid = index < ends[:, None]
+    return torch.minimum(index, ends[:, None] - 1), valid
+
+
+@layout_cache(maxsize=64)
+def window_layout(height: int, width: int, window_size: int,
+                  device: torch.device):
+    """Windows of at most ``window_size`` tokens a side, as equal as
+    possible, covering an ``H x W`` grid of tokens in raster order.
+
+    Returns:
+        tuple: ``index`` ``(nW * P,)`` token of each window slot (padded
+        slots repeat a token of their window), ``valid`` ``(nW, P)``,
+        ``slot`` ``(H * W,)`` the slot holding each token, the window count
+        ``nW`` and the fewest real tokens of any window.
+    """
+    rows, rows_valid = _split(height, ceil_div(height, window_size))
+    cols, cols_valid = _split(width, ceil_div(width, window_size))
+    # (ph, pw, hp, wp) -> (nW, P)
+    index = (rows[:, None, :, None] * width + cols[None, :, None, :])
+    valid = rows_valid[:, None, :, None] & cols_valid[None, :, None, :]
+    num_windows = rows.shape[0] * cols.shape[0]
+    index, valid = index.reshape(num_windows, -1), valid.reshape(
+        num_windows, -1)
+    slot = torch.empty(height * width, dtype=torch.long)
+    slot[index[valid]] = torch.arange(index.numel()).view_as(index)[valid]
+    fewest = (height // rows.shape[0]) * (width // cols.shape[0])
+    return (index.flatten().to(device), valid.to(device), slot.to(device),
+            num_windows, fewest)
