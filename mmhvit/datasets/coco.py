@@ -3,12 +3,13 @@ from mmdet.datasets import CocoDataset
 from mmdet.datasets.api_wrappers import COCO
 
 from mmhvit.registry import DATASETS
-from .validation import check_coco_content
+from .validation import check_coco_classes, check_coco_content
 
 
 class CheckedCOCO(COCO):
     """mmdet's COCO API; the loaded file is checked by
-    :func:`check_coco_content` before it is indexed."""
+    :func:`check_coco_content` before it is indexed, and the class names
+    the dataset asks for by :func:`check_coco_classes`."""
 
     def __init__(self, annotation_file=None):
         self.annotation_file = annotation_file
@@ -19,16 +20,23 @@ class CheckedCOCO(COCO):
             check_coco_content(self.dataset, self.annotation_file)
         super().createIndex()
 
+    def get_cat_ids(self, cat_names=(), *args, **kwargs):
+        if cat_names and self.annotation_file is not None:
+            check_coco_classes(self.dataset.get('categories', []), cat_names,
+                               self.annotation_file)
+        return super().get_cat_ids(cat_names, *args, **kwargs)
+
 
 @DATASETS.register_module()
 class CheckedCocoDataset(CocoDataset):
     """mmdet's ``CocoDataset`` (same arguments); its annotation file is
     checked while it is loaded, before mmdet parses it: a file without
-    ``images``, boxes that are not 4 finite numbers, of negative size or
-    outside their image, polygons that are not finite, and annotations of
-    images or categories the file does not list raise a ``SampleError``
+    ``images`` or with an image id listed twice, boxes that are not 4 finite
+    numbers, of negative size or outside their image, polygons that are not
+    finite, annotations of images or categories the file does not list, and
+    dataset classes that are no category name raise a ``SampleError``
     naming the file and the image ids, instead of mmdet's ``too many values
-    to unpack`` or a silently dropped object. Empty boxes and degenerate
+    to unpack`` or silently dropped objects. Empty boxes and degenerate
     polygons, which mmdet drops, are logged. mmhvit's COCO bases
     (``configs/_base_/datasets/coco_*.py``) use it."""
     COCOAPI = CheckedCOCO

@@ -22,6 +22,7 @@ import logging
 import math
 import os
 import os.path as osp
+from collections import Counter
 from typing import Dict, Iterator, Optional, Sequence, Tuple
 
 import numpy as np
@@ -37,6 +38,69 @@ REDUCE_ZERO_LABEL_NOTE = (' after reduce_zero_label, which maps a file value '
 
 class SampleError(RuntimeError):
     """A sample of a dataset cannot be loaded or holds invalid values."""
+
+
+#: The starts of what libjpeg writes on stderr for a JPEG whose data it
+#: decoded only in part; OpenCV and Pillow still return the image, garbled
+#: or grey from the bad data on.
+CORRUPT_IMAGE_MESSAGES = ('Corrupt JPEG data', 'Premature end of JPEG file')
+#: The smallest side of an image or label map (mmseg's label loading and
+#: the visualisers index a second row and column).
+MIN_SIDE = 2
+
+
+def check_decoder_messages(messages: Sequence[str], path: str) -> None:
+    """Raise for an image whose decoder reported corrupt data in
+    ``messages`` (what it wrote to stderr while decoding ``path``)."""
+    corrupt = [line for line in messages
+               if line.startswith(CORRUPT_IMAGE_MESSAGES)]
+    if corrupt:
+        raise SampleError(
+            f'Image {path} is corrupt: its decoder reports {corrupt[0]!r} '
+            'and returns the image garbled or grey from there on. Re-encode '
+            'it from its source or remove it.')
+
+
+def check_image(image: np.ndarray, path: str,
+                annotated: Optional[Tuple[int, int]] = None) -> None:
+    """A decoded image is at least :data:`MIN_SIDE` pixels a side and, if
+    its annotation file states a size ``annotated`` (height, width), of
+    that size (COCO's ``height`` / ``width``, which its boxes refer to).
+
+    Raises:
+        SampleError: naming the file and both sizes.
+    """
+    height, width = image.shape[:2]
+    if min(height, width) < MIN_SIDE:
+        raise SampleError(
+            f'Image {path} is {height}x{width} pixels: images need at least '
+            f'{MIN_SIDE} pixels a side. Remove it (or replace it by the '
+            'real image).')
+    if annotated is None or tuple(annotated) == (height, width):
+        return
+    rotated = (' (swapped: an EXIF orientation tag makes the decoder rotate '
+               'it; strip the tag or annotate the rotated image)'
+               if tuple(annotated) == (width, height) else '')
+    raise SampleError(
+        f'Image {path} is {height}x{width} pixels (height x width) but its '
+        f'annotation file gives {annotated[0]}x{annotated[1]}{rotated}: its '
+        'boxes and masks refer to another version of the image (resized '
+        "after annotating?). Fix the entry's height / width and boxes, or "
+        'use the annotated image.')
+
+
+def check_label_encoding(head: bytes, path: str) -> None:
+    """A label map is not stored as a JPEG (``head``: its first bytes),
+    whose compression changes the class indices along every edge.
+
+    Raises:
+        SampleError: naming the file.
+    """
+    if head.startswith(b'\xff\xd8'):
+        raise SampleError(
+            f'Segmentation label {path} is a JPEG file: JPEG compression '
+            'changes class indices along every edge, silently. Save label '
+            'maps losslessly (PNG) from their source.')
 
 
 def trained_label(value: int, reduce_zero_label: bool = False,
@@ -81,8 +145,8 @@ def check_seg_labels(labels: np.ndarray, path: str,
     if labels.ndim != 2:
         raise SampleError(
             f'Segmentation label {path} has a side of 1 pixel (mmseg loads '
-            f'it as shape {labels.shape}): labels and images need at least 2 '
-            'pixels a side.')
+            f'it as shape {labels.shape}): labels and images need at least '
+            f'{MIN_SIDE} pixels a side.')
     if image_shape is not None and tuple(labels.shape) != tuple(
             image_shape[:2]):
         raise SampleError(
@@ -127,10 +191,16 @@ def leaf_datasets(dataset) -> Iterator:
         yield from leaf_datasets(child)
 
 
+def metainfo_classes(dataset) -> Optional[Sequence[str]]:
+    """The ``classes`` of a dataset's metainfo, if it has any."""
+    return (getattr(dataset, 'metainfo', None) or {}).get('classes')
+
+
 def check_dataset(dataset, role: str) -> None:
     """Raise for a dataset without samples, with invalid COCO-style
-    annotations, or whose pipeline checks labels against another number of
-    classes; log annotations that mmdet would silently drop.
+    annotations or class labels outside its classes, or whose pipeline
+    checks labels against another number of classes; log annotations that
+    mmdet would silently drop.
 
     Args:
         dataset: A built dataset (wrappers included).
@@ -142,8 +212,43 @@ def check_dataset(dataset, role: str) -> None:
         ann_file = getattr(leaf, 'ann_file', '')
         if isinstance(ann_file, str) and ann_file.endswith('.json') and \
                 not getattr(leaf, 'annotations_checked', False):
-            check_coco_annotations(ann_file, f'{role} dataset')
+            check_coco_annotations(ann_file, f'{role} dataset',
+                                   metainfo_classes(leaf))
         check_label_transform(leaf, role)
+        check_class_labels(leaf, role)
+
+
+def check_class_labels(dataset, role: str) -> None:
+    """The class labels of a classification dataset (mmpretrain's
+    ``get_gt_labels``) lie in ``[0, len(classes))``; otherwise the loss
+    fails with ``IndexError: Target 7 is out of bounds`` (a device-side
+    assert on CUDA) once such a sample is drawn.
+
+    Raises:
+        SampleError: naming the dataset, its annotation file, the labels and
+            a sample that carries one.
+    """
+    classes = metainfo_classes(dataset)
+    if not classes or not hasattr(dataset, 'get_gt_labels'):
+        return
+    labels, count = dataset.get_gt_labels(), len(classes)
+    if labels.dtype == object:  # multi-label: a list of labels a sample
+        bad = [i for i, x in enumerate(labels)
+               if not ((np.asarray(x) >= 0) & (np.asarray(x) < count)).all()]
+    else:  # vectorised: ImageNet has 1.28 million samples
+        outside = (labels < 0) | (labels >= count)
+        bad = np.flatnonzero(outside.reshape(len(labels), -1).any(1)).tolist()
+    if bad:
+        values = sorted({int(v) for i in bad for v in np.atleast_1d(labels[i])
+                         if not 0 <= v < count})
+        example = dataset.get_data_info(bad[0]).get('img_path')
+        raise SampleError(
+            f'{len(bad)} samples of the {role} dataset '
+            f'{type(dataset).__name__} (ann_file '
+            f'{getattr(dataset, "ann_file", None)!r}) have labels '
+            f'{values[:10]} outside its {len(classes)} classes (valid: 0..'
+            f'{len(classes) - 1}), e.g. {example}. Fix the labels or the '
+            "dataset's classes (metainfo).")
 
 
 def check_label_transform(dataset, role: str) -> None:
@@ -153,7 +258,7 @@ def check_label_transform(dataset, role: str) -> None:
     Raises:
         ConfigError: naming both numbers.
     """
-    classes = (getattr(dataset, 'metainfo', None) or {}).get('classes')
+    classes = metainfo_classes(dataset)
     for transform in getattr(getattr(dataset, 'pipeline', None),
                              'transforms', []):
         num_classes = getattr(transform, 'num_classes', None)
@@ -168,21 +273,33 @@ def check_label_transform(dataset, role: str) -> None:
 
 
 def no_samples(dataset, role: str = '') -> str:
-    """The message for a dataset without samples."""
+    """The message for a dataset without samples; what to check depends
+    on whether an annotation file (COCO) or file names list the samples."""
+    ann_file = getattr(dataset, 'ann_file', None)
+    if isinstance(ann_file, str) and ann_file.endswith('.json'):
+        check = ("its 'images' and 'annotations', and filter_cfg "
+                 '(filter_empty_gt=True drops every image without an '
+                 'annotation of metainfo.classes; min_size drops small ones)')
+    else:
+        check = ('these paths, the file suffixes the dataset expects '
+                 '(img_suffix, seg_map_suffix) and its filter_cfg')
     return (f'The {role + " " if role else ""}dataset '
             f'{type(dataset).__name__} has no samples (data_root '
             f'{getattr(dataset, "data_root", None)!r}, data_prefix '
             f'{getattr(dataset, "data_prefix", None)}, ann_file '
-            f'{getattr(dataset, "ann_file", None)!r}): check these paths, '
-            'the file suffixes the dataset expects (img_suffix, '
-            'seg_map_suffix) and its filter_cfg.')
+            f'{ann_file!r}): check {check}.')
 
 
-def check_coco_annotations(ann_file: str, role: str = 'dataset') -> None:
-    """:func:`check_coco_content` of a COCO-format file, read again (for
+def check_coco_annotations(ann_file: str, role: str = 'dataset',
+                           classes: Optional[Sequence[str]] = None) -> None:
+    """:func:`check_coco_content` (and, given the dataset's ``classes``,
+    :func:`check_coco_classes`) of a COCO-format file, read again (for
     datasets other than ``mmhvit.CheckedCocoDataset``, which checks what it
     parses), a one-off cost before the first iteration."""
-    check_coco_content(fileio.load(ann_file), f'{ann_file} ({role})')
+    content = fileio.load(ann_file)
+    check_coco_content(content, f'{ann_file} ({role})')
+    if classes:
+        check_coco_classes(content.get('categories', []), classes, ann_file)
 
 
 def check_coco_content(content, source: str) -> None:
@@ -209,6 +326,13 @@ def check_coco_content(content, source: str) -> None:
             "instances file, which holds 'images', 'annotations' and "
             "'categories'.")
     images = {image.get('id'): image for image in content['images']}
+    if len(images) < len(content['images']):
+        ids = Counter(image.get('id') for image in content['images'])
+        raise SampleError(
+            f"{source} lists image ids "
+            f"{[i for i, n in ids.items() if n > 1][:10]} more than once in "
+            "'images': mmdet would merge their annotations into one sample. "
+            'Give every image its own id.')
     categories = {category.get('id')
                   for category in content.get('categories', [])}
     errors, dropped = [], []
@@ -227,6 +351,34 @@ def check_coco_content(content, source: str) -> None:
         raise SampleError(
             f'{len(errors)} annotations of {source} are invalid: '
             f'{errors[:5]}. Fix or remove them.')
+
+
+def check_coco_classes(categories: Sequence[dict], classes: Sequence[str],
+                       source: str) -> None:
+    """Every class of the dataset's ``metainfo.classes`` is a category
+    name of the COCO file; log the file's categories that mmdet drops
+    because they are not classes.
+
+    mmdet maps classes to categories by name and silently drops every
+    annotation of another category, so a misspelt class trains on no boxes.
+
+    Raises:
+        SampleError: naming the classes that are no category.
+    """
+    names = [category.get('name') for category in categories]
+    unknown = [name for name in classes if name not in names]
+    if unknown:
+        raise SampleError(
+            f'The classes {unknown[:10]} of the dataset (metainfo.classes) '
+            f'are not categories of {source} (its categories: {names[:10]}'
+            f'{" ..." if len(names) > 10 else ""}): mmdet would find no box '
+            "of them. Use the file's category names.")
+    dropped = [name for name in names if name not in classes]
+    if dropped:
+        print_log(
+            f'{len(dropped)} categories of {source} are not classes of the '
+            f'dataset and mmdet ignores their annotations: {dropped[:10]}',
+            logger='current', level=logging.WARNING)
 
 
 def annotation_problem(ann: dict, images: Optional[dict] = None,
