@@ -121,5 +121,6 @@ def test_tools_add_the_safety_hooks_to_configs_without_them(tiny_seg):
     cfg.custom_hooks = [dict(type='EMAHook')]
     add_safety_hooks(cfg)
     assert [hook['type'] for hook in cfg.custom_hooks] == [
-        'EMAHook', 'mmhvit.PreflightCheckHook', 'mmhvit.NonFiniteLossHook',
-        'mmhvit.IterationSeedHook']
+        'EMAHook', 'mmhvit.WorkDirLockHook', 'mmhvit.PreflightCheckHook',
+        'mmhvit.NonFiniteLossHook', 'mmhvit.IterationSeedHook',
+        'mmhvit.PreemptionHook']

@@ -1,17 +1,27 @@
-"""Crashes while saving, checkpoint rotation, NaN losses, the checkpoint
-``--resume`` picks, the commands the slurm scripts launch and deterministic
-mode on CUDA."""
+"""Crashes while saving, checkpoint rotation, full disks, NaN inputs and
+losses, the checkpoint ``--resume`` picks and the ones it refuses, a second
+training in a work dir, SIGTERM, the commands the slurm scripts launch and
+deterministic mode on CUDA."""
 import argparse
+import glob
+import multiprocessing
 import os
 import os.path as osp
 import re
+import runpy
 import shutil
+import signal
 import stat
 import subprocess
+import sys
+import time
+from unittest import mock
 
 import pytest
 import torch
+from mmengine.config import Config
 from mmengine.fileio import LocalBackend
+from mmengine.hooks import Hook
 from mmengine.model import BaseModel
 from mmengine.runner import Runner
 from mmengine.runner import checkpoint as mmengine_checkpoint
@@ -19,10 +29,13 @@ from mmengine.structures import BaseDataElement
 from torch import nn
 
 from mmhvit import compat
-from mmhvit.engine import NonFiniteLossHook, latest_checkpoint, load_config
+from mmhvit.engine import (ConfigError, NonFiniteLossHook, PreemptionHook,
+                           PreflightCheckHook, WorkDirLockHook,
+                           latest_checkpoint, load_config)
 from mmhvit.engine.hooks import (ATOMIC_BACKEND_ARGS, AtomicLocalBackend,
-                                 NoRoomError, checkpoint_hook)
-from mmhvit.engine.runner import warn_only_determinism_on_cuda
+                                 NoRoomError, WorkDirInUseError,
+                                 checkpoint_hook, lock_work_dir)
+from mmhvit.engine.runner import SAFETY_HOOKS, warn_only_determinism_on_cuda
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 
@@ -81,40 +94,48 @@ def test_resume_falls_back_to_the_newest_checkpoint(tmp_path):
 
 
 class ToyModel(BaseModel):
-    """``loss = mean(linear(x))``: NaN as soon as an input is."""
+    """``loss = mean(linear(x) ** 2)``: Inf for a large finite input."""
 
-    def __init__(self):
+    def __init__(self, width=1):
         super().__init__()
-        self.linear = nn.Linear(2, 1)
+        self.linear = nn.Linear(2, width)
 
     def forward(self, inputs, data_samples=None, mode='tensor'):
         out = self.linear(torch.stack(inputs))
-        return dict(loss=out.mean()) if mode == 'loss' else out
+        return dict(loss=(out ** 2).mean()) if mode == 'loss' else out
 
 
 class ToyDataset(torch.utils.data.Dataset):
-    """Eight samples; the sixth holds a NaN."""
+    """Eight samples; the sixth holds ``bad``."""
     metainfo = {}
+
+    def __init__(self, bad=1e30):
+        self.bad = bad
 
     def __len__(self):
         return 8
 
     def __getitem__(self, index):
-        value = float('nan') if index == 5 else float(index)
+        value = self.bad if index == 5 else float(index)
         return dict(inputs=torch.tensor([value, 1.]),
                     data_samples=BaseDataElement(
                         metainfo=dict(img_path=f'img_{index}.png')))
 
 
-def toy_runner(work_dir, max_iters, **checkpoint):
-    """A runner training :class:`ToyModel` on :class:`ToyDataset` (batch 2,
-    in order) for ``max_iters``, with ``CheckpointHook(**checkpoint)``."""
+def toy_runner(work_dir, max_iters, model=None, dataset=None, num_workers=0,
+               load_from=None, resume=False, **checkpoint):
+    """A runner training ``model`` (:class:`ToyModel`) on ``dataset``
+    (:class:`ToyDataset`; batch 2, in order, with ``num_workers``
+    persistent workers) for ``max_iters``, with
+    ``CheckpointHook(**checkpoint)``, from ``load_from``."""
     return Runner(
-        model=ToyModel(), work_dir=str(work_dir),
+        model=model or ToyModel(), work_dir=str(work_dir),
         experiment_name=str(work_dir).replace(os.sep, '_'),  # unique
         train_dataloader=dict(
-            dataset=ToyDataset(), batch_size=2, num_workers=0,
+            dataset=dataset or ToyDataset(), batch_size=2,
+            num_workers=num_workers, persistent_workers=num_workers > 0,
             sampler=dict(type='DefaultSampler', shuffle=False)),
+        load_from=load_from, resume=resume,
         optim_wrapper=dict(optimizer=dict(type='SGD', lr=0.1)),
         train_cfg=dict(by_epoch=False, max_iters=max_iters),
         default_hooks=dict(checkpoint=dict(
@@ -127,7 +148,7 @@ def test_nan_loss_stops_training_with_a_checkpoint(tmp_path):
     runner = toy_runner(tmp_path, 4, interval=2)
     runner.register_hook(NonFiniteLossHook(), 'VERY_HIGH')
     with pytest.raises(FloatingPointError, match=(
-            r"Non-finite loss at iteration 3: \{'loss': \[nan\]\} \(this "
+            r"Non-finite loss at iteration 3: \{'loss': \[inf\]\} \(this "
             r"process's images: \['img_4.png', 'img_5.png'\]\). The "
             r'parameters and optimizer state before this iteration are in '
             r'.*nonfinite_loss_iter_3.pth')):
@@ -204,6 +225,228 @@ def test_no_room_for_a_checkpoint_is_named(tmp_path, disk):
             r'checkpoint.out_dir\) or keep fewer checkpoints')):
         toy_runner(tmp_path / 'run', 2, interval=1, max_keep_ckpts=1).train()
     assert files(tmp_path / 'run') == []  # no partial .tmp either
+
+
+def test_nonfinite_input_is_named_before_the_model_runs(tmp_path):
+    """A NaN in the batch (here a NaN pixel; a std of 0 in the data
+    preprocessor gives the same) stops training before the model runs,
+    pointing at the images and the normalisation, not the learning rate."""
+    runner = toy_runner(tmp_path, 4, dataset=ToyDataset(bad=float('nan')),
+                        interval=2)
+    runner.register_hook(NonFiniteLossHook(), 'VERY_HIGH')
+    with pytest.raises(FloatingPointError, match=re.escape(
+            'Non-finite input at iteration 3, before the model ran: the '
+            'batch holds NaN or Inf after the data preprocessor '
+            "(BaseDataPreprocessor); this process's images: ['img_4.png', "
+            "'img_5.png']. Check these images and data_preprocessor mean / "
+            'std')):
+        runner.train()
+
+
+@pytest.fixture
+def trained(tmp_path):
+    """The work dir of a toy run of 4 iterations with a checkpoint every 2."""
+    toy_runner(tmp_path / 'trained', 4, interval=2).train()
+    return tmp_path / 'trained'
+
+
+def resume(work_dir, checkpoint, **toy):
+    """Resume a toy run from ``checkpoint`` into ``work_dir`` (6
+    iterations) with the pre-flight checks."""
+    compat.apply()  # mmengine's training state under weights_only=True
+    runner = toy_runner(work_dir, 6, load_from=str(checkpoint), resume=True,
+                        interval=2, **toy)
+    runner.register_hook(PreflightCheckHook(), 'VERY_HIGH')
+    runner.train()
+    return runner
+
+
+def test_resume_from_a_checkpoint_of_another_model_is_refused(
+        tmp_path, trained):
+    with pytest.raises(ConfigError, match=re.escape(
+            f'Cannot resume from {trained}/iter_4.pth: it was written by '
+            "training another model, with keys like ['linear.weight', "
+            "'linear.bias']: 2 tensors of other shapes "
+            '(e.g. linear.weight: checkpoint (1, 2), model (3, 2), '
+            'linear.bias: checkpoint (1,), model (3,)), 0 of the model '
+            'absent')):
+        resume(tmp_path / 'wider', trained / 'iter_4.pth',
+               model=ToyModel(width=3))
+    assert not (tmp_path / 'wider' / 'iter_6.pth').exists()
+
+
+def test_resume_from_a_weights_only_checkpoint_is_refused(tmp_path):
+    weights = tmp_path / 'weights.pth'
+    torch.save({'state_dict': ToyModel().state_dict()}, weights)
+    with pytest.raises(ConfigError, match=re.escape(
+            f'Cannot resume from {weights}: it holds weights but no training '
+            "state (meta, message_hub absent; it has ['state_dict']). To "
+            'start a new run from its weights, set load_from')):
+        resume(tmp_path / 'run', weights)
+
+
+def test_resume_from_a_directory_takes_its_newest_checkpoint(
+        tmp_path, trained):
+    resume(tmp_path / 'resumed', trained)  # continues at iteration 4
+    assert files(tmp_path / 'resumed') == ['iter_6.pth', 'last_checkpoint']
+    (tmp_path / 'empty').mkdir()
+    with pytest.raises(FileNotFoundError, match=re.escape(
+            f'Cannot resume from {tmp_path}/empty: it is a directory without '
+            'checkpoints')):
+        resume(tmp_path / 'run', tmp_path / 'empty')
+
+
+def test_load_from_a_directory_is_named(tmp_path, trained):
+    runner = toy_runner(tmp_path / 'run', 2, load_from=str(trained))
+    runner.register_hook(PreflightCheckHook(), 'VERY_HIGH')
+    with pytest.raises(IsADirectoryError, match=re.escape(
+            f'load_from {trained} is a directory: name a checkpoint file (its '
+            f'newest is {trained}/iter_4.pth).')):
+        runner.train()
+
+
+def _hold_lock(work_dir, locked):
+    lock_work_dir(work_dir)
+    locked.set()
+    time.sleep(60)
+
+
+def test_second_training_in_a_work_dir_is_refused(tmp_path, monkeypatch):
+    """While a process holds the work dir, another training is refused at
+    once, naming it (by the hook, and by tools/train.py before the runner
+    writes anything there); once it is killed (SIGKILL), the lock is
+    free."""
+    fork = multiprocessing.get_context('fork')
+    locked = fork.Event()
+    holder = fork.Process(target=_hold_lock, args=(str(tmp_path), locked))
+    holder.start()
+    runner = mock.Mock(work_dir=str(tmp_path))
+    try:
+        assert locked.wait(30)
+        with pytest.raises(WorkDirInUseError, match=(
+                rf'The work dir {tmp_path} is in use: process {holder.pid} '
+                rf'on \S+ \(`.*`, started [-\d: ]+\) trains there and holds '
+                rf'{tmp_path}/.train.lock. Two runs in one work dir overwrite '
+                r"each other's checkpoints")):
+            WorkDirLockHook().before_train(runner)
+        monkeypatch.setattr(sys, 'argv', [
+            'train.py', osp.join(ROOT, 'configs/demo/fpn_hat-net-tiny_1xb8-'
+                                 '400_synthetic-ade20k-96x96.py'),
+            '--work-dir', str(tmp_path)])
+        with pytest.raises(WorkDirInUseError):
+            runpy.run_path(osp.join(ROOT, 'tools', 'train.py'),
+                           run_name='__main__')
+        assert os.listdir(tmp_path) == ['.train.lock']  # no config, no log
+    finally:
+        holder.kill()
+        holder.join()
+    WorkDirLockHook().before_train(runner)
+    WorkDirLockHook().after_train(runner)
+
+
+class ReadyHook(Hook):
+    """Sets ``event`` at the start of iteration 3 (``during``) or at the
+    end of iteration 2, after its checkpoint (between iterations)."""
+    priority = 'LOWEST'
+
+    def __init__(self, event, during):
+        self.event, self.during = event, during
+
+    def before_train_iter(self, runner, batch_idx, data_batch=None):
+        if self.during and runner.iter + 1 == 3:
+            self.event.set()
+
+    def after_train_iter(self, runner, batch_idx, data_batch=None,
+                         outputs=None):
+        if not self.during and runner.iter + 1 == 2:
+            self.event.set()
+
+
+class SlowToyModel(ToyModel):
+    """:class:`ToyModel` whose training forward pass takes ``seconds`` from
+    iteration 3 on."""
+
+    def __init__(self, seconds):
+        super().__init__()
+        self.seconds, self.passes = seconds, 0
+
+    def forward(self, inputs, data_samples=None, mode='tensor'):
+        self.passes += mode == 'loss'
+        time.sleep(self.seconds if self.passes >= 3 else 0)
+        return super().forward(inputs, data_samples, mode)
+
+
+class SlowToyDataset(ToyDataset):
+    """:class:`ToyDataset` whose samples from the fifth (iteration 3) on
+    take a second to load."""
+
+    def __getitem__(self, index):
+        time.sleep(1 if index >= 4 else 0)
+        return super().__getitem__(index)
+
+
+def _train_until_terminated(work_dir, seconds, during, ready):
+    os.setpgrp()  # a job of its own: the test signals the process group
+    runner = toy_runner(work_dir, 1000, model=SlowToyModel(seconds),
+                        dataset=SlowToyDataset(), num_workers=1, interval=2)
+    runner.register_hook(PreemptionHook(timeout=1))
+    runner.register_hook(ReadyHook(ready, during))
+    runner.train()
+
+
+#: SIGTERM: (forward seconds from iteration 3, sent during iteration 3)
+TERMINATED = dict(between=(0, False), during=(0.5, True), hangs=(60, True))
+
+
+def test_sigterm_saves_a_checkpoint_and_stops(tmp_path):
+    """SIGTERM to the job's process group (the training process and its
+    data-loader worker, as Slurm sends it), exit status 143 and a checkpoint
+    named in last_checkpoint: at once between iterations (here while
+    waiting for a batch the dead worker held), at the end of the iteration
+    in progress, or, for an iteration that does not end within the timeout,
+    none, with the checkpoint to resume from logged."""
+    fork = multiprocessing.get_context('fork')
+    runs = {}
+    for name, (seconds, during) in TERMINATED.items():
+        ready = fork.Event()
+        runs[name] = fork.Process(target=_train_until_terminated, args=(
+            str(tmp_path / name), seconds, during, ready)), ready
+        runs[name][0].start()
+    for process, ready in runs.values():
+        assert ready.wait(60)
+        os.killpg(process.pid, signal.SIGTERM)
+    for process, _ in runs.values():
+        process.join(30)
+        assert process.exitcode == 143
+    for name, iteration in (('between', 2), ('during', 3)):
+        saved = f'{tmp_path}/{name}/iter_{iteration}.pth'
+        assert (tmp_path / name / 'last_checkpoint').read_text() == saved
+        assert torch.load(saved, weights_only=False)['meta']['iter'] == \
+            iteration
+        assert (f'Stopped by SIGTERM after iteration {iteration}: saved '
+                f'{saved} (named in last_checkpoint)') in read_log(
+                    tmp_path / name)
+    assert ('SIGTERM received during iteration 3: a checkpoint is saved when '
+            'it ends (at most 1 s)') in read_log(tmp_path / 'during')
+    assert ('SIGTERM: no iteration ended within 1 s, stopping without a new '
+            f"checkpoint. `--resume` continues from {tmp_path}/hangs/"
+            'iter_2.pth.') in read_log(tmp_path / 'hangs')
+
+
+def read_log(work_dir):
+    """The log file of the (only) run in ``work_dir``."""
+    (path, ) = glob.glob(osp.join(str(work_dir), '*', '*.log'))
+    with open(path) as f:
+        return f.read()
+
+
+def test_base_runtimes_list_the_safety_hooks():
+    """Every entry point gets the hooks through the base runtimes."""
+    for task in ('segmentation', 'detection', 'classification'):
+        cfg = Config.fromfile(osp.join(
+            ROOT, 'configs/_base_/runtimes', f'{task}.py'))
+        assert [hook.type for hook in cfg.custom_hooks] == [
+            f'mmhvit.{name}' for name in SAFETY_HOOKS]
 
 
 @pytest.fixture

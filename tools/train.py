@@ -14,6 +14,7 @@ from mmhvit.datasets.validation import check_data_paths
 from mmhvit.engine import (add_runtime_args, build_runner,
                            check_checkpoint_paths, latest_checkpoint,
                            load_config, release_process_group)
+from mmhvit.engine.hooks import lock_work_dir
 
 
 def parse_args():
@@ -24,8 +25,9 @@ def parse_args():
         nargs='?',
         type=str,
         const='auto',
-        help='resume from the given checkpoint, or, without a value, from '
-        'the latest complete checkpoint in the work dir')
+        help='resume from the given checkpoint (a directory: its newest), '
+        'or, without a value, from the latest complete checkpoint in the '
+        'work dir')
     parser.add_argument(
         '--amp', action='store_true', help='automatic mixed precision')
     parser.add_argument(
@@ -69,6 +71,8 @@ def main():
     elif args.resume is not None:
         cfg.resume, cfg.load_from = True, args.resume
 
+    if cfg.launcher == 'none':  # before the runner writes its config and log
+        lock_work_dir(cfg.work_dir)  # (WorkDirLockHook: distributed runs)
     check_data_paths(cfg, 'train_dataloader', 'val_dataloader')
     if not cfg.get('resume') and not cfg.get('load_from'):
         check_checkpoint_paths(cfg)

@@ -4,7 +4,7 @@ from mmhvit.utils import ConfigError
 from .checks import (check_checkpointing_under_ddp, check_num_classes,
                      install_forward_checks)
 from .hooks import (AtomicCheckpointHook, IterationSeedHook, NonFiniteLossHook,
-                    PreflightCheckHook)
+                    PreemptionHook, PreflightCheckHook, WorkDirLockHook)
 from .runner import (add_runtime_args, build_runner, check_checkpoint_paths,
                      enable_visualization, latest_checkpoint, load_config,
                      release_process_group, setup_launcher)
@@ -12,7 +12,8 @@ from .runner import (add_runtime_args, build_runner, check_checkpoint_paths,
 __all__ = [
     'ConfigError', 'check_checkpointing_under_ddp', 'check_num_classes',
     'install_forward_checks', 'AtomicCheckpointHook', 'IterationSeedHook',
-    'NonFiniteLossHook', 'PreflightCheckHook', 'add_runtime_args',
+    'NonFiniteLossHook', 'PreemptionHook', 'PreflightCheckHook',
+    'WorkDirLockHook', 'add_runtime_args',
     'build_runner', 'check_checkpoint_paths', 'enable_visualization',
     'latest_checkpoint', 'load_config', 'release_process_group',
     'setup_launcher'

@@ -7,6 +7,8 @@ or a shape error from inside a tensor op:
 
 * :func:`check_num_classes`: every head (decode, auxiliary, RetinaNet,
   ROI box and mask, classifier) and the dataset agree on the classes.
+* :func:`check_data_preprocessor`: a normalisation that divides by zero
+  or is not finite.
 * :func:`check_checkpointing_under_ddp`: ``with_cp`` of upstream blocks
   (torch's reentrant checkpointing) under DDP with
   ``find_unused_parameters=True``, which fails at the first backward.
@@ -21,7 +23,7 @@ from functools import partial
 from typing import Dict, List, Optional, Sequence
 
 import torch
-from mmengine.model import is_model_wrapper
+from mmengine.model import BaseTTAModel, is_model_wrapper
 from torch import nn
 
 from mmhvit.datasets.validation import num_classes_disagreement
@@ -33,8 +35,11 @@ CONSUMERS = ('neck', 'decode_head', 'auxiliary_head', 'head', 'bbox_head',
 
 
 def unwrap(model: nn.Module) -> nn.Module:
-    """The model inside a DDP (or other) wrapper."""
-    return model.module if is_model_wrapper(model) else model
+    """The model inside a DDP (or other) wrapper or a test-time
+    augmentation model (``tools/test.py --tta``), as mmengine's runner
+    loads checkpoints into it."""
+    wrapped = is_model_wrapper(model) or isinstance(model, BaseTTAModel)
+    return model.module if wrapped else model
 
 
 def head_num_classes(model: nn.Module) -> Dict[str, int]:
@@ -67,6 +72,29 @@ def check_num_classes(model: nn.Module, dataset=None,
             f'{problem}. Set num_classes of every head (and data_preprocessor)'
             " to the dataset's number of classes, or give the dataset "
             'metainfo=dict(classes=...).')
+
+
+def check_data_preprocessor(model: nn.Module) -> None:
+    """The data preprocessor's ``mean`` and ``std`` are finite and ``std``
+    holds no 0 (every input would be Inf or NaN, and the loss NaN).
+
+    Raises:
+        ConfigError: naming the setting and its values.
+    """
+    preprocessor = getattr(unwrap(model), 'data_preprocessor', None)
+    for name in ('mean', 'std'):
+        value = getattr(preprocessor, name, None)
+        if not isinstance(value, torch.Tensor):
+            continue
+        divides_by_zero = name == 'std' and bool((value == 0).any())
+        if divides_by_zero or not torch.isfinite(value).all():
+            raise ConfigError(
+                f'data_preprocessor.{name}={value.flatten().tolist()} is not '
+                'finite or divides by zero: normalised inputs (x - mean) / '
+                'std would be Inf or NaN, and so the loss. Set it to the '
+                'per-channel statistics of the images (e.g. mean=[123.675, '
+                '116.28, 103.53], std=[58.395, 57.12, 57.375] for ImageNet on '
+                '0-255 pixels).')
 
 
 def check_checkpointing_under_ddp(model: nn.Module) -> None:

@@ -10,12 +10,13 @@ import os.path as osp
 from typing import Optional
 
 import torch
-from mmengine.config import Config, DictAction
+from mmengine.config import Config
 from mmengine.logging import print_log
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
 from mmhvit.utils import local_checkpoint_missing, missing_checkpoint_message
+from .cfg_options import CfgOptionsAction, merge_cfg_options
 
 
 def add_runtime_args(parser: argparse.ArgumentParser) -> None:
@@ -24,7 +25,7 @@ def add_runtime_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         '--cfg-options',
         nargs='+',
-        action=DictAction,
+        action=CfgOptionsAction,
         help='override config settings, e.g. train_cfg.max_iters=100')
     parser.add_argument(
         '--launcher',
@@ -44,7 +45,7 @@ def load_config(args: argparse.Namespace) -> Config:
     cfg = Config.fromfile(args.config)
     cfg.launcher = args.launcher
     if args.cfg_options is not None:
-        cfg.merge_from_dict(args.cfg_options)
+        merge_cfg_options(cfg, args.cfg_options)
     setup_launcher(cfg)
     use_torch_syncbn_on_one_process(cfg)
     if cfg.get('randomness', {}).get('deterministic'):
@@ -60,7 +61,8 @@ def load_config(args: argparse.Namespace) -> Config:
 
 
 #: Hooks of mmhvit's base runtimes (``configs/_base_/runtimes/``).
-SAFETY_HOOKS = ('PreflightCheckHook', 'NonFiniteLossHook', 'IterationSeedHook')
+SAFETY_HOOKS = ('WorkDirLockHook', 'PreflightCheckHook', 'NonFiniteLossHook',
+                'IterationSeedHook', 'PreemptionHook')
 
 
 def build_runner(cfg: Config) -> Runner:

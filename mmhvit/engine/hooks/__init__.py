@@ -4,10 +4,14 @@ from .checkpoint_hook import (ATOMIC_BACKEND_ARGS, AtomicCheckpointHook,
                               AtomicLocalBackend, NoRoomError)
 from .iteration_seed_hook import IterationSeedHook
 from .nonfinite_loss_hook import NonFiniteLossHook
+from .preemption_hook import PreemptionHook
 from .preflight_check_hook import PreflightCheckHook
+from .work_dir_lock_hook import (WorkDirInUseError, WorkDirLockHook,
+                                 lock_work_dir, unlock_work_dir)
 
 __all__ = [
     'ATOMIC_BACKEND_ARGS', 'AtomicCheckpointHook', 'AtomicLocalBackend',
     'NoRoomError', 'IterationSeedHook', 'NonFiniteLossHook',
-    'PreflightCheckHook'
+    'PreemptionHook', 'PreflightCheckHook', 'WorkDirInUseError',
+    'WorkDirLockHook', 'lock_work_dir', 'unlock_work_dir'
 ]

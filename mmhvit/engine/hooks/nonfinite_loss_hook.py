@@ -1,4 +1,4 @@
-"""Stop training at the first non-finite loss, with a checkpoint."""
+"""Stop training at the first non-finite input or loss (with a checkpoint)."""
 import logging
 from functools import partial
 
@@ -14,11 +14,16 @@ from .checkpoint_hook import ATOMIC_BACKEND_ARGS
 
 @HOOKS.register_module()
 class NonFiniteLossHook(Hook):
-    """Stop training at the first NaN or Inf loss, before the optimizer
-    applies it.
+    """Stop training at the first NaN or Inf input or loss, before the
+    optimizer applies it.
 
-    A forward hook on the model checks the losses of every training forward
-    pass (on all processes together). At the first non-finite one, the
+    A forward pre-hook on the model checks the inputs of every training
+    forward pass, as the data preprocessor made them (normalised, padded):
+    a non-finite one stops training with a ``FloatingPointError`` naming
+    the batch's images and the preprocessor's mean and std, before the
+    model runs (a NaN image, or a std of 0 that ``PreflightCheckHook`` did
+    not see). A forward hook checks the losses (on all processes together).
+    At the first non-finite one, the
     parameters and optimizer state before this iteration's update are saved
     to ``nonfinite_loss_iter_<i>.pth`` in the work dir, and training stops
     with a ``FloatingPointError`` naming the iteration, the losses and the
@@ -34,27 +39,34 @@ class NonFiniteLossHook(Hook):
     priority = 'VERY_HIGH'
 
     def __init__(self):
-        self._handle = None
+        self._handles = []
 
     def before_train(self, runner) -> None:
-        self._handle = unwrap(runner.model).register_forward_hook(
-            partial(self._check, runner), with_kwargs=True)
+        model = unwrap(runner.model)
+        self._handles = [
+            model.register_forward_pre_hook(
+                partial(self._check_inputs, runner), with_kwargs=True),
+            model.register_forward_hook(
+                partial(self._check, runner), with_kwargs=True)]
 
     def after_train(self, runner) -> None:
-        self._handle.remove()
+        for handle in self._handles:
+            handle.remove()
+
+    def _check_inputs(self, runner, module, args, kwargs) -> None:
+        if kwargs.get('mode') == 'loss' and _nonfinite(
+                _tensors(kwargs.get('inputs'))):
+            message = _input_message(runner.iter + 1, module,
+                                     kwargs.get('data_samples'))
+            print_log(message, logger='current', level=logging.ERROR)
+            raise FloatingPointError(message)
 
     def _check(self, runner, module, args, kwargs, losses) -> None:
         if kwargs.get('mode') != 'loss' or not isinstance(losses, dict):
             return
         tensors = {name: _tensors(value) for name, value in losses.items()
                    if 'loss' in name}
-        flags = [(~torch.isfinite(t)).sum() for ts in tensors.values()
-                 for t in ts]
-        if not flags:
-            return
-        count = torch.stack(flags).sum().float()
-        all_reduce(count)  # one sync per iteration; all processes stop
-        if count.item():
+        if _nonfinite([t for ts in tensors.values() for t in ts]):
             self._stop(runner, tensors, kwargs.get('data_samples') or [])
 
     @staticmethod
@@ -67,16 +79,47 @@ class NonFiniteLossHook(Hook):
         runner.save_checkpoint(runner.work_dir, filename, by_epoch=False,
                                backend_args=ATOMIC_BACKEND_ARGS)
         barrier()  # let the first process finish writing before anyone exits
-        images = [sample.metainfo.get('img_path') for sample in samples]
         message = (
             f'Non-finite loss at iteration {runner.iter + 1}: '
             f'{bad or "on another process"} (this process\'s images: '
-            f'{images[:8]}). The parameters and optimizer state before this '
-            f'iteration are in {runner.work_dir}/{filename}. Lower the '
+            f'{_images(samples)}). The parameters and optimizer state before '
+            f'this iteration are in {runner.work_dir}/{filename}. Lower the '
             'learning rate, clip gradients (optim_wrapper.clip_grad) or '
             'check these images and their labels.')
         print_log(message, logger='current', level=logging.ERROR)
         raise FloatingPointError(message)
+
+
+def _nonfinite(tensors: list) -> float:
+    """The number of NaN / Inf elements of ``tensors`` on all processes
+    together (one sync; 0 for no tensors, on every process alike)."""
+    if not tensors:
+        return 0.
+    count = torch.stack([(~torch.isfinite(t)).sum() for t in tensors])
+    count = count.sum().float()
+    all_reduce(count)
+    return count.item()
+
+
+def _input_message(iteration: int, model, samples) -> str:
+    """What a non-finite input batch means, with the preprocessor's
+    normalisation."""
+    preprocessor = getattr(model, 'data_preprocessor', None)
+    settings = ', '.join(
+        f'{name}={getattr(preprocessor, name).flatten().tolist()}'
+        for name in ('mean', 'std')
+        if isinstance(getattr(preprocessor, name, None), torch.Tensor))
+    return (f'Non-finite input at iteration {iteration}, before the model '
+            'ran: the batch holds NaN or Inf after the data preprocessor '
+            f'({type(preprocessor).__name__}'
+            f'{": " + settings if settings else ""}); this process\'s '
+            f'images: {_images(samples)}. Check these images and '
+            'data_preprocessor mean / std (a std of 0 divides by zero).')
+
+
+def _images(samples) -> list:
+    """The image paths of (up to 8) data samples."""
+    return [sample.metainfo.get('img_path') for sample in samples or []][:8]
 
 
 def _tensors(value) -> list:

@@ -3,10 +3,11 @@ from mmengine.hooks import Hook
 
 from mmhvit.datasets.validation import check_dataset
 from mmhvit.registry import HOOKS
-from ...models.utils.checkpoint import (check_pretrained, share_of_checkpoint,
-                                        snapshot_pretrained)
-from ..checks import (check_checkpointing_under_ddp, check_num_classes,
-                      install_forward_checks, unwrap)
+from ...models.utils.checkpoint import check_pretrained, snapshot_pretrained
+from ..checkpoint_checks import (check_checkpoint_file, check_loaded_from,
+                                 check_resumable, check_tested, resume_target)
+from ..checks import (check_checkpointing_under_ddp, check_data_preprocessor,
+                      check_num_classes, install_forward_checks, unwrap)
 
 
 @HOOKS.register_module()
@@ -14,16 +15,22 @@ class PreflightCheckHook(Hook):
     """Checks a run before its first iteration (training) or sample
     (testing) and names what is wrong.
 
-    Before training: the train and val datasets have samples and valid
-    COCO annotations and their pipelines check labels against the dataset's
-    classes, the heads agree with the train dataset on ``num_classes``,
-    upstream ``with_cp`` blocks are not combined with
-    ``find_unused_parameters`` under DDP, and every ``Pretrained`` module
-    received at least ``min_loaded_ratio`` of its parameters (unless the
-    run resumes or loads a checkpoint). Before testing: the same for the
-    test dataset, and the tested checkpoint must cover
-    ``min_checkpoint_ratio`` of the model. Both install the forward checks
-    of channels and input sizes (:func:`install_forward_checks`).
+    Before loading a checkpoint: the checkpoint to resume from (the newest
+    of a directory given as ``--resume DIR``) holds training state and
+    tensors of exactly the model's names and shapes, and one to load or
+    test is a file. Before training: the train and val datasets have
+    samples, valid COCO annotations and class labels, and their pipelines
+    check labels against the dataset's classes, the heads agree with the
+    train dataset on ``num_classes``, the data preprocessor's mean and std
+    are finite and std has no 0, upstream ``with_cp`` blocks are not
+    combined with ``find_unused_parameters`` under DDP, every
+    ``Pretrained`` module received at least ``min_loaded_ratio`` of its
+    parameters (unless the run resumes or loads a checkpoint), and
+    ``load_from`` filled at least ``min_checkpoint_ratio`` of the model.
+    Before testing: the same for the test dataset, and the tested
+    checkpoint must cover ``min_checkpoint_ratio`` of the model with no
+    tensor of another shape. Both install the forward checks of channels
+    and input sizes (:func:`install_forward_checks`).
 
     The checks of each sample's files and labels are part of the data
     pipelines (:mod:`mmhvit.datasets.transforms`), so they run in the data
@@ -32,7 +39,8 @@ class PreflightCheckHook(Hook):
 
     Args:
         min_checkpoint_ratio (float): Share of the model's parameters the
-            tested checkpoint must hold.
+            tested checkpoint, or the one ``load_from`` names for training,
+            must fill.
     """
     priority = 'VERY_HIGH'
 
@@ -43,16 +51,28 @@ class PreflightCheckHook(Hook):
 
     def before_run(self, runner) -> None:
         """Fingerprint ``Pretrained`` modules before the runner initialises
-        the weights (training calls ``init_weights()`` after this)."""
+        the weights (training calls ``init_weights()`` after this), and
+        check the checkpoint the runner loads next."""
         self._before_init = snapshot_pretrained(unwrap(runner.model))
+        if runner._resume:
+            runner._load_from = resume_target(runner._load_from,
+                                              runner.work_dir)
+            if runner._load_from:
+                check_resumable(runner.model, runner._load_from)
+        elif runner._load_from:
+            check_checkpoint_file(runner._load_from, 'load_from')
 
     def before_train(self, runner) -> None:
         check_dataset(runner.train_dataloader.dataset, 'train')
         if runner.val_loop is not None:
             check_dataset(runner.val_dataloader.dataset, 'val')
         check_num_classes(runner.model, runner.train_dataloader.dataset)
+        check_data_preprocessor(runner.model)
         check_checkpointing_under_ddp(runner.model)
-        if not (runner.cfg.get('resume') or runner.cfg.get('load_from')):
+        if runner._load_from and not runner._resume:
+            check_loaded_from(runner.model, runner._load_from,
+                              self.min_checkpoint_ratio)
+        elif not runner._has_loaded:
             check_pretrained(unwrap(runner.model), self._before_init)
         self._install(runner)
 
@@ -60,23 +80,16 @@ class PreflightCheckHook(Hook):
         dataset = runner.test_dataloader.dataset
         check_dataset(dataset, 'test')
         check_num_classes(runner.model, dataset, 'test')
-        checkpoint = runner.cfg.get('load_from')
-        if checkpoint:
-            self._check_checkpoint(runner.model, checkpoint)
+        check_data_preprocessor(runner.model)
+        if runner._load_from:
+            check_tested(runner.model, runner._load_from,
+                         self.min_checkpoint_ratio)
         self._install(runner)
 
     def after_run(self, runner) -> None:
         for handle in self._handles:
             handle.remove()
         self._handles = []
-
-    def _check_checkpoint(self, model, checkpoint: str) -> None:
-        share = share_of_checkpoint(unwrap(model), checkpoint)
-        if share < self.min_checkpoint_ratio:
-            raise RuntimeError(
-                f'Only {share:.1%} of the parameters of the model hold values '
-                f'of {checkpoint}: it is a checkpoint of another model or '
-                'config, and the test would score an untrained network.')
 
     def _install(self, runner) -> None:
         if not self._handles:

@@ -1,0 +1,180 @@
+"""Checks of the checkpoint a run resumes from, starts from (``load_from``)
+or tests, with named errors.
+
+mmengine loads every checkpoint non-strictly: a checkpoint of another model
+is "loaded" with its mismatches in the log only, so training starts from
+scratch with rc 0, a resumed run fails inside the optimizer iterations
+later (``The size of tensor a (64) must match ... (128)``), and a test
+scores a network whose classifier kept its initial values.
+``PreflightCheckHook`` runs these checks before the first iteration.
+"""
+import os.path as osp
+from typing import Dict, Optional, Tuple
+
+from mmengine.config import Config
+from mmengine.runner.checkpoint import CheckpointLoader
+from torch import nn
+
+from mmhvit.models.utils.checkpoint import (LoadReport, loaded_ratio,
+                                            match_state_dict, official_layout,
+                                            unwrap_state_dict)
+from mmhvit.utils import ConfigError
+from .checks import unwrap
+from .runner import latest_checkpoint
+
+#: What a checkpoint needs besides weights for mmengine to resume from it.
+TRAINING_STATE = ('meta', 'message_hub')
+
+
+def resume_target(path: Optional[str], work_dir: str) -> Optional[str]:
+    """The checkpoint a resumed run continues from: ``path``; for a
+    directory (or no path: the work dir) its newest complete checkpoint
+    (:func:`latest_checkpoint`); None when the work dir has none.
+
+    Raises:
+        FileNotFoundError: for a directory without checkpoints.
+    """
+    directory = work_dir if path is None else path
+    if not osp.isdir(directory):
+        return path
+    found = latest_checkpoint(directory)
+    if found is None and path is not None:
+        raise FileNotFoundError(
+            f'Cannot resume from {path}: it is a directory without '
+            'checkpoints (iter_*.pth, epoch_*.pth or a last_checkpoint '
+            'file). Name a checkpoint, or leave --resume without a value to '
+            'continue from the work dir.')
+    return found
+
+
+def check_checkpoint_file(path: str, setting: str) -> None:
+    """A checkpoint to load is not a directory.
+
+    Raises:
+        IsADirectoryError: naming its newest checkpoint.
+    """
+    if isinstance(path, str) and osp.isdir(path):
+        newest = latest_checkpoint(path)
+        raise IsADirectoryError(
+            f'{setting} {path} is a directory: name a checkpoint file'
+            + (f' (its newest is {newest})' if newest else
+               ' (it holds none)') + '.')
+
+
+def check_resumable(model: nn.Module, path: str) -> None:
+    """``path`` holds mmengine's training state and tensors of exactly the
+    model's names and shapes.
+
+    Raises:
+        ConfigError: naming what is absent or differs, and the model its
+            config built.
+    """
+    checkpoint = _load(path)
+    absent = [key for key in TRAINING_STATE if key not in checkpoint]
+    if absent:
+        raise ConfigError(
+            f'Cannot resume from {path}: it holds weights but no training '
+            f'state ({", ".join(absent)} absent; it has {sorted(checkpoint)}'
+            '). To start a new run from its weights, set load_from (--cfg-'
+            f'options load_from={path}) without --resume.')
+    report = match_state_dict(unwrap(model), unwrap_state_dict(checkpoint))
+    if report.mismatched or report.missing or report.unexpected:
+        raise ConfigError(
+            f'Cannot resume from {path}: it was written by training '
+            f'{describe(checkpoint, model)}: {_differences(report)}. '
+            'mmengine would load what fits and fail inside the optimizer '
+            'later. Resume with the config that wrote it, or start a new run '
+            'from its weights with load_from (without --resume).')
+
+
+def check_loaded_from(model: nn.Module, path: str, min_ratio: float) -> None:
+    """At least ``min_ratio`` of the model's parameters were filled from
+    ``load_from`` (mmengine loads by name and shape, skipping the rest).
+
+    Raises:
+        ConfigError: naming the share, the differences and what wrote the
+            checkpoint.
+    """
+    checkpoint, ratio, report = _fit(model, path)
+    if ratio < min_ratio:
+        raise ConfigError(
+            f'load_from {path} filled only {ratio:.1%} of the model\'s '
+            f'parameters, below {min_ratio}: it is a checkpoint of '
+            f'{describe(checkpoint, model)}; {_differences(report)}. Training '
+            'would start from scratch. Use a checkpoint of this model, or '
+            "lower PreflightCheckHook's min_checkpoint_ratio (custom_hooks) "
+            'to train anyway.')
+
+
+def check_tested(model: nn.Module, path: str, min_ratio: float,
+                 use: str = 'test') -> None:
+    """The checkpoint a test (or ``use``: an inference) runs fills at
+    least ``min_ratio`` of the model's parameters and none of its tensors
+    has another shape than the model's.
+
+    Raises:
+        RuntimeError: naming the share or the tensors of other shapes.
+    """
+    checkpoint, ratio, report = _fit(model, path)
+    if ratio < min_ratio:
+        raise RuntimeError(
+            f'Only {ratio:.1%} of the parameters of the model hold values of '
+            f'{path}: it is a checkpoint of another model or config '
+            f'({describe(checkpoint, model)}), and the {use} would run an '
+            'untrained network.')
+    if report.mismatched:
+        raise RuntimeError(
+            f'{path} does not fit the model of the config: '
+            f'{_differences(report)}. Those tensors would keep their initial '
+            f'values in the {use}: was it trained with another num_classes '
+            'or arch?')
+
+
+def describe(checkpoint: Dict, model: nn.Module) -> str:
+    """What wrote ``checkpoint``: the model and backbone its config (which
+    mmengine keeps in ``meta.cfg``) builds, an official layout, the
+    backbone of ``model`` alone, or its first keys."""
+    text = (checkpoint.get('meta') or {}).get('cfg')
+    try:
+        written_by = Config.fromstring(text, '.py').model
+    except Exception:  # no config, or one that does not parse alone
+        written_by = None
+    if written_by is not None:
+        backbone = written_by.get('backbone') or {}
+        arch = backbone.get('arch')
+        return (f"a model of type {written_by.get('type')} with backbone "
+                f"{backbone.get('type')}"
+                + (f' (arch {arch!r})' if isinstance(arch, str) else ''))
+    state_dict = unwrap_state_dict(checkpoint)
+    layout = official_layout(state_dict)
+    if layout is not None:
+        return (f'an official {layout[0]} model ({layout[1]} converts its '
+                'checkpoints)')
+    own = unwrap(model).state_dict()
+    if any(f'backbone.{key}' in own for key in state_dict):
+        return ('a backbone alone, without the "backbone." prefix, which '
+                "model.backbone.init_cfg=dict(type='Pretrained', checkpoint="
+                '...) loads')
+    return f'another model, with keys like {list(state_dict)[:3]}'
+
+
+def _load(path: str) -> Dict:
+    return CheckpointLoader.load_checkpoint(path, map_location='cpu')
+
+
+def _fit(model: nn.Module, path: str) -> Tuple[Dict, float, LoadReport]:
+    """The checkpoint ``path``, the share of the model's parameter
+    elements a load of it by name and shape fills, and the report of that
+    match."""
+    checkpoint, model = _load(path), unwrap(model)
+    report = match_state_dict(model, unwrap_state_dict(checkpoint))
+    return checkpoint, loaded_ratio(model, report.loaded), report
+
+
+def _differences(report: LoadReport) -> str:
+    mismatched = ', '.join(f'{key}: checkpoint {ckpt}, model {own}'
+                           for key, ckpt, own in report.mismatched[:2])
+    return (f'{len(report.mismatched)} tensors of other shapes'
+            + (f' (e.g. {mismatched})' if mismatched else '')
+            + f', {len(report.missing)} of the model absent (e.g. '
+            f'{report.missing[:2]}), {len(report.unexpected)} unknown to it')
