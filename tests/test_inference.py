@@ -8,12 +8,15 @@ a trained one).
 """
 import json
 import os.path as osp
+import re
 import runpy
 import sys
 from unittest.mock import patch
 
 import cv2
+import numpy as np
 import pytest
+import torch
 from mmdet.apis import DetInferencer
 from mmengine.config import Config
 from mmengine.registry import DATASETS, MODELS, init_default_scope
@@ -21,9 +24,10 @@ from mmengine.runner import save_checkpoint
 from mmpretrain.apis import ImageClassificationInferencer
 from mmseg.apis import MMSegInferencer
 
-from mmhvit.apis import (check_checkpoint, collect_images, infer_image,
-                         load_inference_config)
+from mmhvit.apis import (build_inferencer, check_checkpoint, collect_images,
+                         infer_image, inference, load_inference_config)
 from mmhvit.datasets import SHAPE_CLASSES, make_ade20k, make_coco
+from mmhvit.datasets.validation import SampleError
 from custom_data import (DET_TEST_PIPELINE, NUM_SHAPES, ROOT, TINY_BACKBONE,
                          make_custom_cls, make_custom_det, write_tiny_config)
 
@@ -189,6 +193,84 @@ def test_inputs_and_configs_are_checked(tmp_path):
     config.write_text("default_scope = 'mmpose'\nmodel = dict()\n")
     with pytest.raises(ValueError, match="default_scope 'mmpose'"):
         load_inference_config(str(config))
+
+
+def test_shipped_configs_with_checked_loaders_infer(tmp_path, models):
+    """The configs' test pipelines use mmhvit's checked loaders, which the
+    upstream inferencers do not recognise ('LoadImageFromFile is not found
+    in the test pipeline'); they get the upstream names back."""
+    cfg = load_inference_config(
+        f'{ROOT}/configs/hat_net/fpn_hat-net-tiny_8xb2-40k_ade20k-512x512.py')
+    types = [t['type'] for t in cfg.test_dataloader.dataset.pipeline]
+    assert 'LoadImageFromFile' in types and 'LoadAnnotations' in types
+    config, checkpoint, images = models['seg']
+    checked = tmp_path / 'checked.py'
+    checked.write_text(f"_base_ = '{config}'\n" + CHECKED_PIPELINE)
+    inferencer = build_inferencer(str(checked), checkpoint, 'cpu')
+    image = collect_images([images])[0]
+    assert osp.isfile(infer_image(inferencer, image, str(tmp_path))['png'])
+
+
+CHECKED_PIPELINE = """test_dataloader = dict(dataset=dict(pipeline=[
+    dict(type='mmhvit.CheckedLoadImageFromFile'),
+    dict(type='Resize', scale=(128, 64), keep_ratio=True),
+    dict(type='mmhvit.CheckedLoadSegAnnotations', num_classes=150,
+         reduce_zero_label=True),
+    dict(type='PackSegInputs')]))
+"""
+
+
+def test_image_of_one_pixel_is_refused(tmp_path):
+    """mmseg's visualiser failed with an IndexError."""
+    path = str(tmp_path / 'dot.png')
+    cv2.imwrite(path, np.zeros((1, 1, 3), np.uint8))
+    with pytest.raises(SampleError, match=re.escape(
+            f'Image {path} is 1x1 pixels: images need at least 2 pixels a '
+            'side.')):
+        collect_images([path])
+
+
+def test_image_too_large_for_the_free_memory(tmp_path, models, monkeypatch):
+    """A 10000x10000 image: mmseg resizes the scores of 150 classes to it
+    (60 GB) and failed after seconds with "can't allocate memory"; the
+    estimate refuses it at once and names the --max-side that fits, which
+    then predicts a downscaled copy."""
+    config, checkpoint, images = models['seg']
+    monkeypatch.setattr(inference, 'free_memory', lambda device: 16 << 30)
+    inferencer = build_inferencer(config, checkpoint, 'cpu')
+    with pytest.raises(MemoryError, match=re.escape(
+            'big.png: predicting its 10000x10000 pixels at full resolution '
+            'needs about 58.9 GB (mmseg resizes the scores of all 150 classes '
+            'to the image), but cpu has 16.0 GB free. Pass --max-side 4608')):
+        inference.check_memory(inferencer, (10000, 10000), 'big.png')
+    image = collect_images([images])[0]  # 64x64: 2.5 MB
+    monkeypatch.setattr(inference, 'free_memory', lambda device: 1 << 20)
+    with pytest.raises(MemoryError, match='Pass --max-side 64 '):
+        infer_image(inferencer, image, str(tmp_path))
+    run_infer(config, checkpoint, image, '--out-dir', tmp_path,
+              '--max-side', 32)
+    with open(tmp_path / (osp.splitext(osp.basename(image))[0] + '.json')) \
+            as f:
+        record = json.load(f)
+    assert record['size'] == [32, 32] and len(
+        record['predictions']['sem_seg']) == 32
+
+
+def test_checkpoint_of_another_number_of_classes_is_refused(tmp_path,
+                                                            models):
+    """Upstream loads it without a word, and predicted class indices beyond
+    the names made mmdet's visualiser fail with an IndexError."""
+    config, checkpoint, _ = models['seg']
+    state = torch.load(checkpoint, weights_only=False)
+    for key in ('decode_head.conv_seg.weight', 'decode_head.conv_seg.bias'):
+        state['state_dict'][key] = state['state_dict'][key][:6]
+    other = str(tmp_path / 'six_classes.pth')
+    torch.save(state, other)
+    with pytest.raises(RuntimeError, match=re.escape(
+            f'{other} does not fit the model of the config: 2 tensors of '
+            'other shapes (e.g. decode_head.conv_seg.weight: checkpoint (6, '
+            '32, 1, 1), model (150, 32, 1, 1)')):
+        build_inferencer(config, other, 'cpu')
 
 
 def run_infer(*args):

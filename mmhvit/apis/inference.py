@@ -10,19 +10,31 @@ its results into one PNG and one JSON file per image:
   and their share of the pixels;
 * detection: boxes (and masks) with class names and scores;
 * classification: the top-k classes and scores written on the image.
+
+Before predicting, it estimates the memory the prediction of an image takes
+at the image's own resolution (mmseg resizes the score of every class to it,
+mmdet pastes every mask at it) and refuses, naming the size to downscale to,
+when the device has less free.
 """
+import contextlib
 import importlib
 import json
 import math
 import os
 import os.path as osp
+import tempfile
 from collections import Counter
 
 import cv2
 import mmcv
 import numpy as np
+import torch
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
+
+from mmhvit.datasets.validation import check_image
+from mmhvit.engine.cfg_options import merge_cfg_options
+from mmhvit.engine.checkpoint_checks import check_tested
 
 #: default_scope -> (task, upstream inferencer, its checkpoint argument)
 INFERENCERS = {
@@ -35,6 +47,17 @@ INFERENCERS = {
 IMAGE_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.bmp', '.tif', '.tiff', '.webp')
 #: visualisations of smaller images are enlarged (nearest) to this height
 MIN_VIS_HEIGHT = 256
+#: mmhvit's checked loaders -> the upstream ones, which the inferencers find
+#: by name to replace them by their array loaders (or drop them)
+UPSTREAM_LOADERS = {
+    'mmhvit.CheckedLoadImageFromFile': 'LoadImageFromFile',
+    'mmhvit.CheckedLoadSegAnnotations': 'LoadAnnotations',
+}
+#: share of the model's parameters the checkpoint must fill
+MIN_CHECKPOINT_RATIO = 0.9
+#: bytes per pixel the drawing takes (copies of the image as int64 / uint8)
+DRAWING_BYTES = 32
+MB, GB = 1 << 20, 1 << 30
 
 
 def load_inference_config(config, cfg_options=None):
@@ -51,7 +74,14 @@ def load_inference_config(config, cfg_options=None):
         raise FileNotFoundError(f'config {config} does not exist')
     cfg = Config.fromfile(config)
     if cfg_options:
-        cfg.merge_from_dict(cfg_options)
+        merge_cfg_options(cfg, cfg_options)
+    pipeline = cfg.get('test_dataloader', {}).get('dataset', {}).get(
+        'pipeline', [])
+    for transform in pipeline:
+        if transform.get('type') in UPSTREAM_LOADERS:
+            transform['type'] = UPSTREAM_LOADERS[transform['type']]
+            for name in ('num_classes', 'ignore_index'):
+                transform.pop(name, None)
     scope = cfg.get('default_scope')
     if scope not in INFERENCERS:
         raise ValueError(
@@ -73,6 +103,11 @@ def build_inferencer(cfg, checkpoint, device=None):
     Returns:
         The ``MMSegInferencer``, ``DetInferencer`` or
         ``ImageClassificationInferencer``.
+
+    Raises:
+        RuntimeError: the checkpoint fills too little of the config's model,
+            or has tensors of other shapes (another config or
+            ``num_classes``), which upstream loads without a word.
     """
     if isinstance(cfg, str):
         cfg = load_inference_config(cfg)
@@ -85,6 +120,8 @@ def build_inferencer(cfg, checkpoint, device=None):
     init_default_scope(cfg.default_scope)
     inferencer = inferencer_class(
         cfg, **{weights_arg: checkpoint}, device=device)
+    check_tested(inferencer.model, checkpoint, MIN_CHECKPOINT_RATIO,
+                 'prediction')
     inferencer.show_progress = False  # one progress bar per image otherwise
     return inferencer
 
@@ -104,6 +141,7 @@ def collect_images(inputs):
             image.
         ValueError: An image cannot be decoded, or two inputs share a file
             name stem (their outputs would collide).
+        SampleError: An image is less than 2 pixels a side.
     """
     images = []
     for path in inputs:
@@ -119,8 +157,10 @@ def collect_images(inputs):
         else:
             raise FileNotFoundError(f'input {path} does not exist')
     for path in images:
-        if mmcv.imread(path) is None:
+        image = mmcv.imread(path)
+        if image is None:
             raise ValueError(f'cannot read image {path}')
+        check_image(image, path)
     stems = Counter(_stem(path) for path in images)
     clashes = sorted(stem for stem, number in stems.items() if number > 1)
     if clashes:
@@ -146,7 +186,8 @@ def class_names(inferencer):
     return inferencer.model.dataset_meta.get('classes')
 
 
-def infer_image(inferencer, path, out_dir, topk=5, score_thr=0.3):
+def infer_image(inferencer, path, out_dir, topk=5, score_thr=0.3,
+                max_side=None):
     """Predict one image, write ``<stem>.png`` and ``<stem>.json``.
 
     Args:
@@ -156,26 +197,119 @@ def infer_image(inferencer, path, out_dir, topk=5, score_thr=0.3):
         topk (int): Classes to draw for classification.
         score_thr (float): Lowest score of a drawn detection (the JSON keeps
             every prediction).
+        max_side (int, optional): Predict a copy downscaled to this many
+            pixels on its longer side when the image is larger (the outputs
+            are then at that size).
 
     Returns:
         dict: ``png`` and ``json`` (the written files) and ``summary`` (one
         line: the classes found).
+
+    Raises:
+        MemoryError: when the prediction would take more memory than the
+            device has free (:func:`check_memory`), before predicting.
     """
     os.makedirs(out_dir, exist_ok=True)
     png = osp.join(out_dir, _stem(path) + '.png')
     task = task_of(inferencer)
-    if task == 'segmentation':
-        predictions, summary = _segment(inferencer, path, png)
-    elif task == 'detection':
-        predictions, summary = _detect(inferencer, path, png, score_thr)
-    else:
-        predictions, summary = _classify(inferencer, path, png, topk)
+    with _downscaled(path, max_side) as (source, shape):
+        check_memory(inferencer, shape, path)
+        if task == 'segmentation':
+            predictions, summary = _segment(inferencer, source, png)
+        elif task == 'detection':
+            predictions, summary = _detect(inferencer, source, png, score_thr)
+        else:
+            predictions, summary = _classify(inferencer, source, png, topk)
     record = dict(input=path, task=task, classes=class_names(inferencer),
-                  predictions=predictions)
+                  size=list(shape), predictions=predictions)
     json_path = osp.join(out_dir, _stem(path) + '.json')
     with open(json_path, 'w') as f:
         json.dump(_to_json(record), f)
     return dict(png=png, json=json_path, summary=summary)
+
+
+def check_memory(inferencer, shape, path):
+    """Raise when predicting an image of ``shape`` (height, width) takes
+    more memory than the model's device has free, naming the ``max_side``
+    that fits.
+
+    Raises:
+        MemoryError: naming the image, both amounts and the fix.
+    """
+    device = next(inferencer.model.parameters()).device
+    per_pixel, reason = _memory_per_pixel(inferencer)
+    needed = int(shape[0]) * int(shape[1]) * per_pixel
+    free = free_memory(device)
+    if needed <= free:
+        return
+    side = max(64, int(max(shape) * math.sqrt(0.8 * free / needed)) // 64 *
+               64)
+    raise MemoryError(
+        f'{path}: predicting its {shape[0]}x{shape[1]} pixels at full '
+        f'resolution needs about {_amount(needed)} ({reason}), but '
+        f'{device} has {_amount(free)} free. Pass --max-side {side} '
+        f'(infer_image(max_side={side})) to predict a downscaled copy, or '
+        'cut the image into tiles; sliding-window inference (test_cfg.mode='
+        'slide) does not help, the scores are resized to the full image '
+        'after it.')
+
+
+def _memory_per_pixel(inferencer):
+    """``(bytes, what takes them)`` per pixel of the input that predicting
+    it takes at its resolution: mmseg's scores of every class resized to it
+    (float32), mmdet's masks pasted at it (a byte each), and the copies of
+    the image that drawing makes."""
+    task = task_of(inferencer)
+    if task == 'segmentation':
+        classes = getattr(inferencer.model, 'num_classes', 0)
+        return (DRAWING_BYTES + 4 * classes, f'mmseg resizes the scores of '
+                f'all {classes} classes to the image')
+    if task == 'detection' and getattr(inferencer.model, 'with_mask', False):
+        masks = _max_instances(inferencer.cfg)
+        return (DRAWING_BYTES + masks,
+                f'mmdet pastes up to {masks} masks at the image size')
+    return DRAWING_BYTES, 'copies of the image for drawing'
+
+
+def free_memory(device):
+    """Free bytes on ``device``: the GPU's, or the system's available
+    memory (``MemAvailable`` of ``/proc/meminfo``; unbounded where there is
+    no such file)."""
+    if device.type == 'cuda':
+        return torch.cuda.mem_get_info(device)[0]
+    try:
+        with open('/proc/meminfo') as f:
+            for line in f:
+                if line.startswith('MemAvailable:'):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return math.inf
+
+
+def _amount(size):
+    return f'{size / GB:.1f} GB' if size >= GB else f'{size / MB:.1f} MB'
+
+
+def _max_instances(cfg):
+    test_cfg = cfg.model.get('test_cfg') or {}
+    return (test_cfg.get('rcnn') or test_cfg).get('max_per_img', 100)
+
+
+@contextlib.contextmanager
+def _downscaled(path, max_side):
+    """``(file to predict, its (height, width))``: ``path``, or a copy
+    of it downscaled to ``max_side`` pixels on its longer side (a temporary
+    PNG: the upstream inferencers handle files alike, arrays not)."""
+    image = mmcv.imread(path)
+    if not max_side or max(image.shape[:2]) <= max_side:
+        yield path, image.shape[:2]
+        return
+    small = mmcv.imrescale(image, max_side / max(image.shape[:2]))
+    with tempfile.TemporaryDirectory() as directory:
+        copy = osp.join(directory, _stem(path) + '.png')
+        mmcv.imwrite(small, copy)
+        yield copy, small.shape[:2]
 
 
 def _segment(inferencer, path, png):

@@ -2,7 +2,7 @@
 
     python tools/misc/infer.py CONFIG CHECKPOINT INPUT [INPUT ...]
         [--out-dir DIR] [--device cpu] [--topk K] [--score-thr T]
-        [--cfg-options KEY=VALUE ...]
+        [--max-side PIXELS] [--cfg-options KEY=VALUE ...]
 
 Segmentation (default_scope mmseg), detection (mmdet) and classification
 (mmpretrain) configs alike, through the upstream inferencers. For every input
@@ -15,15 +15,20 @@ image (INPUT: image files or directories of them) it writes into DIR
 * ``<name>.json``: the raw predictions (label map, or boxes / scores / RLE
   masks as mmdet's ``DetInferencer`` gives them, or all class scores) and the
   class names of the checkpoint.
+
+An image whose prediction would not fit into the device's free memory at
+full resolution is refused before predicting, naming the ``--max-side``
+that fits.
 """
 import argparse
 
 import torch
-from mmengine.config import DictAction
 
 from mmhvit import compat
 from mmhvit.apis import (build_inferencer, check_checkpoint, collect_images,
                          infer_image, load_inference_config)
+from mmhvit.datasets.validation import SampleError
+from mmhvit.engine.cfg_options import CfgOptionsAction
 
 
 def parse_args():
@@ -48,7 +53,11 @@ def parse_args():
         '--score-thr', type=float, default=0.3,
         help='detection: lowest score of a drawn box (the JSON keeps all)')
     parser.add_argument(
-        '--cfg-options', nargs='+', action=DictAction,
+        '--max-side', type=int,
+        help='predict images larger than this many pixels (longer side) as '
+        'downscaled copies; the outputs are then at that size')
+    parser.add_argument(
+        '--cfg-options', nargs='+', action=CfgOptionsAction,
         help='override config settings, e.g. model.test_cfg.mode=whole')
     return parser, parser.parse_args()
 
@@ -60,12 +69,15 @@ def main():
         check_checkpoint(args.checkpoint)
         images = collect_images(args.inputs)
         cfg = load_inference_config(args.config, args.cfg_options)
-    except (FileNotFoundError, ValueError) as error:
+    except (FileNotFoundError, ValueError, SampleError) as error:
         parser.error(str(error))
     inferencer = build_inferencer(cfg, args.checkpoint, args.device)
     for path in images:
-        written = infer_image(inferencer, path, args.out_dir, args.topk,
-                              args.score_thr)
+        try:
+            written = infer_image(inferencer, path, args.out_dir, args.topk,
+                                  args.score_thr, args.max_side)
+        except MemoryError as error:
+            parser.error(str(error))
         print(f'{path} -> {written["png"]}, {written["json"]}\n'
               f'    {written["summary"]}')
 
