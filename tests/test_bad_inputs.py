@@ -1,7 +1,9 @@
 """One test per row of docs/errors.md: a bad input, and the named error (or
 the documented behaviour) it produces. Pretrained-weight rows are in
 tests/test_models/test_pretrained.py, unreadable checkpoints in
-tests/test_compat.py, distributed and resume rows in tests/test_e2e.py."""
+tests/test_compat.py, distributed and resume rows in tests/test_e2e.py,
+work-dir, disk, signal and resume rows in tests/test_reliability.py,
+inference rows in tests/test_inference.py."""
 import copy
 import functools
 import json
@@ -15,6 +17,7 @@ import sys
 from unittest import mock
 
 import cv2
+import numpy as np
 import pytest
 import torch
 from mmengine.config import Config
@@ -29,8 +32,8 @@ from mmhvit.datasets.validation import (SampleError, check_coco_annotations,
                                         check_data_paths, check_dataset)
 from mmhvit.engine import (ConfigError, check_checkpointing_under_ddp,
                            check_num_classes, install_forward_checks)
-from mmhvit.engine.checks import check_channels
-from mmhvit.engine.hooks import PreflightCheckHook
+from mmhvit.engine.checkpoint_checks import check_loaded_from, check_tested
+from mmhvit.engine.checks import check_channels, check_data_preprocessor
 from mmhvit.engine.runner import use_torch_syncbn_on_one_process
 from mmhvit.models import PVTHAFA, ClusTR, HATNet
 from mmhvit.models.layers import TokenClusterer, dpc_knn, kmeans
@@ -338,12 +341,98 @@ def test_training_refuses_a_backbone_its_loader_left_empty(
 
 
 def test_tested_checkpoint_of_another_model(tmp_path):
-    path = str(tmp_path / 'other.pth')
-    torch.save({'state_dict': HATNet(arch='tiny').state_dict()}, path)
+    path = save_state(tmp_path, HATNet(arch='tiny'))
     with pytest.raises(RuntimeError, match=r'Only \d\.\d% of the '
                        'parameters of the model hold values of .*other.pth: '
                        'it is a checkpoint of another model'):
-        PreflightCheckHook()._check_checkpoint(build(SEG), path)
+        check_tested(build(SEG), path, 0.9)
+
+
+def test_cfg_options_without_a_value(monkeypatch, capsys):
+    """mmengine's DictAction: 'ValueError: not enough values to unpack'."""
+    with pytest.raises(SystemExit) as exit_info:
+        run_tool_in_process(monkeypatch, 'train.py', SEG, '--cfg-options',
+                            'train_cfg.max_iters')
+    assert exit_info.value.code == 2
+    assert ("--cfg-options takes KEY=VALUE pairs, got 'train_cfg.max_iters' "
+            'without "=" (e.g. train_cfg.max_iters=VALUE).'
+            ) in capsys.readouterr().err
+
+
+@pytest.mark.parametrize('option,message', [
+    ('train_cfg.max_iters=abc', '--cfg-options train_cfg.max_iters=abc: the '
+     'config holds the int 40000 there, not text.'),
+    ('load_fron=x.pth', "--cfg-options load_fron: the config has no key "
+     "'load_fron'; did you mean 'load_from'?"),
+    ('train_cfg.max_iter=8', "--cfg-options train_cfg.max_iter: train_cfg "
+     "has no key 'max_iter'; did you mean 'max_iters'?"),
+])
+def test_cfg_options_of_another_type_or_misspelt(monkeypatch, option,
+                                                 message):
+    """A string where the config holds a number failed much later without
+    the key ('invalid literal for int()'); a misspelt key was merged as a
+    new setting nothing reads."""
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        run_tool_in_process(monkeypatch, 'train.py', SEG, '--cfg-options',
+                            option)
+
+
+def test_std_of_zero_is_refused_before_training():
+    """The inputs would be Inf / NaN and the non-finite loss check would
+    advise lowering the learning rate."""
+    model = build(SEG, lambda m: m.data_preprocessor.update(std=[0, 0, 0]))
+    with pytest.raises(ConfigError, match=re.escape(
+            'data_preprocessor.std=[0, 0, 0] is not finite or divides by '
+            'zero: normalised inputs (x - mean) / std would be Inf or NaN')):
+        check_data_preprocessor(model)
+    check_data_preprocessor(build(SEG))
+
+
+def save_state(tmp_path, model, model_cfg=None):
+    """A checkpoint of ``model``'s state, with a config naming
+    ``model_cfg`` as mmengine writes it."""
+    path = str(tmp_path / 'other.pth')
+    meta = dict(cfg=Config(dict(model=model_cfg)).pretty_text) \
+        if model_cfg else {}
+    torch.save(dict(meta=meta, state_dict=model.state_dict()), path)
+    return path
+
+
+def test_load_from_a_checkpoint_of_another_family(tmp_path):
+    """mmengine loads what fits and trains the rest from scratch, rc 0."""
+
+    def clustr(model):
+        model.backbone = dict(type='mmhvit.ClusTR', arch=TINY_CLUSTR)
+    other = copy.deepcopy(_config(SEG).model)
+    clustr(other)
+    path = save_state(tmp_path, build(SEG, clustr), other)
+    with pytest.raises(ConfigError, match=re.escape(
+            f'load_from {path} filled only ') + r'\d+\.\d' + re.escape(
+            "% of the model's parameters, below 0.9: it is a checkpoint of a "
+            'model of type EncoderDecoder with backbone mmhvit.ClusTR; ')):
+        check_loaded_from(build(SEG), path, 0.9)
+
+
+def test_load_from_a_backbone_checkpoint(tmp_path):
+    path = save_state(tmp_path, build(SEG).backbone)
+    with pytest.raises(ConfigError, match=re.escape(
+            'it is a checkpoint of a backbone alone, without the "backbone." '
+            "prefix, which model.backbone.init_cfg=dict(type='Pretrained', "
+            'checkpoint=...) loads')):
+        check_loaded_from(build(SEG), path, 0.9)
+
+
+def test_tested_checkpoint_of_another_number_of_classes(tmp_path):
+    """The same model trained for 6 classes: 99% of the parameters fit, and
+    mmengine would test with the classifier at its initial values."""
+    path = save_state(tmp_path, build(
+        SEG, lambda m: m.decode_head.update(num_classes=6)))
+    with pytest.raises(RuntimeError, match=re.escape(
+            f'{path} does not fit the model of the config: 2 tensors of other '
+            'shapes (e.g. decode_head.conv_seg.weight: checkpoint (6, 32, 1, '
+            '1), model (150, 32, 1, 1), decode_head.conv_seg.bias: checkpoint '
+            '(6,), model (150,)), 0 of the model absent')):
+        check_tested(build(SEG), path, 0.9)
 
 
 # -- data ---------------------------------------------------------------------
@@ -407,6 +496,97 @@ def test_label_check_of_another_number_of_classes(ade):
         check_dataset(ade(num_classes=19), 'train')
 
 
+def sample_file(ade, kind, index):
+    """The image (``kind='images'``) or label map (``'annotations'``) of
+    training sample ``index`` (1-based) of the ``ade`` fixture."""
+    suffix = 'jpg' if kind == 'images' else 'png'
+    return osp.join(ade.root, kind, 'training',
+                    f'ADE_train_{index:08d}.{suffix}')
+
+
+def test_corrupt_jpeg_is_named(ade):
+    """Garbage in a JPEG's scan data: libjpeg only warns on stderr and the
+    image would train garbled."""
+    path = sample_file(ade, 'images', 2)
+    with open(path, 'rb') as f:
+        data = bytearray(f.read())
+    start = data.find(b'\xff\xda') + 20  # into the entropy-coded data
+    data[start:start + 100] = np.random.default_rng(0).integers(
+        0, 256, 100, dtype=np.uint8).tobytes()
+    with open(path, 'wb') as f:
+        f.write(data)
+    with pytest.raises(SampleError, match=re.escape(
+            f"Image {path} is corrupt: its decoder reports 'Corrupt JPEG "
+            'data')):
+        ade()[1]
+
+
+def test_image_of_one_pixel_is_named(ade):
+    cv2.imwrite(sample_file(ade, 'images', 2), np.zeros((1, 1, 3), np.uint8))
+    cv2.imwrite(sample_file(ade, 'annotations', 2), np.ones((1, 1), np.uint8))
+    with pytest.raises(SampleError, match=re.escape(
+            f'Image {sample_file(ade, "images", 2)} is 1x1 pixels: images '
+            'need at least 2 pixels a side.')):
+        ade()[1]
+
+
+@pytest.mark.parametrize('shape,problem', [
+    ((32, 16), 'is 32x16 pixels but its image is 32x32: every label map '
+     'must have the size of its image'),
+    ((32, 32, 3), 'has 3 channels: labels must be single-channel maps of '
+     'class indices'),
+    ((1, 32), 'has a side of 1 pixel (mmseg loads it as shape (32,)): labels '
+     'and images need at least 2 pixels a side.'),
+])
+def test_label_map_that_does_not_fit_its_image(ade, shape, problem):
+    path = sample_file(ade, 'annotations', 2)
+    cv2.imwrite(path, np.ones(shape, np.uint8))
+    with pytest.raises(SampleError, match=re.escape(
+            f'Segmentation label {path} {problem}')):
+        ade()[1]
+
+
+def test_unreadable_label_is_named(ade):
+    path = sample_file(ade, 'annotations', 2)
+    with open(path, 'r+b') as f:
+        f.truncate(60)
+    with pytest.raises(SampleError, match=re.escape(
+            f'Cannot load segmentation label {path}: ')):
+        ade()[1]
+
+
+def test_jpeg_label_is_refused(ade):
+    """A label map saved as JPEG (whatever its name): its compression
+    changes class indices along the edges, silently."""
+    path = sample_file(ade, 'annotations', 2)
+    label = cv2.imread(path, cv2.IMREAD_UNCHANGED)
+    ok, data = cv2.imencode('.jpg', label)
+    with open(path, 'wb') as f:
+        f.write(data.tobytes())
+    with pytest.raises(SampleError, match=re.escape(
+            f'Segmentation label {path} is a JPEG file: JPEG compression '
+            'changes class indices along every edge')):
+        ade()[1]
+
+
+def test_grey_16_bit_and_rgba_images_are_read_as_colour(ade):
+    """Accepted: the loader converts them to 3 channels of 8 bits (whatever
+    the file name says about the format)."""
+    image = cv2.imread(sample_file(ade, 'images', 1))
+    for index, variant in ((2, cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)),
+                           (3, image.astype(np.uint16) * 257),
+                           (4, cv2.cvtColor(image, cv2.COLOR_BGR2BGRA))):
+        ok, data = cv2.imencode('.png', variant)
+        with open(sample_file(ade, 'images', index), 'wb') as f:
+            f.write(data.tobytes())
+    dataset = ade()
+    reference = dataset[0]['inputs']
+    for index in (1, 2, 3):
+        inputs = dataset[index]['inputs']
+        assert inputs.shape == (3, 32, 32) and inputs.dtype == torch.uint8
+    assert torch.equal(dataset[2]['inputs'], reference)  # 16 bit, scaled
+
+
 def test_empty_dataset(ade, tmp_path):
     compat.apply()  # as tools/ do
     (tmp_path / 'ade/ADEChallengeData2016/images/empty').mkdir()
@@ -454,6 +634,7 @@ def coco_file(tmp_path, **annotation):
 
 @pytest.mark.parametrize('bbox,problem', [
     ([1, 2, 10], 'bbox [1, 2, 10] is not 4 finite numbers [x, y, w, h]'),
+    ([1, 2, 3, 4, 5], 'bbox [1, 2, 3, 4, 5] is not 4 finite numbers'),
     ([1, 2, float('nan'), 3], 'bbox [1, 2, nan, 3] is not 4 finite'),
     ([1, 2, -5, 3], 'bbox [1, 2, -5, 3] has a negative width or height'),
 ])
@@ -473,6 +654,108 @@ def test_coco_invalid_polygon(tmp_path, caplog_current):
     check_coco_annotations(coco_file(tmp_path, segmentation=[[1, 2, 11, 2]]))
     assert ('image id 7: polygon [1, 2, 11, 2] has 4 coordinates (needs an '
             'even number, at least 6)') in caplog_current.text
+
+
+def test_coco_annotation_of_an_unknown_category_or_outside_its_image(
+        tmp_path):
+    """mmdet drops both without a word."""
+    with pytest.raises(SampleError, match=re.escape(
+            "image id 7: category_id 9 is not in 'categories' (ids [1])")):
+        check_coco_annotations(coco_file(tmp_path, category_id=9))
+    with pytest.raises(SampleError, match=re.escape(
+            'image id 7: bbox [500, 500, 10, 10] lies outside its 100x100 '
+            'image (mmdet would drop it silently)')):
+        check_coco_annotations(coco_file(tmp_path, bbox=[500, 500, 10, 10]))
+
+
+def edit_coco(path, edit):
+    """Apply ``edit`` to the JSON content of the COCO file ``path``."""
+    with open(path) as f:
+        content = json.load(f)
+    edit(content)
+    with open(path, 'w') as f:
+        json.dump(content, f)
+    return path
+
+
+def test_coco_file_without_images(tmp_path):
+    path = edit_coco(coco_file(tmp_path), lambda c: c.pop('images'))
+    with pytest.raises(SampleError, match=re.escape(
+            f"{path} (dataset) has no 'images' list (found ['annotations', "
+            "'categories']): it is not a COCO instances file")):
+        check_coco_annotations(path)
+
+
+def test_coco_image_id_listed_twice(tmp_path):
+    path = edit_coco(coco_file(tmp_path), lambda c: c['images'].append(
+        dict(c['images'][0], file_name='8.jpg')))
+    with pytest.raises(SampleError, match=re.escape(
+            f"{path} (dataset) lists image ids [7] more than once in "
+            "'images': mmdet would merge their annotations")):
+        check_coco_annotations(path)
+
+
+def test_classes_that_are_no_coco_category(tmp_path):
+    """A misspelt class ('Person' for 'person'): mmdet maps classes to
+    categories by name and would train it on no box."""
+    init_default_scope('mmdet')
+    from mmhvit.datasets import CheckedCocoDataset
+    path = coco_file(tmp_path)
+    with pytest.raises(SampleError, match=re.escape(
+            "The classes ['Person'] of the dataset (metainfo.classes) are not "
+            f"categories of {path} (its categories: ['person']): mmdet would "
+            'find no box of them.')):
+        CheckedCocoDataset(ann_file=path, metainfo=dict(classes=('Person', )),
+                           data_prefix=dict(img=''), pipeline=[])
+    assert len(CheckedCocoDataset(ann_file=path, data_prefix=dict(img=''),
+                                  metainfo=dict(classes=('person', )),
+                                  pipeline=[])) == 1
+
+
+def test_coco_dataset_without_samples_names_its_filter(tmp_path):
+    compat.apply()  # as tools/ do
+    init_default_scope('mmdet')
+    from mmhvit.datasets import CheckedCocoDataset
+    path = edit_coco(coco_file(tmp_path), lambda c: c.update(annotations=[]))
+    with pytest.raises(SampleError, match=re.escape(
+            "check its 'images' and 'annotations', and filter_cfg "
+            '(filter_empty_gt=True drops every image without an annotation '
+            'of metainfo.classes')):
+        CheckedCocoDataset(ann_file=path, metainfo=dict(classes=('person', )),
+                           data_prefix=dict(img=''), pipeline=[],
+                           filter_cfg=dict(filter_empty_gt=True))
+
+
+@pytest.mark.parametrize('size,note', [
+    ((40, 50), ''),
+    ((100, 50), ' (swapped: an EXIF orientation tag makes the decoder rotate '
+     'it'),
+])
+def test_image_of_another_size_than_its_annotations(tmp_path, size, note):
+    """COCO's width / height, which its boxes refer to, against the file
+    (an image resized after annotating, or rotated by its EXIF tag)."""
+    path = str(tmp_path / '7.jpg')
+    cv2.imwrite(path, np.zeros((*size, 3), np.uint8))
+    with pytest.raises(SampleError, match=re.escape(
+            f'Image {path} is {size[0]}x{size[1]} pixels (height x width) but '
+            f'its annotation file gives 50x100{note}')):
+        CheckedLoadImageFromFile()(dict(img_path=path, height=50, width=100))
+
+
+def test_class_labels_outside_the_classes(tmp_path):
+    """mmpretrain: the loss would fail with 'IndexError: Target 5 is out of
+    bounds' (a device-side assert on CUDA) once the sample is drawn."""
+    init_default_scope('mmpretrain')
+    from mmpretrain.datasets import CustomDataset
+    (tmp_path / 'ann.txt').write_text('a.jpg 0\nb.jpg 5\nc.jpg 2\n')
+    dataset = CustomDataset(data_root=str(tmp_path), ann_file='ann.txt',
+                            metainfo=dict(classes=('x', 'y', 'z')),
+                            pipeline=[])
+    with pytest.raises(SampleError, match=re.escape(
+            '1 samples of the train dataset CustomDataset (ann_file '
+            f"'{tmp_path}/ann.txt') have labels [5] outside its 3 classes "
+            f'(valid: 0..2), e.g. {tmp_path}/b.jpg.')):
+        check_dataset(dataset, 'train')
 
 
 @pytest.fixture
@@ -502,7 +785,8 @@ def test_catalogue_lists_every_test():
              for name in re.findall(r'`(test_\w+)`', line)}
     defined = set()
     for module in ('test_bad_inputs', 'test_compat', 'test_e2e',
-                   'test_reliability', 'test_models/test_pretrained'):
+                   'test_reliability', 'test_inference',
+                   'test_models/test_pretrained'):
         with open(osp.join(ROOT, 'tests', module + '.py')) as f:
             defined |= set(re.findall(r'^def (test_\w+)', f.read(),
                                       flags=re.MULTILINE))
