@@ -497,7 +497,8 @@ def test_named_data_errors_reach_the_user_through_workers(
 
 def test_coco_annotation_error_with_workers(tmp_path, datasets):
     """A malformed COCO box stops a detector run with its configs' 2
-    persistent workers before the first iteration (docs/errors.md row 33)."""
+    persistent workers while the dataset is built, before mmdet parses it
+    (docs/errors.md row 33)."""
     data = str(tmp_path / 'coco')
     shutil.copytree(datasets['coco'], data)
     ann_file = osp.join(data, 'annotations', 'instances_train2017.json')
@@ -515,6 +516,6 @@ def test_coco_annotation_error_with_workers(tmp_path, datasets):
         common=COMMON))
     result = run_tool('train.py', config, '--work-dir', tmp_path / 'work',
                       fails=True)
-    assert (f'SampleError: 1 annotations of {ann_file} (train dataset) are '
-            "invalid: ['image id 1: bbox [1, 2, 10] is not 4 finite numbers"
+    assert (f'SampleError: 1 annotations of {ann_file} are invalid: '
+            "['image id 1: bbox [1, 2, 10] is not 4 finite numbers"
             ) in result.stderr, result.stderr[-3000:]
