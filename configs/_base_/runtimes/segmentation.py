@@ -1,21 +1,4 @@
-# mmseg's runtime. mmseg's schedules define default_hooks, so mmhvit's
-# segmentation schedules (../schedules/, ../setr_sgd-poly_*.py) select the
-# atomic checkpoint hook.
-_base_ = 'mmseg::_base_/default_runtime.py'
-# mmhvit's run-time safety (mmhvit/engine/hooks/), named here so that every
-# entry point gets it: tools/train.py, tools/test.py, mim, upstream tools and a
-# plain Runner.from_cfg. WorkDirLockHook refuses a second training in a work
-# dir in use, PreflightCheckHook checks the run (and the checkpoint it resumes
-# from or loads) before its first iteration, NonFiniteLossHook stops at the
-# first NaN/Inf input or loss with a checkpoint, IterationSeedHook seeds every
-# iteration so that a resumed run draws the same numbers (dropout, drop path,
-# samplers) as an uninterrupted one, PreemptionHook saves a checkpoint and
-# stops (status 143) on SIGTERM. A config that sets its own custom_hooks keeps
-# these by listing them.
-custom_hooks = [
-    dict(type='mmhvit.WorkDirLockHook'),
-    dict(type='mmhvit.PreflightCheckHook'),
-    dict(type='mmhvit.NonFiniteLossHook'),
-    dict(type='mmhvit.IterationSeedHook'),
-    dict(type='mmhvit.PreemptionHook'),
-]
+# mmseg's runtime with mmhvit's safety hooks (./safety_hooks.py). mmseg's
+# schedules define default_hooks, so mmhvit's segmentation schedules
+# (../schedules/, ../setr_sgd-poly_*.py) select the atomic checkpoint hook.
+_base_ = ['mmseg::_base_/default_runtime.py', './safety_hooks.py']
