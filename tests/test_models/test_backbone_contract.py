@@ -1,6 +1,7 @@
 """What every mmhvit pyramid backbone promises a dense-prediction config,
 checked once for all of them: four contiguous maps at strides 4-32 for any
-input size (at least 32 x 32 for the PVT family, as mmdet's PVT),
+input size (at least 32 x 32 for the PVT family, as mmdet's PVT), the same
+maps for an image whatever else is in its batch,
 ``out_indices``, ``frozen_stages`` + ``norm_eval``, ``with_cp`` and
 building from the upstream registries. A new backbone adds a row to
 ``BACKBONES``; its own test file keeps what is particular to it."""
@@ -62,6 +63,21 @@ def test_four_maps_at_strides_4_to_32_for_any_size(name, size):
         # mmcv's ops (RoIAlign) read the memory as NCHW
         assert out.is_contiguous()
         h, w = math.ceil(h / 2), math.ceil(w / 2)
+
+
+@pytest.mark.parametrize('name', list(BACKBONES))
+def test_an_image_gets_the_same_maps_whatever_its_batch(name):
+    """In eval mode, beside another image, as a detector batches them (the
+    first zero-padded): equal up to the rounding of batched kernels, which
+    token clustering would turn into other clusters at near ties."""
+    torch.manual_seed(0)
+    model = build(name).eval()
+    images = torch.rand(2, 3, 96, 128)
+    images[0, :, 70:] = images[0, :, :, 100:] = 0
+    with torch.no_grad():
+        batched, alone = model(images), model(images[:1])
+    for joint, single in zip(batched, alone):
+        torch.testing.assert_close(joint[:1], single, rtol=1e-4, atol=1e-4)
 
 
 @pytest.mark.parametrize('name', list(BACKBONES))

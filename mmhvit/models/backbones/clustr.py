@@ -53,7 +53,8 @@ from torch import nn
 
 from mmhvit.registry import MODELS
 from ..layers import (TokenClusterer, heads_to_tokens, importance_weight,
-                      merge_tokens, tokens_to_heads)
+                      merge_tokens, one_image_at_a_time_in_eval,
+                      tokens_to_heads)
 from .base import (PyramidBackbone, check_per_stage, drop_path_rates,
                    init_pvt_weights, resolve_arch)
 
@@ -322,6 +323,7 @@ class ClusTR(PyramidBackbone):
         """PVTv2's initialisation (:func:`init_pvt_weights`)."""
         init_pvt_weights(self)
 
+    @one_image_at_a_time_in_eval
     def forward(self, x):
         """(B, 3, H, W) -> tuple of (B, C_i, H/s_i, W/s_i) for out_indices."""
         return self.forward_stages(x)

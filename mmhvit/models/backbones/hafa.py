@@ -59,8 +59,8 @@ from torch import nn
 
 from mmhvit.registry import MODELS
 from ..layers import (TokenClusterer, TokenDict, heads_to_tokens,
-                      importance_weight, map2token, merge_tokens, token2map,
-                      tokens_to_heads)
+                      importance_weight, map2token, merge_tokens,
+                      one_image_at_a_time_in_eval, token2map, tokens_to_heads)
 from .base import (PyramidBackbone, check_per_stage, drop_path_rates, freeze,
                    init_pvt_weights, resolve_arch)
 
@@ -438,6 +438,7 @@ class HAFABackbone(PyramidBackbone):
             return cp.checkpoint(block, x, *args, use_reentrant=False)
         return block(x, *args)
 
+    @one_image_at_a_time_in_eval
     def forward(self, x):
         """(B, 3, H, W) -> tuple of (B, C_i, H_i, W_i) for out_indices."""
         outs, state = [], None

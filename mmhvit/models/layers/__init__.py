@@ -5,13 +5,14 @@ lives in its backbone's file."""
 from .attention import heads_to_tokens, tokens_to_heads
 from .clustering import (TokenClusterer, TokenDict, cluster_by_scores, dpc_knn,
                          dpc_scores, importance_weight, kmeans, map2token,
-                         merge_tokens, token2map)
+                         merge_tokens, one_image_at_a_time_in_eval, token2map)
 from .windows import (WindowGrid, ceil_div, pad_to_multiple, real_positions,
                       window_layout)
 
 __all__ = [
     'heads_to_tokens', 'tokens_to_heads', 'TokenClusterer', 'TokenDict',
     'cluster_by_scores', 'dpc_knn', 'dpc_scores', 'importance_weight',
-    'kmeans', 'map2token', 'merge_tokens', 'token2map', 'WindowGrid',
+    'kmeans', 'map2token', 'merge_tokens', 'one_image_at_a_time_in_eval',
+    'token2map', 'WindowGrid',
     'ceil_div', 'pad_to_multiple', 'real_positions', 'window_layout'
 ]

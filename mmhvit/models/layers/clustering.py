@@ -19,8 +19,13 @@ chunks of rows are the same whatever the batch size (a matmul over fewer
 rows may round differently, and one flipped comparison moves a centre), and
 TCFormer's random tie-breaking noise is replaced by a fixed value per token
 position (:func:`tie_breaking_noise`). Ties are not rare: the zero padding
-of a detector's batch makes many identical tokens.
+of a detector's batch makes many identical tokens. Batched convolutions and
+matmuls round differently at another batch size (oneDNN picks its kernels
+by shape: ~1e-7), and a discrete choice at a near tie turns that into
+another cluster, so a clustering backbone evaluates one image at a time
+(:func:`one_image_at_a_time_in_eval`).
 """
+import functools
 import math
 from typing import List, NamedTuple, Optional, Tuple
 
@@ -33,6 +38,23 @@ from .windows import window_layout
 # Rows of an image's distance matrix held at once: chunk * N <= this many
 # entries per image.
 DEFAULT_CHUNK_ELEMENTS = 1 << 24  # 64 MiB of float32
+
+
+def one_image_at_a_time_in_eval(forward):
+    """Decorates the ``forward(x)`` of a backbone that clusters tokens: in
+    eval mode, the images of a batch go through it one at a time, so that
+    each is computed exactly as alone (its clusters, and so its features,
+    would otherwise depend on the rounding of the batched kernels). Training
+    keeps the batch."""
+
+    @functools.wraps(forward)
+    def wrapper(self, x):
+        if self.training or x.shape[0] == 1:
+            return forward(self, x)
+        outs = [forward(self, image[None]) for image in x]
+        return tuple(torch.cat(maps) for maps in zip(*outs))
+
+    return wrapper
 
 
 def _row_chunks(num_rows: int, num_cols: int, chunk_elements: int):
