@@ -5,8 +5,9 @@ configs (Semantic FPN, UperNet, SETR-PUP-HLG; whole and slide inference),
 with tiny random-weight backbones in eval mode, predict two different images
 one at a time and together: boxes, scores, masks and segmentation logits
 agree to 1e-4 (masks: at most 1e-4 of their pixels differ). What differs
-at all comes from float rounding (oneDNN picks its 1x1-convolution kernels
-per batch size: ~1e-6 in the backbone features).
+at all comes from float rounding (oneDNN picks its kernels by batch size:
+~1e-6 in the features of HAT-Net and HLG; the clustering backbones evaluate
+one image at a time, their features are exact).
 
 The two detection images differ in size, so the data preprocessor pads
 them, but both pad to the same tensor (128 x 128 under the configs'
