@@ -115,8 +115,8 @@ def deform_conv2d(x, offset, weight, bias, stride, padding):
     cols = torch.arange(out_w, device=x.device, dtype=x.dtype) * stride
     offset = offset.view(batch, k, k, 2, out_h, out_w)
     # sampling positions (B, k, k, H', W') in pixels
-    y = (rows - padding)[:, None] + taps[:, None, None, None] + offset[:, :,
-                                                                       :, 0]
+    y = ((rows - padding)[:, None] + taps[:, None, None, None] +
+         offset[:, :, :, 0])
     x_pos = (cols - padding) + taps[None, :, None, None] + offset[:, :, :, 1]
     # pixel p at (2p + 1) / size - 1 (align_corners=False, which, unlike
     # True, also addresses a map of one pixel)
