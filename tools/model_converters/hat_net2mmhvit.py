@@ -11,9 +11,7 @@ prefix='backbone.')``. (Those configs also accept the official file itself:
 mmhvit converts it while loading.) The official ``attn.proj_norm`` tensors,
 never used by its forward pass, are dropped.
 """
-from mmhvit import compat
-from mmhvit.models.utils import converter_cli
+from mmhvit.apis import converter_main
 
 if __name__ == '__main__':
-    compat.apply()  # reads checkpoints that hold training state
-    converter_cli('hat_net', __doc__)
+    converter_main('hat_net', __doc__)

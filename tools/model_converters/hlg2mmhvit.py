@@ -16,9 +16,7 @@ LayerNorms before ``aux_q`` are dropped: mmhvit follows the paper's Eq. 9
 there (see configs/hlg/README.md), so converted weights are a starting point
 for fine-tuning, not a bit-exact copy of the official network.
 """
-from mmhvit import compat
-from mmhvit.models.utils import converter_cli
+from mmhvit.apis import converter_main
 
 if __name__ == '__main__':
-    compat.apply()  # reads checkpoints that hold training state
-    converter_cli('hlg', __doc__)
+    converter_main('hlg', __doc__)

@@ -308,22 +308,6 @@ def convert_official_file(src: str, dst: str, official_format: str) -> Dict:
     return converted
 
 
-def converter_cli(official_format: str, doc: str):
-    """``main`` of the ``tools/model_converters/*2mmhvit.py`` scripts:
-    ``SRC DST`` on the command line, the script's docstring as help."""
-    import argparse
-    parser = argparse.ArgumentParser(
-        description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument('src', help='official checkpoint (path or URL)')
-    parser.add_argument('dst', help='output path')
-    args = parser.parse_args()
-    try:
-        converted = convert_official_file(args.src, args.dst, official_format)
-    except ValueError as error:
-        raise SystemExit(str(error))
-    print(f'Converted into {len(converted)} tensors: {args.dst}')
-
-
 def _log_report(report: LoadReport, name: str, filename: str, ratio: float):
     total = len(report.loaded) + len(report.missing)
     complete = not (report.missing or report.mismatched)
