@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from mmhvit.models import ClusTR
-from mmhvit.models.backbones.clustr import ClusterAttention
+from mmhvit.models.backbones.clustr import ClusterAttention, knn_attention
 from mmhvit.models.layers import TokenClusterer, dpc_knn, merge_tokens
 from tiny_archs import TINY_CLUSTR
 
@@ -51,6 +51,7 @@ def test_importance_predictors_and_all_projections_learn():
                                                   (1, ))),
     dict(clustering=dict(method='kmeans', num_iters=3)),
     dict(clustering=dict(method='dpc_knn', window_sizes=(5, 5, None, None))),
+    dict(kv_aggregation='grid', knn_ratio=0.5),
 ])
 def test_variants_run(options):
     model = ClusTR(arch=TINY_CLUSTR, **options).eval()
@@ -80,3 +81,21 @@ def test_options_and_errors():
         ClusTR(arch=TINY_CLUSTR, scale_fusion='max')
     with pytest.raises(ValueError, match="Unknown clustering method"):
         ClusTR(arch=TINY_CLUSTR, clustering=dict(method='spectral'))
+
+
+def test_knn_attention_keeps_the_top_scoring_keys():
+    """Tab. 8's k-NN attention: each query's softmax over its ceil(ratio *
+    M) best-scoring keys only; all keys (ratio 1) is plain attention."""
+    torch.manual_seed(0)
+    q, k, v = torch.randn(2, 3, 5, 8), torch.randn(2, 3, 7, 8), \
+        torch.randn(2, 3, 7, 8)
+    torch.testing.assert_close(
+        knn_attention(q, k, v, 1.),
+        torch.nn.functional.scaled_dot_product_attention(q, k, v))
+    scores = q @ k.transpose(-2, -1) / 8**0.5
+    top = scores.topk(4, dim=-1).indices  # ceil(0.5 * 7) = 4 keys
+    expected = torch.zeros_like(scores).scatter(
+        -1, top, scores.gather(-1, top).softmax(-1)) @ v
+    torch.testing.assert_close(knn_attention(q, k, v, 0.5), expected)
+    with pytest.raises(ValueError, match='knn_ratio'):
+        ClusTR(arch=TINY_CLUSTR, knn_ratio=0.)

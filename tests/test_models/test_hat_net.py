@@ -7,6 +7,7 @@ import torch
 from torch import nn
 
 from mmhvit.models import HATNet
+from mmhvit.models.backbones.hat_net import window_attention
 from mmhvit.models.utils import convert_hat_net
 from reference.hat_net_reference import (ARCHS, official_shapes,
                                          random_official_state_dict,
@@ -83,3 +84,35 @@ def test_drop_path_rises_linearly():
     rates = [b.drop_path.drop_prob for s in model.stages for b in s.blocks]
     assert rates[0] == 0 and rates[-1] == pytest.approx(0.2)
     assert rates == sorted(rates)
+
+
+def test_ablation_options():
+    """Sec. 4.4 ablations: ``window_only`` stages attend within windows
+    only (Tab. 5 designs 1-3: the global step's q / kv / norms gone, the
+    output the projected window attention); ``ffn_dwconv=False`` (the pure
+    transformer variant) has no depth-wise conv left."""
+    torch.manual_seed(0)
+    design1 = HATNet(arch='tiny', window_only=(True, True, True, False))
+    full = HATNet(arch='tiny')
+    attn = design1.stages[0].blocks[0].attn
+    assert not hasattr(attn, 'kv')
+    global_step = sum(
+        count(getattr(block.attn, name)) for stage in full.stages[:3]
+        for block in stage.blocks
+        for name in ('q', 'kv', 'grid_norm', 'pool_norm'))
+    assert count(full) - count(design1) == global_step
+    x = torch.rand(1, 48, 13, 19)
+    with torch.no_grad():
+        expected = attn.proj(window_attention(attn.qkv(attn.norm(x)),
+                                              attn.num_heads, 8))
+        torch.testing.assert_close(attn.eval()(x), expected)
+    with pytest.raises(ValueError, match='window_only'):
+        HATNet(arch='tiny', window_only=(False, False, False, True))
+    pure = HATNet(arch='tiny', ffn_dwconv=False)
+    assert not any(isinstance(m, nn.Conv2d) and m.groups > 1
+                   for m in pure.modules())
+    assert count(full) - count(pure) == sum(
+        b.ffn.dwconv.weight.numel() for stage in full.stages
+        for b in stage.blocks)
+    outs = pure(torch.rand(1, 3, 64, 64))
+    assert [o.shape[1] for o in outs] == [48, 96, 240, 384]

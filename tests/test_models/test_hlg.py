@@ -10,6 +10,7 @@ from torch import nn
 from mmhvit.models import HLG, HLGUPHead
 from mmhvit.models.backbones.hlg import (GlobalSelfAttention,
                                          LocalGlobalAttention)
+from mmhvit.models.layers import WindowGrid
 from mmhvit.models.utils import convert_hlg
 from mmhvit.models.utils.ckpt_convert import (fold_conv_bias_into_bn,
                                               is_hlg_official)
@@ -178,3 +179,35 @@ def test_drop_path_rises_linearly():
     rates = [layer.drop_path.drop_prob for s in model.stages
              for layer in s.layers]
     assert rates[0] == 0 and rates[-1] == pytest.approx(0.2)
+
+
+def test_ablation_options():
+    """Tabs. 12-13: a depth-wise ``R x R`` conv as window embedding (its
+    only parameters: 0.1 M on HLG-T), plain windows only, dilated windows
+    of another side; the parameters of the last two are HLG-T's (11.0 M)."""
+    def count(module):
+        return sum(p.numel() for p in module.parameters())
+
+    tiny = HLG(arch='tiny')
+    dwconv = HLG(arch='tiny', window_embedding='dwconv').eval()
+    convs = [m.attn.window_conv for stage in dwconv.stages[:3]
+             for m in stage.layers]
+    assert count(dwconv) - count(tiny) == sum(count(c) for c in convs)
+    attn = dwconv.stages[0].layers[0].attn
+    x = torch.rand(2, 9, 14, 64)  # (B, H, W, C): windows 7 x 7, 2 padded
+    grid = WindowGrid.build(9, 14, 7, False, x.device)
+    windows = attn.embed_windows(x, grid)  # (B, 4, C)
+    first = x[:, :7, :7].permute(0, 3, 1, 2)  # the top-left window
+    expected = (first * attn.window_conv.weight[:, 0]).sum((-2, -1)) + \
+        attn.window_conv.bias
+    torch.testing.assert_close(windows[:, 0], expected)
+    plain = HLG(arch='tiny', dilated=False)
+    assert not any(layer.attn.dilated for stage in plain.stages[:3]
+                   for layer in stage.layers)
+    dila5 = HLG(arch='tiny', dilated_window_size=5)
+    sizes = [(layer.attn.dilated, layer.attn.window_size)
+             for layer in dila5.stages[2].layers]
+    assert sizes == [(False, 7), (True, 5)] * 3
+    assert count(plain) == count(dila5) == count(tiny)
+    with pytest.raises(ValueError, match='window_embedding'):
+        HLG(arch='tiny', window_embedding='maxpool')

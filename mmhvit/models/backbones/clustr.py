@@ -34,6 +34,10 @@ Readings where the paper is silent (switchable where its ablations need):
 - ``kv_aggregation='grid'``: the grid-based baseline of Tab. 7, a strided
   convolution (kernel = stride = sqrt(lambda)) and LayerNorm per ratio, as
   PVT's spatial-reduction attention.
+- ``knn_ratio``: k-NN attention (KVT, Wang et al. 2022), the other sparse
+  attention of Tab. 8: each query attends only to the ``ceil(ratio * M)``
+  of its ``M`` keys that score highest. Tab. 8 puts it on the grid model
+  (same parameters as SRA, 13.2 M); neither paper gives ``k``.
 - ``clustering=dict(window_sizes=...)``: cluster within windows of at most
   that many tokens a side. Exact clustering costs O(N^2) time per block
   (N = 67 200 in stage 1 of a COCO image); windows trade that for clusters
@@ -59,6 +63,17 @@ from .base import (PyramidBackbone, check_per_stage, drop_path_rates,
                    init_pvt_weights, resolve_arch)
 
 
+def knn_attention(q, k, v, ratio, dropout_p=0.):
+    """Attention of each query to the ``ceil(ratio * M)`` of the ``M`` keys
+    with the highest scores (k-NN attention, KVT): ``(B, h, N, d)`` queries,
+    ``(B, h, M, d)`` keys and values -> ``(B, h, N, d)``."""
+    scores = q @ k.transpose(-2, -1) * q.shape[-1]**-0.5
+    kept = max(1, math.ceil(ratio * k.shape[-2]))
+    threshold = scores.topk(kept, dim=-1).values[..., -1:]
+    weights = scores.masked_fill(scores < threshold, float('-inf')).softmax(-1)
+    return F.dropout(weights, dropout_p) @ v
+
+
 class ClusterAttention(BaseModule):
     """Multi-head multi-scale clustering-guided attention (Eqs. 5-8).
 
@@ -74,12 +89,14 @@ class ClusterAttention(BaseModule):
         norm_cfg (dict): Norm of the grid aggregation.
         attn_drop_rate (float): Dropout of the attention weights.
         proj_drop_rate (float): Dropout after the output projection.
+        knn_ratio (float, optional): k-NN attention keeping this share of
+            the keys per query (:func:`knn_attention`); None: all keys.
     """
 
     def __init__(self, channels, num_heads, ratios, clusterer,
                  scale_fusion='concat', kv_aggregation='cluster',
                  qkv_bias=True, norm_cfg=dict(type='LN'), attn_drop_rate=0.,
-                 proj_drop_rate=0., init_cfg=None):
+                 proj_drop_rate=0., knn_ratio=None, init_cfg=None):
         super().__init__(init_cfg=init_cfg)
         if scale_fusion not in ('concat', 'sum'):
             raise ValueError(f"scale_fusion must be 'concat' or 'sum', got "
@@ -89,7 +106,9 @@ class ClusterAttention(BaseModule):
                              f'got {kv_aggregation!r}.')
         self.num_heads, self.ratios = num_heads, tuple(ratios)
         self.clusterer, self.scale_fusion = clusterer, scale_fusion
-        self.kv_aggregation = kv_aggregation
+        if knn_ratio is not None and not 0 < knn_ratio <= 1:
+            raise ValueError(f'knn_ratio must be in (0, 1], got {knn_ratio}.')
+        self.kv_aggregation, self.knn_ratio = kv_aggregation, knn_ratio
         self.attn_drop_rate = attn_drop_rate
         self.q = nn.Linear(channels, channels, bias=qkv_bias)
         self.kv = ModuleList(
@@ -143,16 +162,18 @@ class ClusterAttention(BaseModule):
             keys.append(tokens_to_heads(k, self.num_heads))  # (B, h, M_j, d)
             values.append(tokens_to_heads(v, self.num_heads))
         q = tokens_to_heads(self.q(x), self.num_heads)
-        dropout = self.attn_drop_rate if self.training else 0.
         if self.scale_fusion == 'concat':
-            out = F.scaled_dot_product_attention(
-                q, torch.cat(keys, dim=2), torch.cat(values, dim=2),
-                dropout_p=dropout)
+            out = self._attend(q, torch.cat(keys, dim=2),
+                               torch.cat(values, dim=2))
         else:
-            out = sum(
-                F.scaled_dot_product_attention(q, k, v, dropout_p=dropout)
-                for k, v in zip(keys, values))
+            out = sum(self._attend(q, k, v) for k, v in zip(keys, values))
         return self.proj_drop(self.proj(heads_to_tokens(out)))  # (B, N, C)
+
+    def _attend(self, q, k, v):
+        dropout = self.attn_drop_rate if self.training else 0.
+        if self.knn_ratio is None:
+            return F.scaled_dot_product_attention(q, k, v, dropout_p=dropout)
+        return knn_attention(q, k, v, self.knn_ratio, dropout)
 
 
 class ClusTRBlock(BaseModule):
@@ -160,14 +181,15 @@ class ClusTRBlock(BaseModule):
 
     def __init__(self, channels, num_heads, ratios, mlp_ratio, clusterer,
                  scale_fusion, kv_aggregation, qkv_bias, norm_cfg, drop_rate,
-                 attn_drop_rate, drop_path_rate, with_cp=False,
-                 init_cfg=None):
+                 attn_drop_rate, drop_path_rate, knn_ratio=None,
+                 with_cp=False, init_cfg=None):
         super().__init__(init_cfg=init_cfg)
         self.with_cp = with_cp
         self.norm1 = build_norm_layer(norm_cfg, channels)[1]
         self.attn = ClusterAttention(channels, num_heads, ratios, clusterer,
                                      scale_fusion, kv_aggregation, qkv_bias,
-                                     norm_cfg, attn_drop_rate, drop_rate)
+                                     norm_cfg, attn_drop_rate, drop_rate,
+                                     knn_ratio)
         self.norm2 = build_norm_layer(norm_cfg, channels)[1]
         self.ffn = MixFFN(
             channels, channels * mlp_ratio, ffn_drop=drop_rate,
@@ -225,6 +247,8 @@ class ClusTR(PyramidBackbone):
             ablation of Tab. 9).
         scale_fusion (str): ``'concat'`` or ``'sum'``.
         kv_aggregation (str): ``'cluster'`` or ``'grid'`` (Tab. 7).
+        knn_ratio (float, optional): k-NN attention keeping this share of
+            each query's keys (Tab. 8); None: every key.
         clustering (dict): ``method`` (``'dpc_knn'`` or ``'kmeans'``), ``k``,
             ``num_iters`` (K-means) and ``window_sizes`` (one per stage,
             None = whole map) of :class:`TokenClusterer`.
@@ -268,6 +292,7 @@ class ClusTR(PyramidBackbone):
                  reduction_ratios=None,
                  scale_fusion='concat',
                  kv_aggregation='cluster',
+                 knn_ratio=None,
                  clustering=dict(method='dpc_knn', k=5),
                  out_indices=(0, 1, 2, 3),
                  qkv_bias=True,
@@ -306,7 +331,7 @@ class ClusTR(PyramidBackbone):
                      scale_fusion=scale_fusion,
                      kv_aggregation=kv_aggregation, qkv_bias=qkv_bias,
                      drop_rate=drop_rate, attn_drop_rate=attn_drop_rate,
-                     drop_path_rate=rates[i][j],
+                     drop_path_rate=rates[i][j], knn_ratio=knn_ratio,
                      with_cp=with_cp) for j in range(depths[i])
             ]
             self.stages.append(

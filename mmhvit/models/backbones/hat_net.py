@@ -11,6 +11,11 @@ the stem has no norm after its second conv. Unlike the official code, maps of
 any size work: local windows are padded and the padded keys masked, and the
 global pooling covers the border (``ceil_mode``); on maps divisible by the
 grids the two agree exactly.
+
+Ablation options (Sec. 4.4): ``window_only`` stages run window attention
+alone (Tab. 5's designs 1-3), ``ffn_dwconv=False`` removes the depth-wise
+convolutions (the "pure transformer" variant), ``act_cfg`` GELU instead of
+SiLU.
 """
 import torch
 import torch.nn.functional as F
@@ -144,19 +149,23 @@ class InvertedResidualFFN(BaseModule):
         act_cfg (dict): Activation after the expansion and the DW conv.
         drop_rate (float): Channel dropout (``Dropout2d``) after the DW conv
             and after the output norm.
+        dwconv (bool): With the depth-wise conv; without it (and its
+            activation) the MLP is a plain transformer MLP.
         init_cfg (dict, optional): Initialisation config.
     """
 
     def __init__(self, channels, hidden_channels, kernel_size, norm_cfg,
-                 act_cfg, drop_rate=0., init_cfg=None):
+                 act_cfg, drop_rate=0., dwconv=True, init_cfg=None):
         super().__init__(init_cfg=init_cfg)
         self.norm = build_norm_layer(norm_cfg, channels)[1]
         self.fc1 = nn.Conv2d(channels, hidden_channels, 1, bias=False)
         self.act1 = build_inplace_activation(act_cfg)
         self.dwconv = nn.Conv2d(
             hidden_channels, hidden_channels, kernel_size,
-            padding=kernel_size // 2, groups=hidden_channels, bias=False)
-        self.act2 = build_inplace_activation(act_cfg)
+            padding=kernel_size // 2, groups=hidden_channels,
+            bias=False) if dwconv else nn.Identity()
+        self.act2 = build_inplace_activation(
+            act_cfg) if dwconv else nn.Identity()
         self.fc2 = nn.Conv2d(hidden_channels, channels, 1, bias=False)
         self.out_norm = build_norm_layer(norm_cfg, channels)[1]
         self.drop = nn.Dropout2d(drop_rate)
@@ -226,22 +235,28 @@ class HMHSA(BaseModule):
             keys and values.
         norm_cfg (dict): Norm config.
         drop_rate (float): Channel dropout after the output projection.
+        window_only (bool): Window attention alone, ``A1 W^p`` without the
+            global step (the "window attention" H-MHSA replaces in Tab. 5;
+            the paper gives it no shifted windows or position bias).
     """
 
     def __init__(self, channels, head_dim, grid_size, pool_size, norm_cfg,
-                 drop_rate=0., init_cfg=None):
+                 drop_rate=0., window_only=False, init_cfg=None):
         super().__init__(init_cfg=init_cfg)
         if channels % head_dim:
             raise ValueError(f'channels {channels} not divisible by head_dim '
                              f'{head_dim}.')
+        if window_only and grid_size == 1:
+            raise ValueError('window_only needs windows (grid_size > 1).')
         self.num_heads = channels // head_dim
         self.grid_size = grid_size
         self.pool_size = pool_size
+        self.window_only = window_only
         self.norm = build_norm_layer(norm_cfg, channels)[1]
         self.qkv = nn.Conv2d(channels, 3 * channels, 1)
         self.proj = nn.Conv2d(channels, channels, 1)
         self.drop = nn.Dropout2d(drop_rate)
-        if grid_size > 1:
+        if grid_size > 1 and not window_only:
             self.grid_norm = build_norm_layer(norm_cfg, channels)[1]
             self.pool_norm = build_norm_layer(norm_cfg, channels)[1]
             self.q = nn.Conv2d(channels, channels, 1)
@@ -252,6 +267,8 @@ class HMHSA(BaseModule):
         qkv = self.qkv(self.norm(x))  # (B, 3C, H, W)
         if self.grid_size == 1:
             out = global_attention(*qkv.chunk(3, dim=1), self.num_heads)
+        elif self.window_only:
+            out = window_attention(qkv, self.num_heads, self.grid_size)
         else:
             local = window_attention(qkv, self.num_heads, self.grid_size)
             local = self.grid_norm(x + local)  # A1 of Eq. 9
@@ -268,14 +285,15 @@ class HATBlock(BaseModule):
 
     def __init__(self, channels, head_dim, grid_size, pool_size, mlp_ratio,
                  kernel_size, norm_cfg, act_cfg, drop_rate=0.,
-                 drop_path_rate=0., with_cp=False, init_cfg=None):
+                 drop_path_rate=0., window_only=False, ffn_dwconv=True,
+                 with_cp=False, init_cfg=None):
         super().__init__(init_cfg=init_cfg)
         self.with_cp = with_cp
         self.attn = HMHSA(channels, head_dim, grid_size, pool_size, norm_cfg,
-                          drop_rate)
+                          drop_rate, window_only)
         self.ffn = InvertedResidualFFN(channels, channels * mlp_ratio,
                                        kernel_size, norm_cfg, act_cfg,
-                                       drop_rate)
+                                       drop_rate, ffn_dwconv)
         self.drop_path = DropPath(drop_path_rate)
 
     def _forward(self, x):
@@ -333,7 +351,14 @@ class HATNet(PyramidBackbone):
         drop_path_rate (float): Stochastic depth, rising linearly from 0 to
             this value over all blocks.
         norm_cfg (dict): Norm config; the official ``GroupNorm(1, C)``.
-        act_cfg (dict): Activation config; SiLU (paper Sec. 3.3).
+        act_cfg (dict): Activation config; SiLU (paper Sec. 3.3; GELU in the
+            Sec. 4.4 comparison).
+        window_only (Sequence[bool]): Per stage, window attention without
+            H-MHSA's global step (Tab. 5: designs 1-3 use it in stages
+            2-4 / 3-4 / 4 of the paper, our stages 0-2 / 1-2 / 2). Needs
+            ``grid_sizes > 1``.
+        ffn_dwconv (bool): Depth-wise convs in the MLPs; ``False`` is the
+            "pure transformer version" of Sec. 4.4.
         frozen_stages (int): See :class:`PyramidBackbone`; 0 is the stem.
         norm_eval (bool): Keep BN layers in eval mode (only relevant when
             ``norm_cfg`` is a batch norm).
@@ -381,6 +406,8 @@ class HATNet(PyramidBackbone):
                  drop_path_rate=0.,
                  norm_cfg=dict(type='GN', num_groups=1, eps=1e-6),
                  act_cfg=dict(type='SiLU'),
+                 window_only=(False, False, False, False),
+                 ffn_dwconv=True,
                  frozen_stages=-1,
                  norm_eval=False,
                  with_cp=False,
@@ -393,6 +420,7 @@ class HATNet(PyramidBackbone):
         depths = check_per_stage('depths', settings['depths'], 4)
         grid_sizes = check_per_stage('grid_sizes', grid_sizes, 4)
         pool_sizes = check_per_stage('pool_sizes', pool_sizes, 4)
+        window_only = check_per_stage('window_only', window_only, 4)
         mlp_ratios = check_per_stage('mlp_ratios', settings['mlp_ratios'], 4)
         kernel_sizes = check_per_stage('kernel_sizes',
                                        settings['kernel_sizes'], 4)
@@ -408,8 +436,9 @@ class HATNet(PyramidBackbone):
                      pool_size=pool_sizes[i], mlp_ratio=mlp_ratios[i],
                      kernel_size=kernel_sizes[i], act_cfg=act_cfg,
                      drop_rate=drop_rate,
-                     drop_path_rate=rates[i][j],
-                     with_cp=with_cp) for j in range(depths[i])
+                     drop_path_rate=rates[i][j], window_only=window_only[i],
+                     ffn_dwconv=ffn_dwconv, with_cp=with_cp)
+                for j in range(depths[i])
             ]
             self.stages.append(
                 HATStage(in_dims[i], self.embed_dims[i], block_cfgs, norm_cfg,

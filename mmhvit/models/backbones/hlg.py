@@ -30,6 +30,9 @@ Choices, paper vs official code (details in ``configs/hlg/README.md``):
   dilations 8, 4, 2, 1 at 224 x 224, any size without extra padding.
 * Maps of any size: windows are padded, padded keys masked (the code builds
   that mask and never applies it) and windows are pooled over real tokens.
+* Ablations (Tabs. 12-13): ``window_embedding='dwconv'``, plain windows
+  only (``dilated=False``), dilated windows of another side
+  (``dilated_window_size``).
 * The global bias ``B_G`` is a function of the offset between each token and
   the centroid of each window's real tokens (the code's bias ignores where
   windows are).
@@ -141,14 +144,23 @@ class LocalGlobalAttention(BaseModule):
         window_size (int): Window side ``R``.
         dilated (bool): Dilated instead of plain local windows.
         norm_cfg (dict): Norm of the input tokens and window embeddings.
+        window_embedding (str): A window's embedding: ``'avgpool'``, the mean
+            of its tokens (paper), or ``'dwconv'``, a depth-wise ``R x R``
+            conv over it (Tab. 12's alternative).
     """
 
     def __init__(self, channels, num_heads, window_size, dilated, norm_cfg,
-                 init_cfg=None):
+                 window_embedding='avgpool', init_cfg=None):
         super().__init__(init_cfg=init_cfg)
+        if window_embedding not in ('avgpool', 'dwconv'):
+            raise ValueError(f"window_embedding must be 'avgpool' or "
+                             f"'dwconv', got {window_embedding!r}.")
         self.num_heads = num_heads
         self.window_size = window_size
         self.dilated = dilated
+        self.window_conv = nn.Conv2d(
+            channels, channels, window_size,
+            groups=channels) if window_embedding == 'dwconv' else None
         self.norm = build_norm_layer(norm_cfg, channels)[1]
         self.q = nn.Linear(channels, channels)
         self.k = nn.Linear(channels, channels)
@@ -178,6 +190,18 @@ class LocalGlobalAttention(BaseModule):
         out = heads_to_tokens(out).view(batch, -1, grid.size**2, channels)
         return grid.reverse(out)
 
+    def embed_windows(self, x, grid: WindowGrid):
+        """One token per window, ``(B, H, W, C)`` -> ``(B, M, C)``: the mean
+        of its real tokens, or its depth-wise convolution (padded tokens are
+        zeros)."""
+        if self.window_conv is None:
+            return grid.mean(x)
+        windows = grid.partition(x)  # (B, M, R*R, C)
+        batch, num, _, channels = windows.shape
+        windows = windows.transpose(2, 3).reshape(
+            batch * num, channels, grid.size, grid.size)
+        return self.window_conv(windows).view(batch, num, channels)
+
     def forward(self, x):
         """``(B, H, W, C)`` -> ``Z_L`` and the global attention's output."""
         batch, height, width, channels = x.shape
@@ -186,7 +210,7 @@ class LocalGlobalAttention(BaseModule):
         normed = self.norm(x)
         q, k, v = self.q(normed), self.k(normed), self.v(normed)
         z_local = x + self.local_attention(q, k, v, grid)  # Eq. 5
-        windows = self.window_norm(grid.mean(z_local))  # (B, M, C)
+        windows = self.window_norm(self.embed_windows(z_local, grid))
         q_global = q + self.query_conv(v.permute(0, 3, 1, 2)).permute(
             0, 2, 3, 1)  # Eq. 9
         bias = self.global_bias(_arange(height), _arange(width),
@@ -299,6 +323,8 @@ class HLGLayer(BaseModule):
         norm_cfg (dict): Norm of the token space (LayerNorm).
         conv_norm_cfg (dict): Norm of the convolutions (BatchNorm).
         act_cfg (dict): Activation.
+        window_embedding (str): ``'avgpool'`` or ``'dwconv'``
+            (:class:`LocalGlobalAttention`).
         with_cp (bool): Gradient checkpointing.
     """
 
@@ -306,7 +332,7 @@ class HLGLayer(BaseModule):
                  dilated=False, local=True, downsample=False, mlp_ratio=4,
                  drop_path_rate=0., norm_cfg=dict(type='LN', eps=1e-6),
                  conv_norm_cfg=dict(type='BN'), act_cfg=dict(type='GELU'),
-                 with_cp=False, init_cfg=None):
+                 window_embedding='avgpool', with_cp=False, init_cfg=None):
         super().__init__(init_cfg=init_cfg)
         if not downsample and in_channels != channels:
             raise ValueError(f'Only a downsampling HLG layer changes the '
@@ -326,7 +352,8 @@ class HLGLayer(BaseModule):
         if local:
             self.smooth = SpatialSmoothing(channels, conv_norm_cfg, act_cfg)
             self.attn = LocalGlobalAttention(channels, num_heads, window_size,
-                                             dilated, norm_cfg)
+                                             dilated, norm_cfg,
+                                             window_embedding)
         else:
             self.smooth = nn.Identity()
             self.attn = GlobalSelfAttention(channels, num_heads, norm_cfg)
@@ -349,16 +376,23 @@ class HLGStage(BaseModule):
     """HLG layers (plain and dilated local windows alternating, the first
     one downsampling), then a LayerNorm whose output both leaves the
     backbone and feeds the next stage (official ``norm_out_i`` / ``norm``).
+    ``dilated=False`` makes every layer plain; ``dilated_window_size`` gives
+    the dilated layers their own window side (HLG Tab. 13).
     """
 
     def __init__(self, in_channels, channels, depth, norm_cfg, local,
-                 layer_cfg, drop_path_rates, init_cfg=None):
+                 layer_cfg, drop_path_rates, dilated=True,
+                 dilated_window_size=None, init_cfg=None):
         super().__init__(init_cfg=init_cfg)
+        dilated_cfg = dict(layer_cfg, window_size=dilated_window_size or
+                           layer_cfg['window_size'])
         self.layers = ModuleList(
             HLGLayer(in_channels if i == 0 else channels, channels,
-                     dilated=i % 2 == 1, local=local, downsample=i == 0,
-                     drop_path_rate=drop_path_rates[i], norm_cfg=norm_cfg,
-                     **layer_cfg) for i in range(depth))
+                     dilated=dilated and i % 2 == 1, local=local,
+                     downsample=i == 0, drop_path_rate=drop_path_rates[i],
+                     norm_cfg=norm_cfg,
+                     **(dilated_cfg if dilated and i % 2 else layer_cfg))
+            for i in range(depth))
         self.norm = LayerNorm2d(channels, eps=norm_cfg.get('eps', 1e-5))
 
     def forward(self, x):
@@ -386,6 +420,13 @@ class HLG(PyramidBackbone):
         depths (Sequence[int], optional): Overrides the arch's depths.
         in_channels (int): Image channels. Defaults to 3.
         window_size (int): Local window side ``R``. Defaults to 7.
+        dilated (bool): Alternate plain and dilated local windows (paper);
+            ``False``: plain windows only (Tab. 13 "plain+plain").
+        dilated_window_size (int, optional): Side of the dilated windows
+            (Tab. 13 "plain+dila 5 / 8"; their dilation is the map side over
+            it); None: ``window_size`` ("plain+dila 7").
+        window_embedding (str): ``'avgpool'`` (paper) or ``'dwconv'``
+            (Tab. 12).
         mlp_ratio (int): MLP expansion over a layer's input width (4).
         out_indices (Sequence[int]): Output stages. Defaults to all four.
         drop_path_rate (float): Stochastic depth, rising linearly from 0.
@@ -431,6 +472,9 @@ class HLG(PyramidBackbone):
                  depths=None,
                  in_channels=3,
                  window_size=7,
+                 dilated=True,
+                 dilated_window_size=None,
+                 window_embedding='avgpool',
                  mlp_ratio=4,
                  out_indices=(0, 1, 2, 3),
                  drop_path_rate=0.,
@@ -474,8 +518,11 @@ class HLG(PyramidBackbone):
                                     window_size=window_size,
                                     mlp_ratio=mlp_ratio,
                                     conv_norm_cfg=conv_norm_cfg,
-                                    act_cfg=act_cfg, with_cp=with_cp),
-                     drop_path_rates=rates[i])
+                                    act_cfg=act_cfg,
+                                    window_embedding=window_embedding,
+                                    with_cp=with_cp),
+                     drop_path_rates=rates[i], dilated=dilated,
+                     dilated_window_size=dilated_window_size)
             for i in range(self.num_stages))
         self._freeze_stages()
 
