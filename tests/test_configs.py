@@ -1,14 +1,26 @@
 """Every config loads and builds its model, with the parameter count of its
-paper row; every classifier runs a forward pass to its logits."""
+paper row; every classifier runs a forward pass to its logits; an official
+checkpoint fills the whole backbone of every config that starts from one;
+the ImageNet-V2 test configs read the set as distributed."""
+import copy
 import glob
 import os.path as osp
+import re
+import subprocess
 
+import cv2
+import numpy as np
 import pytest
 import torch
 from mmengine.config import Config
+from mmengine.registry import init_default_scope
+from mmpretrain.registry import DATASETS
 
 from mmhvit.analysis.model_zoo import (build_from_config, count_params,
                                        metafile_models)
+from mmhvit.registry import MODELS
+from reference.hat_net_reference import ARCHS, official_shapes
+from reference.hlg_reference import official_hlg_shapes
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 CONFIGS = sorted(
@@ -25,9 +37,10 @@ METAFILE_ROWS = {entry['Config']: entry for entry in metafile_models(ROOT)}
 PAPER_TOLERANCE, MEASURED_TOLERANCE = 0.005, 0.0005
 
 
+CFGS = {path: Config.fromfile(path) for path in CONFIGS}
 CLASSIFIERS = {
-    path for path in CONFIGS
-    if Config.fromfile(path).get('default_scope') == 'mmpretrain'
+    path for path, cfg in CFGS.items()
+    if cfg.get('default_scope') == 'mmpretrain'
 }
 
 
@@ -71,3 +84,80 @@ def test_config_builds_with_its_paper_parameters(path):
     measured = metadata['Parameters Measured']
     assert abs(params / measured - 1) <= MEASURED_TOLERANCE, (params,
                                                               measured)
+
+
+# The official checkpoints configs start from, by file name, and the key
+# layout of the official code that wrote them: HAT-Net's GitHub release and
+# HLG's ImageNet weights (fudan-zvg/SETR; depths of its hlg-classification
+# configs: 14 in stage 3 for Medium and Large).
+HLG_OFFICIAL = dict(
+    tiny=((64, 128, 256, 512), (2, 4, 8, 16), (2, 2, 6, 2)),
+    small=((96, 192, 384, 768), (3, 6, 12, 24), (2, 2, 6, 2)),
+    medium=((96, 192, 384, 768), (3, 6, 12, 24), (2, 2, 14, 2)),
+    large=((128, 256, 512, 1024), (4, 8, 16, 32), (2, 2, 14, 2)))
+
+
+def official_layout(checkpoint):
+    """Keys and shapes of the official checkpoint ``checkpoint`` names, or
+    None for any other file."""
+    name = osp.basename(str(checkpoint))
+    match = re.fullmatch(r'HAT-Net_(\w+)\.pth', name)
+    if match:
+        return official_shapes(ARCHS[match[1].lower()])
+    match = re.fullmatch(r'hlg_(\w+)\.pth', name)
+    if match:
+        return official_hlg_shapes(*HLG_OFFICIAL[match[1]],
+                                   num_classes=1000)
+    return None
+
+
+FROM_OFFICIAL = [
+    path for path, cfg in CFGS.items()
+    if official_layout((cfg.model.backbone.get('init_cfg') or {}).get(
+        'checkpoint'))
+]
+
+
+@pytest.mark.parametrize('path', FROM_OFFICIAL, ids=rel)
+def test_official_checkpoint_fills_the_backbone(path, tmp_path):
+    """A checkpoint in the official layout (every tensor 0.25) loads into
+    every parameter of the backbone of a config that starts from it."""
+    backbone = copy.deepcopy(CFGS[path].model.backbone)
+    shapes = official_layout(backbone.init_cfg.checkpoint)
+    checkpoint = str(tmp_path / osp.basename(backbone.init_cfg.checkpoint))
+    torch.save({key: torch.full(shape, 0.25) for key, shape in shapes.items()},
+               checkpoint)
+    backbone.init_cfg.checkpoint = checkpoint
+    init_default_scope(CFGS[path].default_scope)
+    model = MODELS.build(backbone)
+    model.init_weights()
+    missed = [name for name, p in model.named_parameters()
+              if not bool((p == 0.25).all())]
+    assert not missed, f'{len(missed)} tensors not loaded: {missed[:5]}'
+
+
+def test_imagenet_v2_layout(tmp_path):
+    """The ImageNet-V2 test configs read the set as distributed (a folder
+    per class, named by its index) with the annotation file the command in
+    their base writes: every image gets the label of its folder's number,
+    not of its position in sorted order (0, 1, 10, 100, 2, ...)."""
+    base = osp.join(ROOT, 'configs/_base_/imagenet-v2_test.py')
+    with open(base) as f:
+        text = f.read()
+    command = re.search(r'Write it once with\n((?:#   .*\n)+)', text)[1]
+    command = ' '.join(line[4:].rstrip(' \\') for line in
+                       command.splitlines())
+    root = tmp_path / 'data' / 'imagenetv2'
+    for label in (0, 1, 2, 10, 100):
+        (root / str(label)).mkdir(parents=True)
+        cv2.imwrite(str(root / str(label) / f'im{label}.jpeg'),
+                    np.zeros((8, 8, 3), np.uint8))
+    subprocess.run(command, shell=True, check=True, cwd=tmp_path)
+    cfg = Config.fromfile(
+        osp.join(ROOT, 'configs/hlg/hlg-tiny_8xb128_in1k_test-imagenet-v2.py'))
+    dataset = dict(cfg.test_dataloader.dataset, data_root=str(root))
+    init_default_scope('mmpretrain')
+    samples = DATASETS.build(dataset)
+    labels = {osp.basename(osp.dirname(info['img_path'])): info['gt_label']
+              for info in map(samples.get_data_info, range(len(samples)))}
+    assert labels == {str(n): n for n in (0, 1, 2, 10, 100)}

@@ -73,6 +73,7 @@ class PaperRow:
     measured_params: Optional[int] = None
     aux_counted: bool = True
     trained_by: Optional[str] = None
+    server: Optional[str] = None
 
     @property
     def train_config(self) -> str:
@@ -126,7 +127,8 @@ def paper_tables(root: str) -> 'OrderedDict[str, List[PaperRow]]':
                 measured_params=metadata.get('Parameters Measured'),
                 aux_counted=metadata.get('Auxiliary Heads Counted', True),
                 trained_by=metadata.get('Trained By') and osp.join(
-                    root, metadata['Trained By']))
+                    root, metadata['Trained By']),
+                server=result.get('Test Server'))
             tables.setdefault(row.table, []).append(row)
     papers = list(OrderedDict.fromkeys(t.split()[0] for t in tables))
     return OrderedDict(
@@ -644,14 +646,20 @@ def report(table: str, rows: Sequence[PaperRow], work_root: str,
             diff = None if None in (value, paper) else value - paper
             mark = ' !' if diff is not None and abs(diff) > tolerance \
                 else ''
+            ours_cell = 'server' if row.server else _number(value)
             lines.append(
                 f'| {index} | {row.label} | `{row.config_name}` | {metric} '
-                f'| {"–" if paper is None else paper} | {_number(value)} | '
+                f'| {"–" if paper is None else paper} | {ours_cell} | '
                 f'{"–" if diff is None else f"{diff:+.2f}"}{mark} | '
                 f'{_millions(row.paper_params)} / {_millions(count)} | '
                 f'{status} |')
     lines += ['', ', '.join(f'{n} {s}' for s, n in counts.items() if n)
               + f' (of {len(rows)} rows).']
+    servers = sorted({row.server for row in rows if row.server})
+    if servers:
+        lines += ['', '"server": the test writes the predictions to submit '
+                  f'at {", ".join(servers)} (the config\'s '
+                  'test_evaluator.output_dir).']
     if notes:
         lines += ['', 'Errors (the last error of the step\'s log):', '',
                   *notes]
