@@ -12,8 +12,7 @@ import torch
 from mmengine.registry import init_default_scope
 from torch import nn
 
-from mmhvit.models import (HLG, PVTHAFA, ClusTR, HATNet, PVTv2HAFA,
-                          SwinHAFA)
+from mmhvit.models import HLG, PVTHAFA, ClusTR, HATNet, PVTv2HAFA, SwinHAFA
 from tiny_archs import TINY_CLUSTR, TINY_PVT, TINY_SWIN
 
 # The smallest paper archs, and tiny clustering models (exact clustering is
