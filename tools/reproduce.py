@@ -4,7 +4,7 @@ paper.
     python tools/reproduce.py list [TABLE]
     python tools/reproduce.py run TABLE --launcher {none,pytorch,slurm}
         [--gpus N] [--partition P] [--rows 1 3-5 NAME ...]
-        [--work-root work_dirs/reproduce] [--dry-run]
+        [--work-root work_dirs] [--dry-run]
         [--cfg-options KEY=VALUE ...]
     python tools/reproduce.py report TABLE [--tolerance 0.5] [--out FILE]
         [--no-params]
@@ -43,15 +43,16 @@ def parse_args():
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     commands = parser.add_subparsers(dest='command', required=True)
-    listing = commands.add_parser('list', help='the tables, or the rows of '
-                                  'one table')
+    listing = commands.add_parser('list', help='every table with its rows, '
+                                  'or one table')
     listing.add_argument('table', nargs='?')
     for name in ('run', 'report'):
         sub = commands.add_parser(name)
         sub.add_argument('table')
-        sub.add_argument('--work-root',
-                         default=osp.join('work_dirs', 'reproduce'),
-                         help='one work dir per config under it')
+        sub.add_argument('--work-root', default='work_dirs',
+                         help='one work dir per config under it (the '
+                         "default is tools/train.py's, where the dense "
+                         'configs find the ImageNet runs they start from)')
         sub.add_argument('--rows', nargs='+',
                          help='only these rows: 1-based numbers, ranges '
                          '(2-4) or parts of config names')

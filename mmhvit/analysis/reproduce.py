@@ -615,8 +615,8 @@ def _number(value, digits=2):
     return '–' if value is None else f'{value:.{digits}f}'
 
 
-def _millions(value):
-    return '–' if value is None else f'{value / 1e6:.1f}'
+def _millions(value, digits=1):
+    return '–' if value is None else f'{value / 1e6:.{digits}f}'
 
 
 def report(table: str, rows: Sequence[PaperRow], work_root: str,
@@ -651,7 +651,7 @@ def report(table: str, rows: Sequence[PaperRow], work_root: str,
                 f'| {index} | {row.label} | `{row.config_name}` | {metric} '
                 f'| {"–" if paper is None else paper} | {ours_cell} | '
                 f'{"–" if diff is None else f"{diff:+.2f}"}{mark} | '
-                f'{_millions(row.paper_params)} / {_millions(count)} | '
+                f'{_millions(row.paper_params)} / {_millions(count, 2)} | '
                 f'{status} |')
     lines += ['', ', '.join(f'{n} {s}' for s, n in counts.items() if n)
               + f' (of {len(rows)} rows).']
@@ -668,15 +668,13 @@ def report(table: str, rows: Sequence[PaperRow], work_root: str,
 
 def list_tables(tables: Dict[str, List[PaperRow]],
                 table: Optional[str] = None) -> str:
-    """Every table with its number of rows, or the rows of one table."""
-    if table is None:
-        width = max(len(name) for name in tables)
-        return '\n'.join(
-            f'{name:<{width}}  {table_slug(name):<18} {len(rows):>3} rows'
-            for name, rows in tables.items()) + '\n'
-    lines = [f'{table} ({table_slug(table)})']
-    for index, row in enumerate(tables[table], 1):
-        metrics = ', '.join(f'{k} {v}' for k, v in row.metrics.items())
-        lines.append(f'{index:>3}. {row.label}  [{row.config_name}]  '
-                     f'{metrics}')
+    """Every table (or one) with its rows: label, config and metrics."""
+    lines = []
+    for name in [table] if table else tables:
+        rows = tables[name]
+        lines.append(f'{name} ({table_slug(name)}, {len(rows)} rows)')
+        for index, row in enumerate(rows, 1):
+            metrics = ', '.join(f'{k} {v}' for k, v in row.metrics.items())
+            lines.append(f'{index:>4}. {row.label}  [{row.config_name}]  '
+                         f'{metrics or "no result"}')
     return '\n'.join(lines) + '\n'
