@@ -8,7 +8,9 @@ model = dict(
     backbone=dict(
         arch='large',
         depths=(2, 2, 14, 2),
-        drop_path_rate=0.3,  # official dense configs: 0.3 for M and L
+        # 0.3 as the official Cityscapes and detection configs for M and L
+        # (the official ADE20K ones inherit a base missing from the repo)
+        drop_path_rate=0.3,
         init_cfg=dict(checkpoint='pretrain/hlg_large.pth')),
     decode_head=dict(in_channels=[128, 256, 512, 1024]),
     auxiliary_head=dict(in_channels=512))
