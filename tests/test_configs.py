@@ -174,17 +174,9 @@ SETR_PRETRAINED = {
     'setr/setr_vit-b-deit-mla_8xb2-160k_ade20k-512x512.py': 384,
     'setr/setr_beit-l-pup_8xb1-40k_cityscapes-768x768.py': 224,
 }
-# mmseg's BEiT resizes its relative position tables with scipy's interp2d,
-# which SciPy 1.14 removed
-BEIT_RESIZE = pytest.mark.xfail(
-    raises=NotImplementedError, strict=True,
-    reason="mmseg's BEiT resizes position tables with scipy.interp2d")
 
 
-@pytest.mark.parametrize('path', [
-    pytest.param(path, marks=BEIT_RESIZE if 'beit' in path else ())
-    for path in SETR_PRETRAINED
-])
+@pytest.mark.parametrize('path', SETR_PRETRAINED)
 def test_pretrained_encoder_fills_the_setr_backbone(path, tmp_path):
     """A converted ViT / DeiT / BEiT file (every tensor 0.25, at the
     pre-training resolution) fills every backbone parameter of the SETR

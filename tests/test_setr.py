@@ -109,7 +109,11 @@ def test_tta_pipelines_use_the_official_ratios(tmp_path):
         np.random.randint(0, 256, (600, 800, 3), np.uint8))
     cv2.imwrite(str(tmp_path / 'seg.png'), np.ones((600, 800), np.uint8))
     for name, short_sides in (
-        ('setr_vit-l-pup_8xb2-160k_ade20k-512x512.py', (256, 384, 512)),
+        # the official ADE20K _MS configs: Naive and MLA 0.5-1.0, PUP
+        # 0.5-1.75 of the test scale (2048, 512)
+        ('setr_vit-l-naive_8xb2-160k_ade20k-512x512.py', (256, 384, 512)),
+        ('setr_vit-l-pup_8xb2-160k_ade20k-512x512.py', (256, 384, 512, 640,
+                                                        768, 896)),
         ('setr_vit-l-pup_8xb1-40k_cityscapes-768x768.py', (512, 768, 1025,
                                                            1281, 1537, 1793)),
     ):

@@ -1,5 +1,6 @@
 """Random numbers of each training iteration that a resumed run draws
 again."""
+import logging
 import random
 
 import numpy as np
@@ -57,7 +58,7 @@ class IterationSeedHook(Hook):
                 'so the augmentations from here on differ from an '
                 'uninterrupted run (model, optimizer and the dropout of each '
                 'iteration do not). Use num_workers >= 1 for an exact '
-                'resume.', logger='current', level='WARNING')
+                'resume.', logger='current', level=logging.WARNING)
 
     def before_train_iter(self, runner, batch_idx: int,
                           data_batch=None) -> None:
