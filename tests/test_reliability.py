@@ -33,8 +33,9 @@ from mmhvit.engine import (ConfigError, NonFiniteLossHook, PreemptionHook,
                            PreflightCheckHook, WorkDirLockHook,
                            latest_checkpoint, load_config)
 from mmhvit.engine.hooks import (ATOMIC_BACKEND_ARGS, AtomicLocalBackend,
-                                 NoRoomError, WorkDirInUseError,
-                                 checkpoint_hook, lock_work_dir)
+                                 IterationSeedHook, NoRoomError,
+                                 WorkDirInUseError, checkpoint_hook,
+                                 iteration_seed_hook, lock_work_dir)
 from mmhvit.engine.runner import SAFETY_HOOKS, warn_only_determinism_on_cuda
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
@@ -135,7 +136,7 @@ def toy_runner(work_dir, max_iters, model=None, dataset=None, num_workers=0,
             dataset=dataset or ToyDataset(), batch_size=2,
             num_workers=num_workers, persistent_workers=num_workers > 0,
             sampler=dict(type='DefaultSampler', shuffle=False)),
-        load_from=load_from, resume=resume,
+        load_from=load_from, resume=resume, randomness=dict(seed=0),
         optim_wrapper=dict(optimizer=dict(type='SGD', lr=0.1)),
         train_cfg=dict(by_epoch=False, max_iters=max_iters),
         default_hooks=dict(checkpoint=dict(
@@ -522,3 +523,39 @@ def test_deterministic_mode_warns_for_cuda_kernels_without_one(
     finally:
         torch.use_deterministic_algorithms(previous[0],
                                            warn_only=previous[1])
+
+
+def test_seeds_follow_the_iteration_and_a_resume_without_workers_warns(
+        tmp_path, monkeypatch):
+    """``IterationSeedHook`` seeds each iteration from (seed, iteration,
+    rank): the numbers drawn in an iteration do not depend on what was
+    drawn before. Resumed with ``num_workers=0``, whose pipeline shares
+    those generators, it says the augmentations will differ."""
+    draws = {}
+
+    class Recorder(Hook):
+        priority = 'LOW'  # after the seeding
+
+        def before_train_iter(self, runner, batch_idx, data_batch=None):
+            draws.setdefault(runner.iter, []).append(torch.rand(3))
+
+    hooks = [IterationSeedHook(), Recorder()]
+    for run in ('a', 'b'):
+        runner = toy_runner(tmp_path / run, 2, interval=1)
+        for hook in hooks:
+            runner.register_hook(hook)
+        torch.rand(7)  # draws before training do not matter
+        runner.train()
+    for first, second in draws.values():
+        torch.testing.assert_close(first, second)
+    assert not torch.equal(draws[0][0], draws[1][0])
+    logged = []
+    monkeypatch.setattr(iteration_seed_hook, 'print_log',
+                        lambda message, **kwargs: logged.append(message))
+    resumed = toy_runner(tmp_path / 'a', 3, interval=1, resume=True,
+                         load_from=str(tmp_path / 'a' / 'iter_2.pth'))
+    resumed.register_hook(IterationSeedHook())
+    resumed.train()
+    assert len(logged) == 1 and logged[0].startswith(
+        'Resuming with train_dataloader.num_workers=0: the data pipeline '
+        "draws from the main process's random generators")
