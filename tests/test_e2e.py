@@ -63,7 +63,10 @@ FAMILIES = {
         seg_heads="""
     decode_head=dict(in_channels=[16, 32, 32, 64], channels=32),
     auxiliary_head=dict(in_channels=32, channels=16),
-"""),
+""",
+        # 19 classes and dropout in both heads: 30 iterations at 2e-3 left
+        # the loss at 0.81 of its start
+        lr=4e-3),
 }
 COMMON = """
 randomness = dict(seed=0, deterministic=True)
@@ -106,7 +109,7 @@ val_dataloader = dict(batch_size=2, num_workers=2, persistent_workers=True,
                       dataset=dict(data_root=data_root,
                                    pipeline=test_pipeline))
 test_dataloader = val_dataloader
-optim_wrapper = dict(optimizer=dict(lr=2e-3))
+optim_wrapper = dict(optimizer=dict(lr={lr}))
 param_scheduler = [dict(type='PolyLR', power=0.9, begin=0, end={iters},
                         by_epoch=False)]
 train_cfg = dict(max_iters={iters}, val_interval={iters})
@@ -268,6 +271,7 @@ def seg_config(tmp_path, datasets, iters, ckpt_interval, family='hat_net'):
             num_classes=150 if data == 'ade20k' else 19,
             backbone=BACKBONE.format(arch=family['arch']),
             heads=family.get('seg_heads', FPN_HEADS), iters=iters,
+            lr=family.get('lr', 2e-3),
             ckpt_interval=ckpt_interval, common=COMMON))
 
 
