@@ -31,7 +31,6 @@ from ..layers import WindowGrid, pad_to_multiple, real_positions
 from .base import (PyramidBackbone, check_per_stage, drop_path_rates,
                    resolve_arch)
 
-
 # Attention on NCHW maps through SDPA. Channels are head-major,
 # ``(num_heads, head_dim)``: a map splits into heads by a view. Maps of
 # any size work: where windows need a map divisible by their size, it is
