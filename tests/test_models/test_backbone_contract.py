@@ -80,6 +80,22 @@ def test_an_image_gets_the_same_maps_whatever_its_batch(name):
 
 
 @pytest.mark.parametrize('name', list(BACKBONES))
+def test_channels_last_inputs_give_the_same_contiguous_maps(name):
+    """An input in channels-last memory (``model.to(memory_format=...)``,
+    a common GPU speed-up) gives the maps of the NCHW input, still NCHW in
+    memory for mmcv's ops (convolutions pass the input's format on)."""
+    torch.manual_seed(0)
+    model = build(name).eval()
+    images = torch.rand(2, 3, 64, 96)
+    with torch.no_grad():
+        plain = model(images)
+        outs = model(images.contiguous(memory_format=torch.channels_last))
+    for out, reference in zip(outs, plain):
+        assert out.is_contiguous()
+        torch.testing.assert_close(out, reference, rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize('name', list(BACKBONES))
 def test_out_indices_select_and_are_checked(name):
     model = build(name, out_indices=(1, -1)).eval()
     with torch.no_grad():

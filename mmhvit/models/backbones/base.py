@@ -184,12 +184,14 @@ class PyramidBackbone(BaseModule):
             freeze(module)
 
     def forward_stages(self, x):
-        """Run ``self.stages`` in turn; the outputs of ``out_indices``."""
+        """Run ``self.stages`` in turn; the outputs of ``out_indices``, in
+        NCHW memory whatever the input's (convolutions pass a channels-last
+        input's format on, and mmcv's ops read the memory as NCHW)."""
         outs = []
         for i, stage in enumerate(self.stages):
             x = stage(x)
             if i in self.out_indices:
-                outs.append(x)
+                outs.append(x.contiguous())
         return tuple(outs)
 
     def train(self, mode: bool = True):
