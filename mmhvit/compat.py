@@ -128,7 +128,7 @@ _mmengine_serialize_data = BaseDataset._serialize_data
 def serialize_data(self):
     """``BaseDataset._serialize_data``; a named error without samples."""
     if not self.data_list:
-        from .datasets.validation import SampleError, no_samples
+        from .checks import SampleError, no_samples
         raise SampleError(no_samples(self))
     return _mmengine_serialize_data(self)
 

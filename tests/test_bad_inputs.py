@@ -26,14 +26,15 @@ from mmengine.registry import init_default_scope
 from torch import nn
 
 from mmhvit import compat
+from mmhvit.checks import (ConfigError, SampleError, check_channels,
+                           check_checkpoint_paths,
+                           check_checkpointing_under_ddp,
+                           check_coco_annotations, check_data_paths,
+                           check_data_preprocessor, check_dataset,
+                           check_loaded_from, check_num_classes, check_tested,
+                           install_forward_checks)
 from mmhvit.datasets import (CheckedLoadImageFromFile,
                              CheckedLoadSegAnnotations, make_ade20k)
-from mmhvit.datasets.validation import (SampleError, check_coco_annotations,
-                                        check_data_paths, check_dataset)
-from mmhvit.engine import (ConfigError, check_checkpointing_under_ddp,
-                           check_num_classes, install_forward_checks)
-from mmhvit.engine.checkpoint_checks import check_loaded_from, check_tested
-from mmhvit.engine.checks import check_channels, check_data_preprocessor
 from mmhvit.engine.runner import use_torch_syncbn_on_one_process
 from mmhvit.models import PVTHAFA, ClusTR, HATNet
 from mmhvit.models.layers import TokenClusterer, dpc_knn, kmeans
@@ -277,7 +278,7 @@ def test_reentrant_checkpointing_under_ddp_with_unused_parameters():
         embed_dims=16, depths=(1, 1, 1, 1), num_heads=(1, 1, 1, 1),
         window_size=2, with_cp=True)
     wrapper = mock.Mock(module=holder, find_unused_parameters=True)
-    with mock.patch('mmhvit.engine.checks.is_model_wrapper',
+    with mock.patch('mmhvit.checks.model.is_model_wrapper',
                     return_value=True):
         with pytest.raises(ConfigError, match=re.escape(
                 "with_cp=True in 4 blocks from outside mmhvit, e.g. "
@@ -433,6 +434,20 @@ def test_tested_checkpoint_of_another_number_of_classes(tmp_path):
             '1), model (150, 32, 1, 1), decode_head.conv_seg.bias: checkpoint '
             '(6,), model (150,)), 0 of the model absent')):
         check_tested(build(SEG), path, 0.9)
+
+
+def test_missing_pretrained_checkpoint_names_the_config_that_writes_it(
+        monkeypatch):
+    monkeypatch.chdir(ROOT)
+    cfg = Config.fromfile('configs/clustr/'
+                          'fpn_clustr-tiny_8xb2-80k_ade20k-512x512.py')
+    with pytest.raises(FileNotFoundError, match=re.escape(
+            'model.backbone.init_cfg.checkpoint work_dirs/clustr-tiny_8xb128-'
+            '100e_in1k/epoch_100.pth does not exist. It is a checkpoint that '
+            'training the config clustr-tiny_8xb128-100e_in1k.py writes '
+            '(`python tools/train.py configs/clustr/clustr-tiny_8xb128-100e_'
+            'in1k.py`')):
+        check_checkpoint_paths(cfg)
 
 
 # -- data ---------------------------------------------------------------------
@@ -791,6 +806,35 @@ def test_catalogue_lists_every_test():
             defined |= set(re.findall(r'^def (test_\w+)', f.read(),
                                       flags=re.MULTILINE))
     assert names <= defined, names - defined
+
+
+def test_every_check_names_its_row():
+    """mmhvit.checks is the one home of the checks: each of its check_*
+    functions names the docs/errors.md rows it produces, and they exist."""
+    import importlib
+    import inspect
+    import pkgutil
+
+    import mmhvit.checks
+    with open(osp.join(ROOT, 'docs', 'errors.md')) as f:
+        rows = {int(n) for n in re.findall(r'^\| (\d+) \|', f.read(),
+                                           flags=re.MULTILINE)}
+    checks = []
+    for info in pkgutil.iter_modules(mmhvit.checks.__path__):
+        module = importlib.import_module(f'mmhvit.checks.{info.name}')
+        checks += [(name, obj) for name, obj in vars(module).items()
+                   if name.startswith('check_') and inspect.isfunction(obj)
+                   and obj.__module__ == module.__name__]
+    assert len(checks) >= 25
+    for name, function in checks:
+        cited = re.match(r'errors\.md (?:rows?|row) ([\d, and-]+)',
+                         function.__doc__ or '')
+        assert cited, f'{name} names no errors.md row'
+        numbers = set()
+        for part in re.findall(r'\d+(?:-\d+)?', cited.group(1)):
+            first, _, last = part.partition('-')
+            numbers |= set(range(int(first), int(last or first) + 1))
+        assert numbers and numbers <= rows, (name, numbers - rows)
 
 
 def test_install_stops_when_the_disk_is_short(tmp_path):

@@ -11,7 +11,7 @@ import cv2
 import numpy as np
 import pytest
 
-from mmhvit.datasets import label_scan as scan_labels
+from mmhvit.checks import label_scan as scan_labels
 from mmhvit.utils import collect_env as check_env
 from custom_data import ROOT, TEMPLATES, make_custom_seg
 

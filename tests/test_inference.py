@@ -26,8 +26,8 @@ from mmseg.apis import MMSegInferencer
 
 from mmhvit.apis import (build_inferencer, check_checkpoint, collect_images,
                          infer_image, inference, load_inference_config)
+from mmhvit.checks import SampleError
 from mmhvit.datasets import SHAPE_CLASSES, make_ade20k, make_coco
-from mmhvit.datasets.validation import SampleError
 from custom_data import (DET_TEST_PIPELINE, NUM_SHAPES, ROOT, TINY_BACKBONE,
                          make_custom_cls, make_custom_det, write_tiny_config)
 

@@ -7,7 +7,7 @@
 import argparse
 
 from mmhvit import compat
-from mmhvit.datasets.validation import check_data_paths
+from mmhvit.checks import check_data_paths
 from mmhvit.engine import (add_runtime_args, build_runner,
                            enable_visualization, load_config,
                            release_process_group)

@@ -10,9 +10,8 @@ import torch
 from mmengine.logging import print_log
 
 from mmhvit import compat
-from mmhvit.datasets.validation import check_data_paths
-from mmhvit.engine import (add_runtime_args, build_runner,
-                           check_checkpoint_paths, latest_checkpoint,
+from mmhvit.checks import check_checkpoint_paths, check_data_paths
+from mmhvit.engine import (add_runtime_args, build_runner, latest_checkpoint,
                            load_config, release_process_group)
 from mmhvit.engine.hooks import lock_work_dir
 

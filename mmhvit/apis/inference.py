@@ -32,9 +32,8 @@ import torch
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
 
-from mmhvit.datasets.validation import check_image
-from mmhvit.engine.cfg_options import merge_cfg_options
-from mmhvit.engine.checkpoint_checks import check_tested
+from mmhvit.checks import check_tested, merge_cfg_options
+from mmhvit.checks.samples import check_image
 
 #: default_scope -> (task, upstream inferencer, its checkpoint argument)
 INFERENCERS = {

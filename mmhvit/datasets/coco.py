@@ -2,8 +2,8 @@
 from mmdet.datasets import CocoDataset
 from mmdet.datasets.api_wrappers import COCO
 
+from mmhvit.checks.coco import check_coco_classes, check_coco_content
 from mmhvit.registry import DATASETS
-from .validation import check_coco_classes, check_coco_content
 
 
 class CheckedCOCO(COCO):

@@ -4,9 +4,9 @@ mmhvit's base pipelines (``configs/_base_/datasets/``) use them, so the
 checks run wherever the pipeline runs: in the main process or in any number
 of (persistent) data-loader workers, under ``tools/train.py``, ``mim`` or a
 plain ``Runner.from_cfg``. A failing sample raises
-:class:`~mmhvit.datasets.validation.SampleError` naming its file; through a
-worker, torch re-raises it in the main process with the same type and
-message.
+:class:`~mmhvit.checks.SampleError` naming its file (the checks are those of
+:mod:`mmhvit.checks.samples`); through a worker, torch re-raises it in the
+main process with the same type and message.
 
 Training pipelines load with :class:`CheckedLoadImageFromFile` and
 :class:`CheckedLoadSegAnnotations`. Test pipelines keep the upstream loaders,
@@ -15,49 +15,15 @@ whose type names the upstream inferencers look for and replace
 and check labels with :class:`CheckSegLabels`, which passes samples without
 labels (an inferencer's) through.
 """
-import contextlib
-import os
-import sys
-import tempfile
-from typing import Iterator, List, Optional
+from typing import Optional
 
 from mmcv.transforms import BaseTransform, LoadImageFromFile
 from mmseg.datasets.transforms import LoadAnnotations
 
+from mmhvit.checks.samples import (check_decoder_messages, check_image,
+                                   check_label_encoding, check_seg_labels,
+                                   file_head, loading_error, native_stderr)
 from mmhvit.registry import TRANSFORMS
-from .validation import (SampleError, check_decoder_messages, check_image,
-                         check_label_encoding, check_seg_labels)
-
-
-def _named(error: Exception, what: str, path) -> SampleError:
-    return SampleError(f'Cannot load {what} {path}: {type(error).__name__}: '
-                       f'{error}. Fix or remove the file.')
-
-
-@contextlib.contextmanager
-def _native_stderr() -> Iterator[List[str]]:
-    """The lines C libraries (libjpeg, libpng) write to file descriptor 2
-    meanwhile, which they print instead of raising; passed on to stderr
-    afterwards. Without a usable descriptor 2 nothing is collected."""
-    lines: List[str] = []
-    try:
-        saved = os.dup(2)
-    except OSError:
-        yield lines
-        return
-    with tempfile.TemporaryFile() as capture:
-        sys.stderr.flush()
-        os.dup2(capture.fileno(), 2)
-        try:
-            yield lines
-        finally:
-            sys.stderr.flush()
-            os.dup2(saved, 2)
-            os.close(saved)
-            capture.seek(0)
-            text = capture.read()
-            os.write(2, text)
-            lines += text.decode(errors='replace').splitlines()
 
 
 @TRANSFORMS.register_module()
@@ -76,10 +42,10 @@ class CheckedLoadImageFromFile(LoadImageFromFile):
     def transform(self, results: dict) -> Optional[dict]:
         path = results.get('img_path')
         try:
-            with _native_stderr() as messages:
+            with native_stderr() as messages:
                 loaded = super().transform(results)
         except Exception as error:
-            raise _named(error, 'image', path) from error
+            raise loading_error(error, 'image', path) from error
         check_decoder_messages(messages, path)
         if loaded is not None:  # None: ignore_empty and a missing file
             annotated = (results['height'], results['width']) if {
@@ -114,24 +80,15 @@ class CheckedLoadSegAnnotations(LoadAnnotations):
 
     def _load_seg_map(self, results: dict) -> None:
         path = results.get('seg_map_path')
-        check_label_encoding(_head(path), path)
+        check_label_encoding(file_head(path), path)
         try:
             super()._load_seg_map(results)
         except Exception as error:
-            raise _named(error, 'segmentation label', path) from error
+            raise loading_error(error, 'segmentation label',
+                                path) from error
         check_seg_labels(results['gt_seg_map'], path,
                          results.get('ori_shape'), self.num_classes,
                          self.ignore_index, results.get('reduce_zero_label'))
-
-
-def _head(path) -> bytes:
-    """The first bytes of a local file; empty for other storage, or when
-    it cannot be read (the loader then names the file)."""
-    try:
-        with open(path, 'rb') as f:
-            return f.read(4)
-    except (OSError, TypeError):
-        return b''
 
 
 @TRANSFORMS.register_module()

@@ -1,13 +1,9 @@
 """What ``tools/train.py`` and ``tools/test.py`` share: the common options,
-loading the config they name, building the runner (with mmhvit's safety
-hooks for configs that do not name them) and finding the checkpoint to
-resume from."""
+loading the config they name and building the runner (with mmhvit's safety
+hooks for configs that do not name them)."""
 import argparse
-import glob
-import logging
 import os
 import os.path as osp
-from typing import Optional
 
 import torch
 from mmengine.config import Config
@@ -15,8 +11,7 @@ from mmengine.logging import print_log
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
-from mmhvit.utils import local_checkpoint_missing, missing_checkpoint_message
-from .cfg_options import CfgOptionsAction, merge_cfg_options
+from mmhvit.checks import CfgOptionsAction, merge_cfg_options
 
 
 def add_runtime_args(parser: argparse.ArgumentParser) -> None:
@@ -91,35 +86,6 @@ def add_safety_hooks(cfg: Config) -> None:
                   logger='current')
 
 
-def check_checkpoint_paths(cfg: Config) -> None:
-    """Every local checkpoint a ``Pretrained`` ``init_cfg`` of the model
-    names exists.
-
-    Raises:
-        FileNotFoundError: naming the setting, the file and, for a file of
-            ``work_dirs/``, the config whose training writes it.
-    """
-    for key, path in _pretrained_checkpoints(cfg.get('model'), 'model'):
-        if local_checkpoint_missing(path):
-            raise FileNotFoundError(missing_checkpoint_message(path, key))
-
-
-def _pretrained_checkpoints(node, key):
-    """``(config key, checkpoint)`` of the ``Pretrained`` init_cfgs below
-    ``node``."""
-    if isinstance(node, dict):
-        init_cfg = node.get('init_cfg')
-        if isinstance(init_cfg, dict) and init_cfg.get(
-                'type') == 'Pretrained':
-            yield f'{key}.init_cfg.checkpoint', init_cfg.get('checkpoint')
-        for name, child in node.items():
-            if name != 'init_cfg':
-                yield from _pretrained_checkpoints(child, f'{key}.{name}')
-    elif isinstance(node, (list, tuple)):
-        for i, child in enumerate(node):
-            yield from _pretrained_checkpoints(child, f'{key}[{i}]')
-
-
 def release_process_group() -> None:
     """Destroy the distributed process group, if any, at the end of a
     finished run. Left to interpreter shutdown, gloo's worker threads can
@@ -167,32 +133,6 @@ def _replace_type(node, old: str, new: str) -> int:
     if isinstance(node, (list, tuple)):
         return sum(_replace_type(v, old, new) for v in node)
     return 0
-
-
-def latest_checkpoint(work_dir: str) -> Optional[str]:
-    """The checkpoint ``--resume`` without a value continues from.
-
-    The one ``last_checkpoint`` names when it is there; otherwise (the
-    file is missing, empty, or names a checkpoint that ``max_keep_ckpts``
-    removed) the newest ``iter_*.pth`` / ``epoch_*.pth`` of ``work_dir``,
-    with a warning; None when there is none. Checkpoints are written
-    atomically (``mmhvit.compat``), so every one found is complete.
-    """
-    pointer = osp.join(work_dir, 'last_checkpoint')
-    named = ''
-    if osp.isfile(pointer):
-        with open(pointer) as f:
-            named = f.read().strip()
-        if named and osp.isfile(named):
-            return named
-    found = glob.glob(osp.join(work_dir, 'iter_*.pth')) + glob.glob(
-        osp.join(work_dir, 'epoch_*.pth'))
-    newest = max(found, key=osp.getmtime, default=None)
-    if newest:
-        print_log(f'{pointer} is missing or names a missing file '
-                  f'({named!r}); resuming from the newest checkpoint '
-                  f'{newest}.', logger='current', level=logging.WARNING)
-    return newest
 
 
 def setup_launcher(cfg: Config) -> None:

@@ -1,7 +1,9 @@
 """The bottom layer of mmhvit: what every other package may use."""
 from .errors import ConfigError
-from .paths import local_checkpoint_missing, missing_checkpoint_message
+from .paths import (latest_checkpoint, local_checkpoint_missing,
+                    missing_checkpoint_message)
 
 __all__ = [
-    'ConfigError', 'local_checkpoint_missing', 'missing_checkpoint_message'
+    'ConfigError', 'latest_checkpoint', 'local_checkpoint_missing',
+    'missing_checkpoint_message'
 ]

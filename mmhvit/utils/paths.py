@@ -1,7 +1,11 @@
-"""Messages about files a config names that are not there."""
+"""Files a config names or a run writes: messages about those that are
+not there, and the checkpoint a resumed run continues from."""
 import glob
+import logging
 import os.path as osp
 from typing import Optional
+
+from mmengine.logging import print_log
 
 
 def missing_checkpoint_message(path: str, key: str = 'checkpoint') -> str:
@@ -39,3 +43,29 @@ def local_checkpoint_missing(path) -> Optional[bool]:
     if not isinstance(path, str) or '://' in path:
         return None
     return not osp.isfile(osp.expanduser(path))
+
+
+def latest_checkpoint(work_dir: str) -> Optional[str]:
+    """The checkpoint ``--resume`` without a value continues from.
+
+    The one ``last_checkpoint`` names when it is there; otherwise (the
+    file is missing, empty, or names a checkpoint that ``max_keep_ckpts``
+    removed) the newest ``iter_*.pth`` / ``epoch_*.pth`` of ``work_dir``,
+    with a warning; None when there is none. Checkpoints are written
+    atomically (``mmhvit.compat``), so every one found is complete.
+    """
+    pointer = osp.join(work_dir, 'last_checkpoint')
+    named = ''
+    if osp.isfile(pointer):
+        with open(pointer) as f:
+            named = f.read().strip()
+        if named and osp.isfile(named):
+            return named
+    found = glob.glob(osp.join(work_dir, 'iter_*.pth')) + glob.glob(
+        osp.join(work_dir, 'epoch_*.pth'))
+    newest = max(found, key=osp.getmtime, default=None)
+    if newest:
+        print_log(f'{pointer} is missing or names a missing file '
+                  f'({named!r}); resuming from the newest checkpoint '
+                  f'{newest}.', logger='current', level=logging.WARNING)
+    return newest

@@ -5,10 +5,9 @@ mmhvit's loader or any other)."""
 import pytest
 import torch
 
+from mmhvit.checks import check_pretrained, snapshot_pretrained
 from mmhvit.models import PVTHAFA, HATNet
 from mmhvit.models.utils import load_pretrained
-from mmhvit.models.utils.checkpoint import (check_pretrained,
-                                            snapshot_pretrained)
 from reference.hat_net_reference import ARCHS, random_official_state_dict
 
 

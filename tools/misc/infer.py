@@ -27,8 +27,7 @@ import torch
 from mmhvit import compat
 from mmhvit.apis import (build_inferencer, check_checkpoint, collect_images,
                          infer_image, load_inference_config)
-from mmhvit.datasets.validation import SampleError
-from mmhvit.engine.cfg_options import CfgOptionsAction
+from mmhvit.checks import CfgOptionsAction, SampleError
 
 
 def parse_args():

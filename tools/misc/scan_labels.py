@@ -26,14 +26,14 @@ the label training sees (after ``reduce_zero_label`` and the dataset's
   disagree.
 
 Exit status 1 when an error is flagged. The scan itself is
-:mod:`mmhvit.datasets.label_scan`.
+:mod:`mmhvit.checks.label_scan`.
 """
 import argparse
 import os.path as osp
 
-from mmhvit.datasets.label_scan import (count_labels, find_problems,
-                                        labels_from_config, labels_from_dir,
-                                        plural, table)
+from mmhvit.checks.label_scan import (count_labels, find_problems,
+                                      labels_from_config, labels_from_dir,
+                                      plural, table)
 
 
 def parse_args():

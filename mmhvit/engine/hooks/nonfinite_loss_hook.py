@@ -7,8 +7,8 @@ from mmengine.dist import all_reduce, barrier
 from mmengine.hooks import Hook
 from mmengine.logging import print_log
 
+from mmhvit.checks import unwrap
 from mmhvit.registry import HOOKS
-from ..checks import unwrap
 from .checkpoint_hook import ATOMIC_BACKEND_ARGS
 
 

@@ -12,7 +12,7 @@ from mmengine.hooks import Hook
 from mmengine.logging import print_log
 
 from mmhvit.registry import HOOKS
-from ..runner import latest_checkpoint
+from mmhvit.utils import latest_checkpoint
 from .checkpoint_hook import ATOMIC_BACKEND_ARGS
 
 #: Exit status of a run stopped by SIGTERM (128 + 15, what schedulers see

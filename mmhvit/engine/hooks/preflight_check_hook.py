@@ -1,13 +1,15 @@
 """Checks of a run before its first iteration, with named errors."""
 from mmengine.hooks import Hook
 
-from mmhvit.datasets.validation import check_dataset
+from mmhvit.checks.checkpoint import (check_checkpoint_file, check_loaded_from,
+                                      check_pretrained, check_resumable,
+                                      check_tested, resume_target,
+                                      snapshot_pretrained)
+from mmhvit.checks.datasets import check_dataset
+from mmhvit.checks.model import (check_checkpointing_under_ddp,
+                                 check_data_preprocessor, check_num_classes,
+                                 install_forward_checks, unwrap)
 from mmhvit.registry import HOOKS
-from ...models.utils.checkpoint import check_pretrained, snapshot_pretrained
-from ..checkpoint_checks import (check_checkpoint_file, check_loaded_from,
-                                 check_resumable, check_tested, resume_target)
-from ..checks import (check_checkpointing_under_ddp, check_data_preprocessor,
-                      check_num_classes, install_forward_checks, unwrap)
 
 
 @HOOKS.register_module()
@@ -32,9 +34,10 @@ class PreflightCheckHook(Hook):
     tensor of another shape. Both install the forward checks of channels
     and input sizes (:func:`install_forward_checks`).
 
-    The checks of each sample's files and labels are part of the data
-    pipelines (:mod:`mmhvit.datasets.transforms`), so they run in the data
-    workers too. mmhvit's base runtimes (``configs/_base_/runtimes/``) list
+    The checks are those of :mod:`mmhvit.checks`. The checks of each
+    sample's files and labels are part of the data pipelines
+    (:mod:`mmhvit.datasets.transforms`), so they run in the data workers
+    too. mmhvit's base runtimes (``configs/_base_/runtimes/``) list
     this hook in ``custom_hooks``.
 
     Args:

@@ -1,6 +1,6 @@
 """Options shared by every mmhvit pyramid backbone."""
 import math
-from typing import Dict, List, Sequence, Union
+from typing import Dict, List, Sequence
 
 from mmengine.model import BaseModule
 from mmengine.model.weight_init import (constant_init, normal_init,
@@ -8,44 +8,9 @@ from mmengine.model.weight_init import (constant_init, normal_init,
 from torch import nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
+from mmhvit.checks.model import (MIN_LOADED_RATIO, check_frozen_stages,
+                                 check_init_cfg, check_out_indices)
 from ..utils import load_pretrained
-from ..utils.checkpoint import MIN_LOADED_RATIO
-
-
-def resolve_arch(arch: Union[str, Dict], arch_zoo: Dict[str, Dict],
-                 model_name: str) -> Dict:
-    """Return the settings of ``arch``: a name of ``arch_zoo`` or a dict
-    with the keys of the zoo's entries.
-
-    Raises:
-        ValueError: on an unknown name or a dict missing required keys.
-    """
-    required_keys = next(iter(arch_zoo.values())).keys()
-    if isinstance(arch, str):
-        key = arch.lower()
-        if key not in arch_zoo:
-            raise ValueError(
-                f'Unknown {model_name} arch {arch!r}; choose one of '
-                f'{sorted(arch_zoo)} or pass a dict with keys '
-                f'{sorted(required_keys)}.')
-        return dict(arch_zoo[key])
-    if not isinstance(arch, dict):
-        raise TypeError(f'{model_name} arch must be a str or a dict, '
-                        f'got {type(arch).__name__}.')
-    missing = set(required_keys) - set(arch)
-    if missing:
-        raise ValueError(f'Custom {model_name} arch misses keys '
-                         f'{sorted(missing)}.')
-    return dict(arch)
-
-
-def check_per_stage(name: str, values: Sequence, num_stages: int) -> List:
-    """Check that a per-stage setting has one entry per stage."""
-    values = list(values)
-    if len(values) != num_stages:
-        raise ValueError(f'{name} needs one value per stage ({num_stages}), '
-                         f'got {values}.')
-    return values
 
 
 def drop_path_rates(rate: float, depths: Sequence[int]) -> List[List[float]]:
@@ -55,35 +20,6 @@ def drop_path_rates(rate: float, depths: Sequence[int]) -> List[List[float]]:
     rates = [rate * i / max(total - 1, 1) for i in range(total)]
     return [rates[sum(depths[:i]):sum(depths[:i + 1])]
             for i in range(len(depths))]
-
-
-def check_out_indices(out_indices, num_stages: int) -> tuple:
-    """``out_indices`` as non-negative stage indices, checked."""
-    if isinstance(out_indices, int):
-        out_indices = [out_indices]
-    indices = []
-    for index in out_indices:
-        if not -num_stages <= index < num_stages:
-            raise ValueError(
-                f'out_indices {tuple(out_indices)} out of range: this '
-                f'backbone has {num_stages} stages (0..{num_stages - 1}).')
-        indices.append(index % num_stages)
-    return tuple(indices)
-
-
-def check_init_cfg(init_cfg) -> None:
-    """A ``Pretrained`` ``init_cfg`` names a checkpoint and, optionally, a
-    ``min_loaded_ratio`` in [0, 1]."""
-    if not (isinstance(init_cfg, dict)
-            and init_cfg.get('type') == 'Pretrained'):
-        return
-    if not init_cfg.get('checkpoint'):
-        raise ValueError(f"init_cfg {init_cfg} of type 'Pretrained' needs a "
-                         "'checkpoint' (path or URL).")
-    ratio = init_cfg.get('min_loaded_ratio', MIN_LOADED_RATIO)
-    if not 0 <= ratio <= 1:
-        raise ValueError(f'init_cfg.min_loaded_ratio must be in [0, 1], got '
-                         f'{ratio}.')
 
 
 def freeze(module: nn.Module) -> None:
@@ -141,9 +77,7 @@ class PyramidBackbone(BaseModule):
                  init_cfg=None):
         super().__init__(init_cfg=init_cfg)
         check_init_cfg(init_cfg)
-        if not -1 <= frozen_stages <= num_stages:
-            raise ValueError(f'frozen_stages must be in [-1, {num_stages}], '
-                             f'got {frozen_stages}.')
+        check_frozen_stages(frozen_stages, num_stages)
         self.out_indices = check_out_indices(out_indices, num_stages)
         self.num_stages = num_stages
         self.frozen_stages = frozen_stages

@@ -55,12 +55,12 @@ from mmengine.model import BaseModule, ModuleList
 from mmseg.models.backbones.mit import MixFFN
 from torch import nn
 
+from mmhvit.checks.model import check_per_stage, resolve_arch
 from mmhvit.registry import MODELS
 from ..layers import (TokenClusterer, heads_to_tokens, importance_weight,
                       merge_tokens, one_image_at_a_time_in_eval,
                       tokens_to_heads)
-from .base import (PyramidBackbone, check_per_stage, drop_path_rates,
-                   init_pvt_weights, resolve_arch)
+from .base import PyramidBackbone, drop_path_rates, init_pvt_weights
 
 
 def knn_attention(q, k, v, ratio, dropout_p=0.):

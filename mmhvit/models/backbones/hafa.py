@@ -57,12 +57,12 @@ from mmengine.model import BaseModule, ModuleDict, ModuleList
 from mmengine.model.weight_init import constant_init, trunc_normal_init
 from torch import nn
 
+from mmhvit.checks.model import check_per_stage, resolve_arch
 from mmhvit.registry import MODELS
 from ..layers import (TokenClusterer, TokenDict, heads_to_tokens,
                       importance_weight, map2token, merge_tokens,
                       one_image_at_a_time_in_eval, token2map, tokens_to_heads)
-from .base import (PyramidBackbone, check_per_stage, drop_path_rates, freeze,
-                   init_pvt_weights, resolve_arch)
+from .base import PyramidBackbone, drop_path_rates, freeze, init_pvt_weights
 
 AGGREGATIONS = ('laa', 'sia', 'conv')
 

@@ -26,10 +26,10 @@ from mmengine.model import BaseModule, ModuleList
 from mmengine.model.weight_init import constant_init, trunc_normal_init
 from torch import nn
 
+from mmhvit.checks.model import check_per_stage, resolve_arch
 from mmhvit.registry import MODELS
 from ..layers import WindowGrid, pad_to_multiple, real_positions
-from .base import (PyramidBackbone, check_per_stage, drop_path_rates,
-                   resolve_arch)
+from .base import PyramidBackbone, drop_path_rates
 
 # Attention on NCHW maps through SDPA. Channels are head-major,
 # ``(num_heads, head_dim)``: a map splits into heads by a view. Maps of

@@ -49,11 +49,11 @@ from mmengine.model.weight_init import constant_init, trunc_normal_init
 from mmpretrain.models.utils import LayerNorm2d
 from torch import nn
 
+from mmhvit.checks.model import check_per_stage, resolve_arch
 from mmhvit.registry import MODELS
 from ..layers import WindowGrid, heads_to_tokens, tokens_to_heads
 from ..layers.layout_cache import layout_cache
-from .base import (PyramidBackbone, check_per_stage, drop_path_rates,
-                   resolve_arch)
+from .base import PyramidBackbone, drop_path_rates
 
 
 def _mlp_stage(in_features: int, out_features: int) -> nn.Sequential:

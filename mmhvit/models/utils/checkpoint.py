@@ -5,16 +5,16 @@ scratch" by accident. :func:`load_pretrained` converts official layouts on
 the fly, loads what matches and logs how much did: loaded, missing,
 unexpected and shape-mismatched tensors. It raises when nothing matched, or
 when less than ``min_loaded_ratio`` of the module's parameters did.
-:func:`check_pretrained` applies the same threshold after training
+``mmhvit.checks.checkpoint`` applies the same threshold after training
 initialised a model, to every module with a ``Pretrained`` ``init_cfg``,
-whichever loader (mmhvit's, mmseg's, mmdet's, mmengine's) filled it.
-:func:`share_of_checkpoint` tells how much of a model a checkpoint covers
-(``tools/test.py`` refuses to score a checkpoint of another model).
+whichever loader (mmhvit's, mmseg's, mmdet's, mmengine's) filled it, with
+the matching of this module (:func:`match_state_dict`,
+:data:`PRETRAINED_LOADS`).
 """
 import logging
 import re
 import weakref
-from typing import Callable, Dict, Iterator, NamedTuple, Optional, Tuple
+from typing import Callable, Dict, NamedTuple, Optional, Tuple
 
 import torch
 from mmengine.logging import print_log
@@ -23,9 +23,6 @@ from torch import nn
 
 from mmhvit.utils import local_checkpoint_missing, missing_checkpoint_message
 from .ckpt_convert import OFFICIAL_FORMATS
-
-#: Default share of a module's parameters a ``Pretrained`` load must fill.
-MIN_LOADED_RATIO = 0.9
 
 # What to run on a checkpoint in an official layout that is not converted
 # while loading: (layout name, detector, advice)
@@ -49,9 +46,10 @@ OFFICIAL_LAYOUTS = [
      "mmseg's tools/model_converters/vit2mmseg.py"),
 ]
 
-# module -> (checkpoint, share of its parameters loaded) of its last
-# load_pretrained, which check_pretrained trusts
-_LOADED = weakref.WeakKeyDictionary()
+#: module -> (checkpoint, share of its parameters loaded) of its last
+#: :func:`load_pretrained`, which ``mmhvit.checks``' ``check_pretrained``
+#: trusts
+PRETRAINED_LOADS = weakref.WeakKeyDictionary()
 
 
 class LoadReport(NamedTuple):
@@ -156,115 +154,22 @@ def load_pretrained(module: nn.Module,
         raise RuntimeError(
             f'No tensor of {filename} fits {name}: the checkpoint has keys '
             f'like {list(state_dict)[:3]}, the model {report.missing[:3]}. '
-            + _advice(state_dict))
+            + converter_advice(state_dict))
     ratio = loaded_ratio(module, report.loaded)
     if min_loaded_ratio is not None and ratio < min_loaded_ratio:
         raise RuntimeError(
             f'Only {ratio:.1%} of the parameters of {name} were loaded from '
             f'{filename}, below min_loaded_ratio={min_loaded_ratio}: '
-            f'{_summary(report)}. {_advice(state_dict)} To train anyway, '
-            'lower init_cfg.min_loaded_ratio.')
+            f'{_summary(report)}. {converter_advice(state_dict)} To train '
+            'anyway, lower init_cfg.min_loaded_ratio.')
     module.load_state_dict(report.loaded, strict=False)
-    _LOADED[module] = (filename, ratio)
+    PRETRAINED_LOADS[module] = (filename, ratio)
     _log_report(report, name, filename, ratio)
     return report
 
 
-def snapshot_pretrained(model: nn.Module) -> Dict[nn.Module, list]:
-    """Fingerprints of the parameters of every module of ``model`` with a
-    ``Pretrained`` ``init_cfg``, taken before ``init_weights()`` for
-    :func:`check_pretrained`."""
-    return {
-        module: [_fingerprint(param) for param in module.parameters()]
-        for _, module, _ in _pretrained_modules(model)
-    }
-
-
-def check_pretrained(model: nn.Module,
-                     before: Dict[nn.Module, list],
-                     default_ratio: float = MIN_LOADED_RATIO) -> None:
-    """After ``init_weights()``, check every submodule of ``model`` whose
-    ``init_cfg`` is ``Pretrained``: at least ``init_cfg.min_loaded_ratio``
-    (default ``default_ratio``) of its parameters must have been loaded.
-
-    Modules filled by :func:`load_pretrained` are judged by its report;
-    any other (mmseg's ViT, mmdet's PVT and Swin, mmengine's
-    ``PretrainedInit``, which load without re-initialising) by
-    :func:`share_of_checkpoint`: a parameter counts as loaded when
-    ``init_weights()`` changed it or it equals a tensor of the checkpoint,
-    whatever keys and conversions the loader used.
-
-    Args:
-        model (nn.Module): The initialised model.
-        before (dict): :func:`snapshot_pretrained` of the model before
-            ``init_weights()``.
-        default_ratio (float): Threshold for modules whose ``init_cfg`` sets
-            none.
-
-    Raises:
-        RuntimeError: naming the module, the share, the checkpoint and,
-            when it is in an official layout, the converter to run.
-    """
-    for name, module, init_cfg in _pretrained_modules(model):
-        filename = init_cfg['checkpoint']
-        loaded = _LOADED.get(module)
-        ratio = loaded[1] if loaded and loaded[0] == filename else \
-            share_of_checkpoint(module, filename, before.get(module))
-        label = f'{name or "model"} ({type(module).__name__})'
-        print_log(f'{label}: {ratio:.1%} of its parameters were loaded from '
-                  f'{filename}.', logger='current')
-        minimum = init_cfg.get('min_loaded_ratio', default_ratio)
-        if ratio < minimum:
-            raise RuntimeError(
-                f'{label}: only {ratio:.1%} of its parameters were loaded '
-                f'from {filename} (init_cfg Pretrained), below '
-                f'min_loaded_ratio={minimum}; training would start from '
-                'scratch. ' + _advice(_checkpoint_tensors(filename)) +
-                ' To train anyway, lower init_cfg.min_loaded_ratio.')
-
-
-def _pretrained_modules(model) -> Iterator[Tuple[str, nn.Module, Dict]]:
-    for name, module in model.named_modules():
-        init_cfg = getattr(module, 'init_cfg', None)
-        if isinstance(init_cfg, dict) and init_cfg.get(
-                'type') == 'Pretrained' and init_cfg.get('checkpoint'):
-            yield name, module, init_cfg
-
-
-def _checkpoint_tensors(filename: str) -> Dict:
-    return unwrap_state_dict(
-        CheckpointLoader.load_checkpoint(filename, map_location='cpu'))
-
-
-def _fingerprint(tensor: torch.Tensor) -> Tuple:
-    """Size, sums and end values: equal for copies, also reshaped ones."""
-    flat = tensor.detach().reshape(-1).double()
-    return (flat.numel(), flat.sum().item(), flat.abs().sum().item(),
-            flat[0].item(), flat[-1].item())
-
-
-def share_of_checkpoint(module: nn.Module, filename: str,
-                        before: Optional[list] = None) -> float:
-    """Share of the parameter elements of ``module`` that hold a tensor of
-    the checkpoint ``filename`` (under any key, in any shape) or, given the
-    parameters' fingerprints ``before`` loading, changed since."""
-    stored = {
-        _fingerprint(value)
-        for value in _checkpoint_tensors(filename).values()
-        if isinstance(value, torch.Tensor) and value.numel()
-        and value.is_floating_point()
-    }
-    params = list(module.parameters())
-    total = loaded = 0
-    for param, old in zip(params, before or [None] * len(params)):
-        total += param.numel()
-        fingerprint = _fingerprint(param)
-        if fingerprint in stored or (old is not None and fingerprint != old):
-            loaded += param.numel()
-    return loaded / max(total, 1)
-
-
-def _advice(state_dict: Dict) -> str:
+def converter_advice(state_dict: Dict) -> str:
+    """The converter an official layout needs, or what else to suspect."""
     layout = official_layout(state_dict)
     if layout is not None:
         return (f'It is an official {layout[0]} checkpoint: convert it with '

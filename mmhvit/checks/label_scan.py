@@ -2,7 +2,7 @@
 their pixel counts and the label training sees for each, with the label
 mistakes users make flagged and the files named (what
 ``tools/misc/scan_labels.py`` prints). The rules are those the loaders
-apply per sample (:mod:`mmhvit.datasets.validation`).
+apply per sample (:mod:`mmhvit.checks.samples`).
 
 Flagged:
 
@@ -28,7 +28,8 @@ from mmengine.config import Config
 from mmengine.fileio import get
 from mmengine.registry import DATASETS, init_default_scope
 
-from .validation import num_classes_disagreement, trained_label
+from .model import num_classes_disagreement
+from .samples import trained_label
 
 #: Label loader transforms (mmseg's and mmhvit's checked one).
 LABEL_LOADERS = ('LoadAnnotations', 'CheckedLoadSegAnnotations')

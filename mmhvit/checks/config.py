@@ -1,5 +1,5 @@
-"""``--cfg-options KEY=VALUE ...`` of the tools, checked against the config
-they change.
+"""Checks of a config before the runner is built: the ``--cfg-options`` of
+the tools against the config they change, and the data paths it names.
 
 mmengine's ``DictAction`` fails on an option without ``=`` with ``ValueError:
 not enough values to unpack``, turns a value of the wrong type into a string
@@ -8,6 +8,8 @@ that fails much later without the key (``invalid literal for int() with base
 that nothing reads.
 """
 import difflib
+import os
+import os.path as osp
 
 from mmengine.config import Config, DictAction
 
@@ -17,8 +19,9 @@ _MISSING = object()
 
 
 class CfgOptionsAction(DictAction):
-    """mmengine's ``DictAction``; an option without ``=`` is refused with
-    the option and the form it needs (argparse's usage error, status 2)."""
+    """errors.md row 68: mmengine's ``DictAction``; an option without
+    ``=`` is refused with the option and the form it needs (argparse's
+    usage error, status 2)."""
 
     def __call__(self, parser, namespace, values, option_string=None):
         for value in values:
@@ -38,8 +41,9 @@ def merge_cfg_options(cfg: Config, options: dict) -> None:
 
 
 def check_cfg_option(cfg: Config, key: str, value) -> None:
-    """``key=value`` does not put text where the config holds a number or
-    a bool, and a key the config lacks is not a near miss of one it has.
+    """errors.md rows 69 and 70: ``key=value`` does not put text where the
+    config holds a number or a bool, and a key the config lacks is not a
+    near miss of one it has.
 
     Raises:
         ConfigError: naming the option, and the config's value or the key
@@ -77,3 +81,51 @@ def _child(node, name: str):
 
 def _keys(node):
     return node.keys() if isinstance(node, dict) else []
+
+
+def check_data_paths(cfg, *dataloaders: str) -> None:
+    """errors.md rows 35 and 36: the local ``data_root``, ``ann_file`` and
+    ``data_prefix`` paths of the datasets of ``dataloaders`` (e.g.
+    ``'train_dataloader'``) of the config ``cfg`` exist.
+
+    Raises:
+        FileNotFoundError: naming the setting and the missing path.
+    """
+    for key in dataloaders:
+        if cfg.get(key) is not None:
+            for where, dataset in _dataset_cfgs(cfg[key].dataset,
+                                                f'{key}.dataset'):
+                _check_dataset_paths(dataset, where)
+
+
+def _dataset_cfgs(dataset, where):
+    """``(config key, dataset cfg)`` of the datasets inside wrappers."""
+    if 'dataset' in dataset:
+        yield from _dataset_cfgs(dataset['dataset'], f'{where}.dataset')
+    elif 'datasets' in dataset:
+        for i, child in enumerate(dataset['datasets']):
+            yield from _dataset_cfgs(child, f'{where}.datasets[{i}]')
+    else:
+        yield where, dataset
+
+
+def _check_dataset_paths(dataset, where: str) -> None:
+    root = dataset.get('data_root') or ''
+    if '://' in root or dataset.get('backend_args'):
+        return
+    if root and not osp.isdir(root):
+        raise FileNotFoundError(
+            f'{where}.data_root {root!r} does not exist (working directory '
+            f'{os.getcwd()}). Put the dataset there or pass '
+            f'--cfg-options {where}.data_root=PATH.')
+    prefix = dataset.get('data_prefix') or {}
+    paths = [('ann_file', dataset.get('ann_file'))] + [
+        (f'data_prefix.{name}', path) for name, path in (
+            prefix.items() if isinstance(prefix, dict) else [('', prefix)])]
+    for name, path in paths:
+        if isinstance(path, str) and path and '://' not in path:
+            full = osp.join(root, path)
+            if not osp.exists(full):
+                raise FileNotFoundError(
+                    f'{where}.{name.rstrip(".")} {path!r} does not exist '
+                    f'under data_root {root!r} ({full}).')

@@ -1,10 +1,15 @@
-"""Consistency checks of a built model, with named errors.
+"""Checks of a model: its constructor arguments when it is built, its
+config's consistency before the first iteration, and what only the first
+forward pass reveals.
 
 Mistakes in a hand-edited config should stop a run before (or, for what
 only the first forward pass reveals, at the start of) the first iteration,
 with a message that names the setting to change, instead of a CUDA assert
 or a shape error from inside a tensor op:
 
+* :func:`resolve_arch`, :func:`check_per_stage`, :func:`check_out_indices`,
+  :func:`check_frozen_stages`, :func:`check_init_cfg`: the arguments of
+  mmhvit's backbones, as they are built.
 * :func:`check_num_classes`: every head (decode, auxiliary, RetinaNet,
   ROI box and mask, classifier) and the dataset agree on the classes.
 * :func:`check_data_preprocessor`: a normalisation that divides by zero
@@ -20,14 +25,104 @@ or a shape error from inside a tensor op:
 """
 import math
 from functools import partial
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Optional, Sequence, Union
 
 import torch
 from mmengine.model import BaseTTAModel, is_model_wrapper
 from torch import nn
 
-from mmhvit.datasets.validation import num_classes_disagreement
 from mmhvit.utils import ConfigError
+
+#: Default share of a module's parameters a ``Pretrained`` load must fill.
+MIN_LOADED_RATIO = 0.9
+
+
+def resolve_arch(arch: Union[str, Dict], arch_zoo: Dict[str, Dict],
+                 model_name: str) -> Dict:
+    """errors.md rows 1 and 2: the settings of ``arch``, a name of
+    ``arch_zoo`` or a dict with the keys of the zoo's entries.
+
+    Raises:
+        ValueError: on an unknown name or a dict missing required keys.
+    """
+    required_keys = next(iter(arch_zoo.values())).keys()
+    if isinstance(arch, str):
+        key = arch.lower()
+        if key not in arch_zoo:
+            raise ValueError(
+                f'Unknown {model_name} arch {arch!r}; choose one of '
+                f'{sorted(arch_zoo)} or pass a dict with keys '
+                f'{sorted(required_keys)}.')
+        return dict(arch_zoo[key])
+    if not isinstance(arch, dict):
+        raise TypeError(f'{model_name} arch must be a str or a dict, '
+                        f'got {type(arch).__name__}.')
+    missing = set(required_keys) - set(arch)
+    if missing:
+        raise ValueError(f'Custom {model_name} arch misses keys '
+                         f'{sorted(missing)}.')
+    return dict(arch)
+
+
+def check_per_stage(name: str, values: Sequence, num_stages: int) -> List:
+    """errors.md row 3: a per-stage setting has one entry per stage."""
+    values = list(values)
+    if len(values) != num_stages:
+        raise ValueError(f'{name} needs one value per stage ({num_stages}), '
+                         f'got {values}.')
+    return values
+
+
+def check_out_indices(out_indices, num_stages: int) -> tuple:
+    """errors.md row 4: ``out_indices`` as non-negative stage indices,
+    checked."""
+    if isinstance(out_indices, int):
+        out_indices = [out_indices]
+    indices = []
+    for index in out_indices:
+        if not -num_stages <= index < num_stages:
+            raise ValueError(
+                f'out_indices {tuple(out_indices)} out of range: this '
+                f'backbone has {num_stages} stages (0..{num_stages - 1}).')
+        indices.append(index % num_stages)
+    return tuple(indices)
+
+
+def check_init_cfg(init_cfg) -> None:
+    """errors.md row 9: a ``Pretrained`` ``init_cfg`` names a checkpoint
+    and, optionally, a ``min_loaded_ratio`` in [0, 1]."""
+    if not (isinstance(init_cfg, dict)
+            and init_cfg.get('type') == 'Pretrained'):
+        return
+    if not init_cfg.get('checkpoint'):
+        raise ValueError(f"init_cfg {init_cfg} of type 'Pretrained' needs a "
+                         "'checkpoint' (path or URL).")
+    ratio = init_cfg.get('min_loaded_ratio', MIN_LOADED_RATIO)
+    if not 0 <= ratio <= 1:
+        raise ValueError(f'init_cfg.min_loaded_ratio must be in [0, 1], got '
+                         f'{ratio}.')
+
+
+def check_frozen_stages(frozen_stages: int, num_stages: int) -> None:
+    """errors.md row 5: ``frozen_stages`` lies in ``[-1, num_stages]``."""
+    if not -1 <= frozen_stages <= num_stages:
+        raise ValueError(f'frozen_stages must be in [-1, {num_stages}], '
+                         f'got {frozen_stages}.')
+
+
+def num_classes_disagreement(found: Dict[str, int],
+                             classes: Optional[Sequence[str]] = None,
+                             dataset: str = 'the dataset') -> Optional[str]:
+    """errors.md rows 14-16: a sentence saying which of the heads'
+    ``num_classes`` (``found``: head name -> value) and the dataset's
+    ``classes`` disagree, or None."""
+    values = set(found.values()) | ({len(classes)} if classes else set())
+    if len(values) <= 1:
+        return None
+    heads = ', '.join(f'{name}={value}' for name, value in found.items())
+    data = f'; {dataset} has {len(classes)} classes' if classes else ''
+    return f'num_classes disagree: {heads}{data}'
+
 
 # Model attributes whose modules read the backbone's (or neck's) outputs
 CONSUMERS = ('neck', 'decode_head', 'auxiliary_head', 'head', 'bbox_head',
@@ -58,7 +153,8 @@ def head_num_classes(model: nn.Module) -> Dict[str, int]:
 
 def check_num_classes(model: nn.Module, dataset=None,
                       role: str = 'train') -> None:
-    """Every head's ``num_classes`` equals the dataset's number of classes.
+    """errors.md rows 14-16: every head's ``num_classes`` equals the
+    dataset's number of classes.
 
     Raises:
         ConfigError: listing every head's value and the dataset's.
@@ -75,8 +171,9 @@ def check_num_classes(model: nn.Module, dataset=None,
 
 
 def check_data_preprocessor(model: nn.Module) -> None:
-    """The data preprocessor's ``mean`` and ``std`` are finite and ``std``
-    holds no 0 (every input would be Inf or NaN, and the loss NaN).
+    """errors.md row 60: the data preprocessor's ``mean`` and ``std`` are
+    finite and ``std`` holds no 0 (every input would be Inf or NaN, and the
+    loss NaN).
 
     Raises:
         ConfigError: naming the setting and its values.
@@ -98,8 +195,8 @@ def check_data_preprocessor(model: nn.Module) -> None:
 
 
 def check_checkpointing_under_ddp(model: nn.Module) -> None:
-    """Reject blocks from outside mmhvit with ``with_cp=True`` in a DDP
-    model with ``find_unused_parameters=True``.
+    """errors.md row 19: reject blocks from outside mmhvit with
+    ``with_cp=True`` in a DDP model with ``find_unused_parameters=True``.
 
     Upstream blocks (mmdet's Swin and PVT, mmseg's ViT) checkpoint with
     torch's reentrant implementation, which DDP fails on at the first
@@ -128,8 +225,8 @@ def check_checkpointing_under_ddp(model: nn.Module) -> None:
 
 
 def install_forward_checks(model: nn.Module) -> List:
-    """Forward hooks that check what the backbone and the neck hand on,
-    and the backbone's input size; returns their handles.
+    """errors.md rows 10-13: forward hooks that check what the backbone and
+    the neck hand on, and the backbone's input size; returns their handles.
 
     The checks run as hooks of the producers (backbone, neck) because
     mmseg's heads are called through ``forward`` directly, bypassing
@@ -174,9 +271,10 @@ def _check_consumers(consumers, source: str, producer: nn.Module, args,
 
 def check_channels(label: str, source: str, module: nn.Module,
                    feats) -> None:
-    """The channels of the feature maps ``feats`` that ``module`` will
-    receive match its ``in_channels`` (with mmseg's ``in_index`` and
-    ``input_transform``; mmpretrain heads read the last map only).
+    """errors.md rows 10-12: the channels of the feature maps ``feats``
+    that ``module`` will receive match its ``in_channels`` (with mmseg's
+    ``in_index`` and ``input_transform``; mmpretrain heads read the last
+    map only).
 
     Raises:
         ConfigError: naming the module, both channel lists and the fix.
@@ -233,7 +331,8 @@ def total_stride(backbone: Optional[nn.Module]) -> int:
 
 
 def check_input_size(backbone: nn.Module, args: tuple) -> None:
-    """Forward pre-hook: every input side is at least the total stride.
+    """errors.md row 13, a forward pre-hook: every input side is at least
+    the total stride.
 
     Raises:
         ConfigError: naming the input size and the stride.

@@ -1,0 +1,122 @@
+"""Checks of a built dataset before the first iteration: it has samples,
+its annotations and class labels are valid, and its pipeline checks labels
+against its own classes."""
+from typing import Iterator, Optional, Sequence
+
+import numpy as np
+
+from mmhvit.utils import ConfigError
+from .coco import check_coco_annotations
+from .samples import SampleError
+
+
+def leaf_datasets(dataset) -> Iterator:
+    """``dataset`` itself, or the datasets inside its wrappers
+    (``RepeatDataset``, ``ConcatDataset``, ``ClassBalancedDataset``)."""
+    inner = getattr(dataset, 'datasets', None) or (
+        [dataset.dataset] if hasattr(dataset, 'dataset') else None)
+    if inner is None:
+        yield dataset
+        return
+    for child in inner:
+        yield from leaf_datasets(child)
+
+
+def metainfo_classes(dataset) -> Optional[Sequence[str]]:
+    """The ``classes`` of a dataset's metainfo, if it has any."""
+    return (getattr(dataset, 'metainfo', None) or {}).get('classes')
+
+
+def check_dataset(dataset, role: str) -> None:
+    """errors.md rows 33, 34, 37, 51-57 and 59: raise for a dataset without
+    samples, with invalid COCO-style annotations or class labels outside its
+    classes, or whose pipeline checks labels against another number of
+    classes; log annotations that mmdet would silently drop.
+
+    Args:
+        dataset: A built dataset (wrappers included).
+        role (str): ``'train'``, ``'val'`` or ``'test'``, for messages.
+    """
+    for leaf in leaf_datasets(dataset):
+        if len(leaf) == 0:
+            raise SampleError(no_samples(leaf, role))
+        ann_file = getattr(leaf, 'ann_file', '')
+        if isinstance(ann_file, str) and ann_file.endswith('.json') and \
+                not getattr(leaf, 'annotations_checked', False):
+            check_coco_annotations(ann_file, f'{role} dataset',
+                                   metainfo_classes(leaf))
+        check_label_transform(leaf, role)
+        check_class_labels(leaf, role)
+
+
+def check_class_labels(dataset, role: str) -> None:
+    """errors.md row 59: the class labels of a classification dataset
+    (mmpretrain's ``get_gt_labels``) lie in ``[0, len(classes))``; otherwise
+    the loss fails with ``IndexError: Target 7 is out of bounds`` (a
+    device-side assert on CUDA) once such a sample is drawn.
+
+    Raises:
+        SampleError: naming the dataset, its annotation file, the labels and
+            a sample that carries one.
+    """
+    classes = metainfo_classes(dataset)
+    if not classes or not hasattr(dataset, 'get_gt_labels'):
+        return
+    labels, count = dataset.get_gt_labels(), len(classes)
+    if labels.dtype == object:  # multi-label: a list of labels a sample
+        bad = [i for i, x in enumerate(labels)
+               if not ((np.asarray(x) >= 0) & (np.asarray(x) < count)).all()]
+    else:  # vectorised: ImageNet has 1.28 million samples
+        outside = (labels < 0) | (labels >= count)
+        bad = np.flatnonzero(outside.reshape(len(labels), -1).any(1)).tolist()
+    if bad:
+        values = sorted({int(v) for i in bad for v in np.atleast_1d(labels[i])
+                         if not 0 <= v < count})
+        example = dataset.get_data_info(bad[0]).get('img_path')
+        raise SampleError(
+            f'{len(bad)} samples of the {role} dataset '
+            f'{type(dataset).__name__} (ann_file '
+            f'{getattr(dataset, "ann_file", None)!r}) have labels '
+            f'{values[:10]} outside its {len(classes)} classes (valid: 0..'
+            f'{len(classes) - 1}), e.g. {example}. Fix the labels or the '
+            "dataset's classes (metainfo).")
+
+
+def check_label_transform(dataset, role: str) -> None:
+    """errors.md row 15: the ``num_classes`` of a label-checking transform
+    in the dataset's pipeline equals the dataset's number of classes.
+
+    Raises:
+        ConfigError: naming both numbers.
+    """
+    classes = metainfo_classes(dataset)
+    for transform in getattr(getattr(dataset, 'pipeline', None),
+                             'transforms', []):
+        num_classes = getattr(transform, 'num_classes', None)
+        if classes and num_classes is not None and \
+                num_classes != len(classes):
+            raise ConfigError(
+                f'The {role} pipeline checks labels against num_classes='
+                f'{num_classes} ({type(transform).__name__}), but the dataset '
+                f'{type(dataset).__name__} has {len(classes)} classes. Set '
+                f'num_classes={len(classes)} in the pipeline (as in the '
+                'heads).')
+
+
+def no_samples(dataset, role: str = '') -> str:
+    """errors.md rows 37 and 57: the message for a dataset without
+    samples; what to check depends on whether an annotation file (COCO) or
+    file names list the samples."""
+    ann_file = getattr(dataset, 'ann_file', None)
+    if isinstance(ann_file, str) and ann_file.endswith('.json'):
+        check = ("its 'images' and 'annotations', and filter_cfg "
+                 '(filter_empty_gt=True drops every image without an '
+                 'annotation of metainfo.classes; min_size drops small ones)')
+    else:
+        check = ('these paths, the file suffixes the dataset expects '
+                 '(img_suffix, seg_map_suffix) and its filter_cfg')
+    return (f'The {role + " " if role else ""}dataset '
+            f'{type(dataset).__name__} has no samples (data_root '
+            f'{getattr(dataset, "data_root", None)!r}, data_prefix '
+            f'{getattr(dataset, "data_prefix", None)}, ann_file '
+            f'{ann_file!r}): check {check}.')
