@@ -42,3 +42,11 @@ def test_benchmark_clustering_compares_with_plain():
     rows = [line for line in out.splitlines() if line.strip()[:1].isdigit()]
     assert len(rows) == 2 and all(row.split('|')[3].strip() == 'yes'
                                   for row in rows)
+
+
+def test_benchmark_data_checks_prints_the_ratio():
+    out = run('tools/analysis_tools/benchmark_data_checks.py', '--datasets',
+              'ade20k', '--samples', '1', '--rounds', '1')
+    row = out.splitlines()[-1].split()
+    assert row[:2] == ['ade20k', '683x512']
+    assert 0 < float(row[4]) < 10  # checked / upstream samples per second

@@ -180,9 +180,12 @@ def check_seg_labels(labels: np.ndarray, path: str,
             f'{labels.shape[1]} pixels but its image is {image_shape[0]}x'
             f'{image_shape[1]}: every label map must have the size of its '
             'image (a label of another image, or a resized one).')
-    if num_classes is None or labels.max(initial=0) < num_classes:
+    if num_classes is None:
         return
-    bad = out_of_range(np.unique(labels), num_classes, ignore_index)
+    # two comparisons over the map, then a sort of the values outside only:
+    # np.unique sorts the whole map (27 ms at ADE20K's 512x683, where
+    # reduce_zero_label puts the ignore index in nearly every map)
+    bad = np.unique(out_of_range(labels, num_classes, ignore_index))
     if len(bad):
         reduced = REDUCE_ZERO_LABEL_NOTE if reduce_zero_label else ''
         raise SampleError(
