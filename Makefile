@@ -12,7 +12,7 @@ WHEELHOUSE ?= $(HOME)/.cache/mmhvit/wheels/torch-$(TORCH_VERSION)
 STAMP := $(VENV)/.mmhvit-installed
 PYTEST_ARGS ?=
 
-.PHONY: install test demo clean-venv
+.PHONY: install test demo clean-venv gpu-bundle
 
 install: $(STAMP)
 
@@ -54,3 +54,15 @@ demo: install
 
 clean-venv:
 	rm -rf $(VENV)
+
+# What the bare GPU machine needs besides this checkout (docs/gpu.md): mmcv
+# with CUDA ops for its torch / CUDA / Python / GPU, built here once per
+# target and kept in a per-user wheelhouse, the OpenMMLab packages and only
+# the dependencies that machine lacks; it stops before building or
+# downloading when the set and the checkout would exceed 64 MiB. Needs
+# PyPI, not the venv. GPU_BUNDLE_ARGS=--list: the set and its size only.
+GPU_BUNDLE ?= gpu_bundle
+GPU_BUNDLE_ARGS ?=
+
+gpu-bundle:
+	$(PYTHON) tools/misc/gpu_bundle.py --out $(GPU_BUNDLE) $(GPU_BUNDLE_ARGS)

@@ -1,9 +1,13 @@
 """The GPU tools where there is no GPU: the GPU report's CPU mode end to
 end, its plan and budget, the attention-kernel recorder on the CPU's SDPA
-kernels, and what the bare-CUDA-machine scripts would do."""
+kernels, the GPU check's dry run, and the bundle for the GPU machine: its
+resolution and size check (the mmcv build is done by hand: docs/gpu.md)."""
 import json
 import os
+import re
 import subprocess
+import sys
+import urllib.request
 
 import pytest
 import torch
@@ -12,6 +16,10 @@ import torch.nn.functional as F
 from mmhvit.analysis.attention import AttentionRecorder
 from mmhvit.analysis.gpu_report import SETTINGS, plan, run_report, tiny
 from test_e2e import ROOT, run_tool, write
+
+sys.path.insert(0, os.path.join(ROOT, 'tools', 'misc'))
+import gpu_bundle  # noqa: E402
+import gpu_check_steps  # noqa: E402
 
 EXTERNAL = '''
 import torch
@@ -117,42 +125,163 @@ def test_attention_recorder_names_each_kernel_and_why():
     assert all(c.site.startswith('test_gpu_tools.py:') for c in calls)
 
 
-def bash(*args, **env):
-    result = subprocess.run(['bash', *args], capture_output=True, text=True,
-                            cwd=ROOT, env=dict(os.environ, **env))
-    assert result.returncode == 0, result.stderr[-2000:]
-    return result.stdout
+GPU_CHECK_STEPS = ['env', 'install', 'stack', 'pytest', 'pytest-counts',
+                   'data', 'train-hat_net', 'train-hlg', 'train-setr',
+                   'train-clustr', 'train-hafa', 'report']
 
 
-def test_prepare_gpu_box_lists_what_it_fetches():
-    out = bash('tools/misc/prepare_gpu_box.sh', '--list')
-    assert 'CPython 3.12 manylinux x86_64, torch 2.11.0' in out
-    for pin in ('mmengine==0.10.7', 'mmsegmentation==1.2.2', 'mmdet==3.3.0',
-                'mmpretrain==1.2.0', '--abi cp312', 'mmcv==2.1.0',
-                'torchvision==0.26.*'):
-        assert pin in out
-    out = bash('tools/misc/prepare_gpu_box.sh', '--list',
-               TARGET_TORCH='2.14.1', TARGET_PYTHON='3.13')
-    assert 'torchvision==0.29.*' in out and '--abi cp313' in out
+def test_gpu_check_dry_run_on_the_cpu(tmp_path):
+    """tools/misc/gpu_check.sh where there is no CUDA: every step writes its
+    row to summary.md; the CUDA tests run (all skipped, with the reason, in
+    the junit XML), the install, the trainings and the report skip with
+    their reason; of a bundle it would install what the machine lacks."""
+    bundle = tmp_path / 'bundle'
+    (bundle / 'wheels').mkdir(parents=True)
+    for name in ('mmengine-0.10.7-py3-none-any.whl',
+                 'numpy-2.4.0-cp312-cp312-manylinux_2_28_x86_64.whl',
+                 'setuptools-81.0.0-py3-none-any.whl',
+                 'no_such_dist-1.0-py3-none-any.whl'):
+        (bundle / 'wheels' / name).write_bytes(b'')
+    out = tmp_path / 'out'
+    result = subprocess.run(
+        ['bash', 'tools/misc/gpu_check.sh'], capture_output=True, text=True,
+        cwd=ROOT, env=dict(os.environ, OUT=str(out), BUNDLE=str(bundle),
+                           PYTHON=sys.executable, CUDA_VISIBLE_DEVICES='',
+                           # a loaded 2-core machine, not the GPU machine's
+                           # 16 cores
+                           LIMIT_SCALE='10', DEADLINE='5400'))
+    assert result.returncode == 0, result.stdout + result.stderr
+    rows = [line.split(' | ') for line in
+            (out / 'summary.md').read_text().splitlines()
+            if line.startswith('| ') and not line.startswith('| step')]
+    status = {row[0][2:]: row[1] for row in rows}
+    detail = {row[0][2:]: row[3] for row in rows}
+    assert [row[0][2:] for row in rows] == GPU_CHECK_STEPS
+    assert status['env'] == status['stack'] == status['pytest'] == 'ok'
+    assert 'mmcv ops: CPU only' in detail['stack']
+    reason = 'no CUDA device (torch.cuda.is_available() is False)'
+    for step in GPU_CHECK_STEPS[5:]:
+        assert status[step] == 'skipped' and reason in detail[step], step
+    # the machine's numpy and pkg_resources are kept
+    assert [os.path.basename(w) for w in
+            (out / 'install.log').read_text().split()] == [
+        'mmengine-0.10.7-py3-none-any.whl',
+        'no_such_dist-1.0-py3-none-any.whl']
+    assert 'would install 2 wheels' in detail['install']
+    counts = detail['pytest-counts']
+    assert re.match(r'(\d+) tests: \1 skipped; \d+ skipped: needs CUDA',
+                    counts), counts
+    assert 'tools/dist_train.sh configs/hlg/setr-pup_hlg-small' in (
+        out / 'train-hlg.log').read_text()
 
 
-def test_gpu_check_runs_its_steps_in_order():
-    out = bash('tools/misc/gpu_check.sh', DRY_RUN='1')
-    steps = [line.split(']')[0][1:] for line in out.splitlines()]
-    assert steps == ['0-unpack', '1-install', '2-mmcv', '3-check_env',
-                     '3-pytest', '4-gpu_report']
+def test_gpu_check_summarises_a_training_log(tmp_path):
+    logs = tmp_path / '20260101_000000' / 'vis_data'
+    logs.mkdir(parents=True)
+    records = [dict(iter=i, loss=3.0 - 0.1 * i, time=1.0 if i < 6 else 0.25,
+                    memory=1000 + i) for i in range(1, 21)]
+    (logs / 'scalars.json').write_text(
+        '\n'.join(json.dumps(r) for r in records))
+    assert gpu_check_steps.training(str(tmp_path)) == (
+        '20 iterations, 0.250 s/iter, 1020 MiB peak, loss 2.900 -> 1.000')
 
 
-@pytest.mark.skipif(
-    not os.environ.get('MMHVIT_TEST_PREPARE'),
-    reason='downloads about 220 MB from PyPI (about 45 s): set '
-    'MMHVIT_TEST_PREPARE=1')
-def test_prepare_gpu_box_builds_a_complete_offline_bundle(tmp_path):
-    """The real preparation; its own last step checks that pip resolves
-    everything gpu_check.sh installs from the wheels alone."""
-    bash('tools/misc/prepare_gpu_box.sh', str(tmp_path / 'box'))
-    wheels = os.listdir(tmp_path / 'box' / 'wheels')
-    for name in ('mmengine-', 'mmsegmentation-', 'mmdet-', 'mmpretrain-',
-                 'mmhvit-', 'torchvision-0.26.0-cp312', 'pytest-'):
-        assert any(w.startswith(name) for w in wheels), name
-    assert os.listdir(tmp_path / 'box' / 'sdist') == ['mmcv-2.1.0.tar.gz']
+# a pip report (``pip install --dry-run --report``): mmengine's dependencies
+# as the machine has them or not
+REPORT_ITEMS = dict(
+    mmengine=['addict', 'matplotlib', 'numpy', 'pyyaml', 'rich',
+              'opencv-python>=3'],
+    addict=[], pyyaml=[], rich=['pygments', 'markdown-it-py'],
+    **{'markdown-it-py': [], 'opencv-python': ['numpy'],
+       'opencv-python-headless': ['numpy']},
+    numpy=[], matplotlib=['numpy', 'pillow', 'packaging', 'setuptools'],
+    pillow=[], packaging=[], setuptools=[], scipy=['numpy'],
+    pytest=['pygments', 'packaging', 'colorama; sys_platform == "win32"'],
+    pygments=[], colorama=[])
+
+
+def fake_report():
+    return dict(install=[dict(
+        metadata=dict(name=name, version='1.0', requires_dist=requires),
+        download_info=dict(url=f'https://files/{name}-1.0-py3-none-any.whl',
+                           archive_info=dict(hashes=dict(sha256='0' * 64))))
+        for name, requires in REPORT_ITEMS.items()])
+
+
+def test_bundle_brings_only_what_the_gpu_machine_lacks():
+    """What the machine's numpy, scipy, opencv-python-headless, matplotlib
+    and pytest require stays out of the set (opencv-python, which mmengine
+    asks for, is met by the headless build), their dependencies too, but
+    setuptools, for pkg_resources; a Windows-only dependency is not the
+    machine's (it is in the set: pip resolved it)."""
+    wheels, provided = gpu_bundle.select(fake_report(), gpu_bundle.Target())
+    assert [w.name for w in wheels] == [
+        'addict', 'colorama', 'markdown-it-py', 'mmengine', 'pyyaml', 'rich',
+        'setuptools']
+    assert provided == ['matplotlib', 'numpy', 'opencv-python',
+                        'opencv-python-headless', 'packaging', 'pillow',
+                        'pygments', 'pytest', 'scipy']
+    assert wheels[3].filename == 'mmengine-1.0-py3-none-any.whl'
+    # the CPU stack's numpy<2.3 / scipy<1.14 do not bind the GPU machine
+    requirements = gpu_bundle.bundle_requirements()
+    assert 'numpy>=2' in requirements and 'scipy' in requirements
+    assert not any(r.startswith(('mmcv', 'numpy<', 'scipy<', 'torch'))
+                   for r in requirements)
+
+
+def test_bundle_size_check_names_the_largest_files():
+    MiB = gpu_bundle.MiB
+    wheels = [gpu_bundle.Wheel('mmcv', '2.1.0', '', size=6 * MiB),
+              gpu_bundle.Wheel('opencv-python', '4', 'https://f/opencv.whl',
+                               size=70 * MiB),
+              gpu_bundle.Wheel('addict', '2', 'https://f/addict.whl',
+                               size=4000)]
+    assert gpu_bundle.check_size(wheels[:1], MiB, 64 * MiB) == 7 * MiB
+    with pytest.raises(SystemExit, match=r'would be 77\.0 MiB, over the '
+                       r'limit of 64 MiB \(checkout 1\.0 MiB\); largest: '
+                       r'opencv\.whl 70\.0 MiB, mmcv 6\.0 MiB, addict\.whl'):
+        gpu_bundle.check_size(wheels, MiB, 64 * MiB)
+
+
+def pypi_reachable():
+    index = os.environ.get('PIP_INDEX_URL', 'https://pypi.org/simple')
+    try:
+        urllib.request.urlopen(index.rstrip('/') + '/mmengine/', timeout=15)
+    except OSError as error:
+        return f'the package index {index} is unreachable ({error})'
+    return ''
+
+
+def test_bundle_resolution_for_the_gpu_machine(tmp_path):
+    """The real resolution for the GPU machine (pip's metadata and HEAD
+    requests, about 0.2 MB over the network): the OpenMMLab pins and what
+    the machine lacks, well under 64 MiB with the checkout; with a limit
+    the set exceeds, it stops naming the largest files before building
+    mmcv or downloading anything."""
+    unreachable = pypi_reachable()
+    if unreachable:
+        pytest.skip(unreachable)
+    out, wheelhouse = tmp_path / 'bundle', tmp_path / 'wheelhouse'
+    result = subprocess.run(
+        [sys.executable, 'tools/misc/gpu_bundle.py', '--out', str(out),
+         '--wheelhouse', str(wheelhouse), '--limit-mib', '8'],
+        capture_output=True, text=True, cwd=ROOT)
+    assert result.returncode == 1, result.stderr[-2000:]
+    listed = dict(re.findall(r'^ +[\d.]+ MiB  (\S+) (\S+)', result.stdout,
+                             re.M))
+    for name in ('mmcv', 'mmengine', 'mmsegmentation', 'mmdet',
+                 'mmpretrain'):
+        assert listed[name] == gpu_bundle.pin(name), name
+    for name in ('pycocotools', 'shapely', 'terminaltables', 'addict',
+                 'yapf', 'setuptools'):
+        assert name in listed, name
+    for name in ('torch', 'torchvision', 'numpy', 'scipy', 'opencv-python',
+                 'opencv-python-headless', 'matplotlib', 'pytest', 'pillow'):
+        assert name not in listed, name
+    total = float(re.search(r'^ +([\d.]+) MiB  in all', result.stdout,
+                            re.M)[1])
+    assert 10 < total < 32, result.stdout
+    assert 'over the limit of 8 MiB' in result.stderr
+    assert 'largest: mmcv 6.5 MiB, ' in result.stderr
+    assert 'mmsegmentation-1.2.2-py3-none-any.whl 2.3 MiB' in result.stderr
+    assert not out.exists() and not wheelhouse.exists()

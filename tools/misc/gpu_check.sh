@@ -1,148 +1,222 @@
 #!/usr/bin/env bash
-# Runs mmhvit's CUDA tests and the GPU report on a CUDA machine without
-# network, from the folder tools/misc/prepare_gpu_box.sh made (docs/gpu.md).
+# mmhvit's GPU check on a bare CUDA machine (Python, torch with CUDA,
+# torchvision, numpy, scipy, opencv, matplotlib, pytest; no OpenMMLab, no
+# network), from this checkout and the bundle `make gpu-bundle` wrote
+# (gpu_bundle/, carried along): docs/gpu.md.
 #
-#   bash gpu_box/gpu_check.sh [RESULTS_DIR]        (default: gpu_box/results)
+#   bash tools/misc/gpu_check.sh            (from the checkout's root)
 #
-# Needs on the machine: Python (the prepared one's version), PyTorch with
-# CUDA, the CUDA toolkit (nvcc, for mmcv's ops) and a C++ compiler. Steps,
-# each timed in RESULTS_DIR/summary.txt, logs beside it:
-#   1. a venv in gpu_box/work/venv that sees the system's torch, and the
-#      bundled wheels installed into it offline (only what is missing)
-#   2. mmcv built from its sdist with CUDA ops for this GPU (all cores); if
-#      that fails, with CPU ops only, then without ops (see docs/gpu.md for
-#      what runs then); a built wheel is kept for the next run
-#   3. check_env.py, then pytest -m cuda tests/test_cuda.py (junit XML)
-#   4. the GPU report (markdown + JSON), REPORT_BUDGET seconds at most
-# Environment: TORCH_CUDA_ARCH_LIST (default: this GPU's), MAX_JOBS (nproc),
-# MMCV_WITH_OPS=0 (skip the ops build), REPORT_MODELS (names, or "all"),
-# REPORT_BUDGET (120), PYTEST_ARGS, PYTHON (python3), DRY_RUN=1 (print the
-# steps' commands only).
+# Steps, each under `timeout` and within DEADLINE seconds in all (540: the
+# whole run ends within 9 minutes); each writes its log to $OUT as it ends
+# and adds its row to $OUT/summary.md:
+#   env       nvidia-smi; Python, torch, CUDA, GPU; the bundle's target
+#   install   the bundle's wheels the machine lacks, `pip install --no-index
+#             --no-deps --target $SITE` (its numpy, scipy, opencv are kept;
+#             nothing is compiled), PYTHONPATH=$SITE:checkout
+#   stack     tools/misc/check_env.py's versions; the OpenMMLab models
+#             import and mmcv's ops run on CUDA
+#   pytest    pytest -m cuda tests/test_cuda.py, junit XML in $OUT
+#   data      a synthetic ADE20K set at 512 x 512
+#   train-*   per family, TRAIN_ITERS AMP iterations of its ADE20K config as
+#             it ships (backbone from scratch) through
+#             `tools/dist_train.sh CONFIG 1` with NCCL; logs in $OUT/train
+#   report    the GPU report (markdown + JSON) in $OUT/report, with the
+#             time left
+# Without CUDA (a CPU machine: the dry run) the CUDA steps are skipped with
+# their reason, and the machine's own installed stack is used.
+#
+# Environment: OUT (results; default work_dirs/gpu_check), BUNDLE
+# (gpu_bundle), PYTHON (python3), DEADLINE (540), LIMIT_SCALE (1: each
+# step's limit is multiplied by it), TRAIN_ITERS (20), STEPS
+# (any of "pytest train report"; env, install and stack always run),
+# PYTEST_ARGS, REPORT_MODELS (names, or "all"), REPORT_SETTINGS (ade20k),
+# REPORT_PRECISIONS (bfloat16 float32), SITE (a fresh folder for
+# the install; default /tmp/mmhvit-site).
 set -uo pipefail
 
-BUNDLE=$(cd "$(dirname "$0")" && pwd)
-RESULTS=$(realpath -m "${1:-$BUNDLE/results}")
-WORK=$BUNDLE/work
-VENV=$WORK/venv
-SRC=$WORK/src
+cd "$(dirname "$0")/../.."
+ROOT=$PWD
+OUT=$(realpath -m "${OUT:-work_dirs/gpu_check}")
+BUNDLE=$(realpath -m "${BUNDLE:-gpu_bundle}")
 PYTHON=${PYTHON:-python3}
-REPORT_BUDGET=${REPORT_BUDGET:-120}
+SITE=${SITE:-/tmp/mmhvit-site}
+DEADLINE=${DEADLINE:-540}
+LIMIT_SCALE=${LIMIT_SCALE:-1}
+TRAIN_ITERS=${TRAIN_ITERS:-20}
+STEPS=" ${STEPS:-pytest train report} "
 # one backbone per family at its configs' size, and the upstream peers
-REPORT_MODELS=${REPORT_MODELS:-hat_net-small hlg-small clustr-small \
-pvt-small-hafa pvtv2-b2-hafa swin-tiny-hafa pvt-small pvtv2-b2 swin-tiny \
-vit-base vit-large}
+REPORT_MODELS=${REPORT_MODELS:-hat_net-small hlg-small vit-base \
+clustr-small pvt-small-hafa pvtv2-b2-hafa swin-tiny-hafa pvt-small \
+pvtv2-b2 swin-tiny}
 [[ $REPORT_MODELS == all ]] && REPORT_MODELS=
-export MAX_JOBS=${MAX_JOBS:-$(nproc)}
-# the venv's ninja: without it torch builds extensions one file at a time
-export PATH=$VENV/bin:$PATH
-[[ ${DRY_RUN:-0} == 1 ]] || mkdir -p "$RESULTS"
-SUMMARY=$RESULTS/summary.txt
+REPORT_SETTINGS=${REPORT_SETTINGS:-ade20k}
+REPORT_PRECISIONS=${REPORT_PRECISIONS:-bfloat16 float32}
+# family -> its ADE20K Semantic FPN / SETR-PUP config
+TRAIN_CONFIGS=(
+    hat_net=hat_net/fpn_hat-net-tiny_8xb2-amp-40k_ade20k-512x512.py
+    hlg=hlg/setr-pup_hlg-small_8xb2-amp-160k_ade20k-512x512.py
+    setr=setr/setr_vit-b-deit-pup_8xb2-160k_ade20k-512x512.py
+    clustr=clustr/fpn_clustr-small_8xb2-amp-80k_ade20k-512x512.py
+    hafa=hafa/fpn_pvt-tiny-hafa_8xb2-40k_ade20k-512x512.py
+)
+HELPER=$ROOT/tools/misc/gpu_check_steps.py
+mkdir -p "$OUT"
+SUMMARY=$OUT/summary.md
 start=$SECONDS
 
-# step NAME COMMAND...: run (or print, DRY_RUN=1), log, time, record status
+elapsed() { echo $((SECONDS - start)); }
+# row STEP STATUS SECONDS DETAIL: a row of summary.md, and a line of output
+row() {
+    echo "| $1 | $2 | $3 | ${4//|//} |" >> "$SUMMARY"
+    echo "[$1] $2 ($3 s) $4"
+}
+
+# step NAME LIMIT COMMAND...: runs COMMAND under `timeout` (SIGINT, so that
+# pytest still writes its XML; SIGKILL 15 s later), at most LIMIT seconds
+# and never past DEADLINE, its output in $OUT/NAME.log; a summary row
 step() {
-    local name=$1 t0=$SECONDS rc=0
-    shift
-    if [[ ${DRY_RUN:-0} == 1 ]]; then
-        echo "[$name] $*"
-        return 0
+    local name=$1 limit=$2 t0=$SECONDS rc=0 status
+    shift 2
+    limit=$((limit * LIMIT_SCALE))
+    local left=$((DEADLINE - $(elapsed) - 20))
+    (( left < limit )) && limit=$left
+    if (( limit < 5 )); then
+        row "$name" skipped 0 "no time left within DEADLINE=$DEADLINE s"
+        return 1
     fi
-    echo "== $name"
-    "$@" > "$RESULTS/$name.log" 2>&1 || rc=$?
-    tail -n 3 "$RESULTS/$name.log"
-    echo "$name: exit $rc, $((SECONDS - t0)) s" | tee -a "$SUMMARY"
+    timeout --signal=INT --kill-after=15 "$limit" "$@" \
+        > "$OUT/$name.log" 2>&1 || rc=$?
+    case $rc in
+        0) status=ok ;;
+        124|137) status="timed out (${limit} s)" ;;
+        *) status="failed (exit $rc)" ;;
+    esac
+    row "$name" "$status" $((SECONDS - t0)) "${DETAIL:-$(tail -n 1 "$OUT/$name.log" | cut -c1-200)}"
     return $rc
 }
 
-venv_python() { "$VENV/bin/python" "$@"; }
-# pip of the venv, or the system's pointed at it where venv has no ensurepip
-PIP=("$VENV/bin/python" -m pip)
-offline_install() { "${PIP[@]}" install -q --no-index "$@"; }
+skip() { row "$1" skipped 0 "$2"; }
+wanted() { [[ $STEPS == *" $1 "* ]]; }
 
-make_venv() {
-    "$PYTHON" -c 'import torch; assert torch.cuda.is_available(), "no CUDA"
-print("torch", torch.__version__, "CUDA", torch.version.cuda,
-      torch.cuda.get_device_name(0))' || return 1
-    if ! "$PYTHON" -m venv --system-site-packages "$VENV"; then
-        "$PYTHON" -m venv --system-site-packages --without-pip "$VENV" ||
-            return 1
-        PIP=("$PYTHON" -m pip --python "$VENV/bin/python")
+{
+    echo "# mmhvit GPU check, $(date -u '+%F %T UTC')"
+    echo
+    echo "checkout $(git describe --always --dirty 2>/dev/null || echo '?')"
+    echo
+    echo '| step | status | seconds | detail |'
+    echo '|---|---|---|---|'
+} > "$SUMMARY"
+
+DETAIL= step env 30 bash -c 'nvidia-smi ||
+    echo "nvidia-smi: not found"; "$0" "$1" machine "$2"' \
+    "$PYTHON" "$HELPER" "$BUNDLE"
+machine=$(tail -n 1 "$OUT/env.log")
+case $machine in
+    *'no CUDA device') CUDA_REASON='no CUDA device (torch.cuda.is_available() is False)' ;;
+    'Python '*) CUDA_REASON= ;;
+    *) CUDA_REASON="torch does not work: $machine" ;;
+esac
+[[ -n $CUDA_REASON ]] && echo "dry run: $CUDA_REASON"
+
+# install: the machine's python3 is itself a venv (a venv made from it
+# does not see its torch), hence --target and PYTHONPATH
+if [[ ! -d $BUNDLE/wheels ]]; then
+    if [[ -n $CUDA_REASON ]]; then
+        skip install "no bundle at $BUNDLE/wheels; $CUDA_REASON: the installed stack is used"
+    else
+        skip install "no bundle at $BUNDLE/wheels: run make gpu-bundle on a machine with PyPI and carry gpu_bundle along (docs/gpu.md)"
+        echo "cannot go on; see $SUMMARY"
+        exit 1
     fi
-    local extra=()
-    # a torchvision from the bundle only where the system has none
-    "$PYTHON" -c 'import torchvision' 2>/dev/null || extra=(torchvision)
-    offline_install --find-links "$BUNDLE/wheels" mmengine mmsegmentation \
-        mmdet mmpretrain pytest "setuptools<81" wheel ninja \
-        -r "$SRC/requirements/runtime.txt" "${extra[@]}" &&
-        offline_install --no-deps "$BUNDLE"/wheels/mmhvit-*.whl
-}
-
-# build_mmcv MODE: cuda | cpu | none
-build_mmcv() {
-    local mode=$1 sdist build args=()
-    sdist=$(ls "$BUNDLE"/sdist/mmcv-*.tar.gz) || return 1
-    build=$WORK/mmcv-build-$mode
-    rm -rf "$build" && mkdir -p "$build" && tar -xzf "$sdist" -C "$build"
-    build=$(ls -d "$build"/mmcv-*/)
-    # torch >= 2.14 headers need C++20 (mmcv 2.1.0 asks for C++17)
-    if venv_python -c 'import sys, torch; v = torch.__version__.split(".")
-sys.exit(not (int(v[0]), int(v[1])) >= (2, 14))'; then
-        sed -i 's/-std=c++17/-std=c++20/g' "$build/setup.py"
+else
+    mapfile -t wheels < <("$PYTHON" "$HELPER" missing "$BUNDLE")
+    if [[ -n $CUDA_REASON ]]; then
+        printf '%s\n' "${wheels[@]}" > "$OUT/install.log"
+        skip install "would install ${#wheels[@]} wheels (install.log); $CUDA_REASON: the installed stack is used"
+    else
+        rm -rf "$SITE"
+        DETAIL="${#wheels[@]} wheels into $SITE" step install 90 \
+            "$PYTHON" -m pip install -q --no-index --no-deps --no-compile \
+            --disable-pip-version-check --target "$SITE" "${wheels[@]}" ||
+            { echo "cannot go on; see $OUT/install.log"; exit 1; }
+        export PYTHONPATH=$SITE${PYTHONPATH:+:$PYTHONPATH}
     fi
-    case $mode in
-        cuda) export FORCE_CUDA=1 MMCV_WITH_OPS=1
-              export TORCH_CUDA_ARCH_LIST=${TORCH_CUDA_ARCH_LIST:-$(
-                  venv_python -c 'import torch
-print("%d.%d" % torch.cuda.get_device_capability())')} ;;
-        # no GPU visible to setup.py: CPU ops only
-        cpu) args=(env CUDA_VISIBLE_DEVICES=) FORCE_CUDA=0 MMCV_WITH_OPS=1 ;;
-        none) args=(env MMCV_WITH_OPS=0) ;;
-    esac
-    "${args[@]}" "${PIP[@]}" wheel --no-build-isolation --no-deps \
-        --no-index -w "$WORK/mmcv-$mode" "$build" &&
-        offline_install --no-deps "$WORK/mmcv-$mode"/mmcv*.whl
-}
+fi
+export PYTHONPATH=$ROOT${PYTHONPATH:+:$PYTHONPATH}
 
-install_mmcv() {
-    local mode with_ops=${MMCV_WITH_OPS:-1}
-    for mode in cuda cpu none; do
-        [[ $mode != none && $with_ops == 0 ]] && continue
-        if ls "$WORK/mmcv-$mode"/mmcv*.whl > /dev/null 2>&1 &&
-            offline_install --no-deps "$WORK/mmcv-$mode"/mmcv*.whl; then
-            echo "mmcv: reused the wheel built with $mode ops"
-            return
-        fi
-        echo "building mmcv ($mode ops, $MAX_JOBS jobs)"
-        if build_mmcv $mode; then echo "mmcv built: $mode ops"; return; fi
-        echo "mmcv build with $mode ops FAILED"
-    done
-    return 1
-}
+step stack 60 "$PYTHON" "$HELPER" stack
 
-check_env() {
-    nvidia-smi
-    cd "$SRC" && venv_python tools/misc/check_env.py
-}
-
-run_tests() {
-    cd "$SRC" && venv_python -m pytest -m cuda tests/test_cuda.py \
+if wanted pytest; then
+    DETAIL= step pytest 200 "$PYTHON" -m pytest -m cuda tests/test_cuda.py \
         -o addopts= -p no:cacheprovider -rs --durations=15 \
-        --junitxml="$RESULTS/pytest.xml" ${PYTEST_ARGS:-}
-}
+        --junitxml="$OUT/pytest-cuda.xml" ${PYTEST_ARGS:-}
+    if [[ -f $OUT/pytest-cuda.xml ]]; then
+        row pytest-counts - 0 "$("$PYTHON" "$HELPER" junit "$OUT/pytest-cuda.xml")"
+    fi
+else
+    skip pytest "not in STEPS=$STEPS"
+fi
 
-run_report() {
-    echo "models: ${REPORT_MODELS:-all}"
-    cd "$SRC" && venv_python tools/analysis_tools/gpu_report.py \
-        $REPORT_MODELS --budget "$REPORT_BUDGET" --out-dir "$RESULTS/report"
-}
+train_args=(--amp --cfg-options model.backbone.init_cfg=None
+    "train_cfg.max_iters=$TRAIN_ITERS" train_cfg.val_begin=1000000000
+    default_hooks.checkpoint.interval=1000000000
+    default_hooks.checkpoint.save_last=False default_hooks.logger.interval=5
+    env_cfg.dist_cfg.backend=nccl)
+if ! wanted train; then
+    reason="not in STEPS=$STEPS"
+elif [[ -n $CUDA_REASON ]]; then
+    reason="$CUDA_REASON: nothing to train"
+else
+    reason=
+fi
+if [[ -n $reason ]]; then
+    skip data "$reason"
+    for entry in "${TRAIN_CONFIGS[@]}"; do
+        family=${entry%%=*}
+        echo "PYTHON=$PYTHON bash tools/dist_train.sh configs/${entry#*=} 1" \
+            "--work-dir $OUT/train/$family ${train_args[*]}" \
+            "{train,val,test}_dataloader.dataset.data_root=DATA" \
+            > "$OUT/train-$family.log"
+        skip "train-$family" "$reason (command: train-$family.log)"
+    done
+else
+    data=$OUT/data
+    step data 60 "$PYTHON" tools/misc/make_synthetic_data.py ade20k "$data" \
+        --num-train 16 --num-val 2 --size 512 512
+    data=$data/ADEChallengeData2016
+    port=29500
+    for entry in "${TRAIN_CONFIGS[@]}"; do
+        family=${entry%%=*}
+        port=$((port + 1))
+        PYTHON=$PYTHON PORT=$port DETAIL= step "train-$family" 75 \
+            bash tools/dist_train.sh "configs/${entry#*=}" 1 \
+            --work-dir "$OUT/train/$family" "${train_args[@]}" \
+            "train_dataloader.dataset.data_root=$data" \
+            "val_dataloader.dataset.data_root=$data" \
+            "test_dataloader.dataset.data_root=$data" &&
+            row "train-$family" - 0 "$("$PYTHON" "$HELPER" training "$OUT/train/$family")"
+    done
+fi
 
-[[ ${DRY_RUN:-0} == 1 ]] || : > "$SUMMARY"
-step 0-unpack tar -xzf "$BUNDLE/mmhvit-src.tar.gz" --one-top-level="$SRC"
-step 1-install make_venv || { echo "cannot install; see $RESULTS"; exit 1; }
-step 2-mmcv install_mmcv
-step 3-check_env check_env
-step 3-pytest run_tests
-step 4-gpu_report run_report
-[[ ${DRY_RUN:-0} == 1 ]] && exit 0
-echo "total: $((SECONDS - start)) s" | tee -a "$SUMMARY"
-echo "results in $RESULTS"
+# the time left, less the models' building and the report's writing
+budget=$((DEADLINE - $(elapsed) - 60))
+if ! wanted report; then
+    skip report "not in STEPS=$STEPS"
+elif [[ -n $CUDA_REASON ]]; then
+    skip report "$CUDA_REASON (its CPU mode: tests/test_gpu_tools.py)"
+elif (( budget < 20 )); then
+    skip report "no time left within DEADLINE=$DEADLINE s"
+else
+    step report $((budget + 40)) "$PYTHON" \
+        tools/analysis_tools/gpu_report.py $REPORT_MODELS \
+        --settings $REPORT_SETTINGS --precisions $REPORT_PRECISIONS \
+        --budget "$budget" --out-dir "$OUT/report"
+fi
+
+{
+    echo
+    echo "machine: $machine"
+    echo
+    echo "total: $(elapsed) s (DEADLINE $DEADLINE s)"
+} >> "$SUMMARY"
+echo "total: $(elapsed) s; results in $OUT (summary.md)"
