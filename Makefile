@@ -58,8 +58,8 @@ clean-venv:
 # What the bare GPU machine needs besides this checkout (docs/gpu.md): mmcv
 # with CUDA ops for its torch / CUDA / Python / GPU, built here once per
 # target and kept in a per-user wheelhouse, the OpenMMLab packages and only
-# the dependencies that machine lacks; it stops before building or
-# downloading when the set and the checkout would exceed 64 MiB. Needs
+# the dependencies that machine lacks; it stops before building mmcv or
+# downloading the set when it and the checkout would exceed 64 MiB. Needs
 # PyPI, not the venv. GPU_BUNDLE_ARGS=--list: the set and its size only.
 GPU_BUNDLE ?= gpu_bundle
 GPU_BUNDLE_ARGS ?=

@@ -16,14 +16,17 @@ with the checkout. This script, run on a machine with PyPI, writes
   wheelhouse (``~/.cache/mmhvit/wheels/torch-2.11.0-cu130-cp312-sm90``), so
   the build (about 3 000 CPU-seconds) happens once per target;
 - the OpenMMLab packages of ``requirements/mminstall.txt`` and only the
-  dependencies the machine lacks: the target's resolution (``pip install
-  --dry-run --report``, metadata only) less what the machine's packages
-  (``PROVIDED``) and their dependencies already give.
+  dependencies the machine lacks: pip's resolution for the target
+  (``pip install --dry-run --report``) with the machine's distributions
+  (``MACHINE``) standing in as stubs, less those.
 
-Before building or downloading anything it adds up the set's sizes (``HEAD``
-requests) with the checkout's files and stops, naming the largest files,
-when they would exceed the limit. ``--list`` prints the resolution and the
-size check without building or downloading. ``tools/misc/gpu_check.sh``
+Before building mmcv or writing the bundle it adds up the set's sizes
+(``HEAD`` requests) with the checkout's files and stops, naming the largest
+files, when they would exceed the limit. (pip reads the candidates'
+metadata from the index where it serves it, PEP 658; where it does not, as
+the mirror this was written on, it fetches the set's own wheels to read
+it: about 20 MB, 20 s here.) ``--list`` prints the resolution and the size
+check without building or downloading. ``tools/misc/gpu_check.sh``
 installs the set on the GPU machine with ``pip install --no-index
 --no-deps --target`` and runs the check.
 """
@@ -41,24 +44,38 @@ import tempfile
 import time
 import urllib.parse
 import urllib.request
+import zipfile
 from concurrent.futures import ThreadPoolExecutor
 from typing import NamedTuple
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 MiB = 2**20
 LIMIT_MIB = 64
-# The GPU machine's own packages (docs/gpu.md) besides torch and torchvision
-# (which nothing in the set requires in its metadata, and whose CUDA
-# dependencies would make the resolution slow): they and their dependencies
-# are never brought along, and their specifiers in requirements/ (the CPU
-# stack's numpy<2.3, scipy<1.14) do not apply there: the set is installed
-# with --no-deps. The numpy bound keeps the resolution to wheels built for
-# the machine's numpy 2.
-PROVIDED = ('numpy>=2', 'scipy',
-            'opencv-python-headless', 'matplotlib', 'pytest')
-# requirements met by another distribution there: mmengine and mmcv ask for
-# opencv-python, whose cv2 the machine's headless build provides
-SATISFIED_BY = {'opencv-python': 'opencv-python-headless'}
+# The GPU machine's distributions (docs/gpu.md): the packages it is known
+# to have and what they depend on (matplotlib's, pytest's and torch's
+# dependencies are there for them to import), none brought along. The
+# resolution sees each as a stub wheel without dependencies (so pip fetches
+# none of them) at a release of its own: the machine's where known (numpy
+# 2.x), else a recent one, read only against the bounds of the set's
+# dependencies (a version outside one would make pip pick an old release of
+# the dependent: rich 0.1.0 under pygments 9999). The set is installed with
+# --no-deps, so the CPU stack's numpy<2.3 / scipy<1.14 do not apply there.
+MACHINE = {
+    'torch': '2.11.0', 'torchvision': '0.26.0', 'numpy': '2.5.0',
+    'scipy': '1.17.0', 'opencv-python-headless': '4.12.0.88',
+    'matplotlib': '3.10.3', 'pytest': '8.4.1',
+    # matplotlib's
+    'contourpy': '1.3.2', 'cycler': '0.12.1', 'fonttools': '4.58.4',
+    'kiwisolver': '1.4.8', 'packaging': '25.0', 'pillow': '11.3.0',
+    'pyparsing': '3.2.3', 'python-dateutil': '2.9.0.post0',
+    # pytest's
+    'iniconfig': '2.1.0', 'pluggy': '1.6.0', 'pygments': '2.19.2',
+    # torch's
+    'filelock': '3.18.0', 'fsspec': '2025.5.1', 'jinja2': '3.1.6',
+    'markupsafe': '3.0.2', 'mpmath': '1.3.0', 'networkx': '3.5',
+    'sympy': '1.14.0', 'triton': '3.5.0', 'typing-extensions': '4.14.1',
+    # mmengine and mmcv ask for opencv-python: the headless build's cv2
+    'opencv-python': '4.12.0.88'}
 # brought along whatever the machine has: mmengine's config bases
 # (``mmseg::...``) import pkg_resources, which setuptools 82 removed;
 # gpu_check.sh installs it only where ``import pkg_resources`` fails
@@ -316,81 +333,66 @@ def read_requirements(path):
 
 def bundle_requirements():
     """What the set must satisfy: the OpenMMLab pins but mmcv (built here),
-    requirements/runtime.txt, ALWAYS, and the machine's own packages
-    (PROVIDED, resolved only to learn what they and their dependencies
-    give; the CPU stack's bounds on them are dropped)."""
-    provided = {requirement_name(r): r for r in PROVIDED}
+    requirements/runtime.txt but the machine's distributions, and
+    ALWAYS."""
+    machine = set(MACHINE)
     requirements = [r for r in read_requirements(
         osp.join(ROOT, 'requirements', 'mminstall.txt'))
         if requirement_name(r) != 'mmcv']
-    for line in read_requirements(
-            osp.join(ROOT, 'requirements', 'runtime.txt')):
-        if requirement_name(line) not in provided:
-            requirements.append(line)
-    return requirements + list(ALWAYS) + list(PROVIDED)
+    requirements += [r for r in read_requirements(
+        osp.join(ROOT, 'requirements', 'runtime.txt'))
+        if requirement_name(r) not in machine]
+    return requirements + list(ALWAYS)
+
+
+def stub_wheel(name, folder):
+    """A wheel of ``name`` at the machine's version without files or
+    dependencies: the resolution takes it for the machine's."""
+    version = MACHINE[name]
+    dist = f'{name.replace("-", "_")}-{version}'
+    path = osp.join(folder, f'{dist}-py3-none-any.whl')
+    with zipfile.ZipFile(path, 'w') as wheel:
+        wheel.writestr(f'{dist}.dist-info/METADATA',
+                       f'Metadata-Version: 2.1\nName: {name}\n'
+                       f'Version: {version}\n')
+        wheel.writestr(f'{dist}.dist-info/WHEEL',
+                       'Wheel-Version: 1.0\nRoot-Is-Purelib: true\n'
+                       'Tag: py3-none-any\n')
+        wheel.writestr(f'{dist}.dist-info/RECORD', '')
+    return path
 
 
 def pip_report(target, requirements, pip=(sys.executable, '-m', 'pip')):
-    """pip's resolution of ``requirements`` for the target (metadata only:
-    ``--dry-run --report``), as its JSON report."""
+    """pip's resolution of ``requirements`` for the target, the machine's
+    distributions standing in as stubs (``--dry-run --report``: nothing
+    installed; pip reads each candidate's metadata, from the index where it
+    serves it (PEP 658), else from the wheel), as its JSON report."""
     with tempfile.TemporaryDirectory(prefix='gpu-bundle-') as tmp:
+        # torch and torchvision: no stub (nothing in the set requires them
+        # in its metadata, and pip configurations cap their versions)
+        stubs = [f'{name} @ file://{stub_wheel(name, tmp)}'
+                 for name in MACHINE if not name.startswith('torch')]
         report = osp.join(tmp, 'report.json')
         run([*pip, 'install', '--dry-run', '--ignore-installed', '-q',
              '--report', report, '--target', osp.join(tmp, 'target'),
-             *target.pip_platform(), *requirements])
+             *target.pip_platform(), *requirements, *stubs])
         with open(report) as f:
             return json.load(f)
 
 
-def marker_environment(target):
-    """PEP 508 marker values of the target (CPython on Linux x86_64)."""
-    return dict(python_version=target.python,
-                python_full_version=f'{target.python}.0', os_name='posix',
-                sys_platform='linux', platform_system='Linux',
-                platform_machine='x86_64', implementation_name='cpython',
-                platform_python_implementation='CPython', extra='')
-
-
-def dependencies(item, target):
-    """Names of the distributions an item of pip's report requires on the
-    target (without extras)."""
-    try:
-        from packaging.requirements import Requirement
-    except ImportError:  # pip's own copy
-        from pip._vendor.packaging.requirements import Requirement
-    names = []
-    for line in item['metadata'].get('requires_dist') or ():
-        requirement = Requirement(line)
-        if requirement.marker is None or requirement.marker.evaluate(
-                marker_environment(target)):
-            names.append(normalise(requirement.name))
-    return names
-
-
-def select(report, target):
-    """The report's wheels the machine lacks, and the names it provides:
-    PROVIDED, SATISFIED_BY's and every dependency of theirs, but ALWAYS."""
-    items = {normalise(i['metadata']['name']): i for i in report['install']}
-    always = {requirement_name(r) for r in ALWAYS}
-    provided = set()
-    todo = [requirement_name(r) for r in PROVIDED] + list(SATISFIED_BY)
-    while todo:
-        name = todo.pop()
-        if name in provided or name in always:
-            continue
-        provided.add(name)
-        if name in items:
-            todo += dependencies(items[name], target)
+def select(report):
+    """The report's wheels but the machine's distributions."""
     wheels = []
-    for name, item in sorted(items.items()):
-        if name in provided:
+    for item in report['install']:
+        name = normalise(item['metadata']['name'])
+        if name in MACHINE:
             continue
         info = item['download_info']
         digest = info.get('archive_info', {}).get('hashes', {}).get(
             'sha256', '')
         wheels.append(Wheel(name, item['metadata']['version'], info['url'],
                             digest))
-    return wheels, sorted(provided & set(items))
+    return sorted(wheels)
 
 
 def url_size(url):
@@ -432,7 +434,7 @@ def check_size(wheels, checkout, limit):
         'largest: ' + ', '.join(f'{w.filename or w.name} '
                                 f'{w.size / MiB:.1f} MiB' for w in largest) +
         '. Nothing was built or downloaded. Leave out what the GPU machine '
-        'has (PROVIDED in tools/misc/gpu_bundle.py) or raise --limit-mib '
+        'has (MACHINE in tools/misc/gpu_bundle.py) or raise --limit-mib '
         'where more can be brought along.')
 
 
@@ -440,10 +442,9 @@ def check_size(wheels, checkout, limit):
 
 
 def resolve(target, wheelhouse):
-    """The set (the mmcv wheel first, cached or to be built) and the names
-    the machine provides."""
-    wheels, provided = select(pip_report(target, bundle_requirements()),
-                              target)
+    """The set: the mmcv wheel first (cached, or its estimate), the
+    resolved wheels with their sizes."""
+    wheels = select(pip_report(target, bundle_requirements()))
     cached = glob.glob(osp.join(wheelhouse, f'mmcv-{pin("mmcv")}-*.whl'))
     if cached:
         mmcv = Wheel('mmcv', pin('mmcv'), 'file://' + cached[0],
@@ -451,10 +452,10 @@ def resolve(target, wheelhouse):
     else:
         mmcv = Wheel('mmcv', pin('mmcv'), '', size=int(MMCV_ESTIMATE),
                      note='to build: estimate')
-    return [mmcv] + with_sizes(wheels), provided
+    return [mmcv] + with_sizes(wheels)
 
 
-def describe(wheels, provided, checkout, target):
+def describe(wheels, checkout, target):
     lines = [f'target: CPython {target.python}, torch {target.torch}, CUDA '
              f'{target.cuda}, sm_{target.arch.replace(".", "")} '
              f'({target.key})']
@@ -465,8 +466,8 @@ def describe(wheels, provided, checkout, target):
                  '-co --exclude-standard)')
     total = checkout + sum(w.size for w in wheels)
     lines.append(f'  {total / MiB:6.2f} MiB  in all, {len(wheels)} wheels')
-    lines.append('provided by the GPU machine (not brought): torch, '
-                 'torchvision, ' + ', '.join(provided))
+    lines.append('the GPU machine\'s own (not brought): ' +
+                 ', '.join(MACHINE))
     return '\n'.join(lines)
 
 
@@ -537,9 +538,9 @@ def main(argv=None):
     target = Target(*(getattr(args, f) for f in Target._fields))
     wheelhouse = args.wheelhouse or default_wheelhouse(target)
     limit = int(args.limit_mib * MiB)
-    wheels, provided = resolve(target, wheelhouse)
+    wheels = resolve(target, wheelhouse)
     checkout = checkout_size()
-    print(describe(wheels, provided, checkout, target), flush=True)
+    print(describe(wheels, checkout, target), flush=True)
     total = check_size(wheels, checkout, limit)
     print(f'fits: {total / MiB:.1f} of {limit / MiB:.0f} MiB')
     if args.list:
