@@ -40,6 +40,7 @@ import re
 import shutil
 import subprocess
 import sys
+import tarfile
 import tempfile
 import time
 import urllib.parse
@@ -276,11 +277,21 @@ def build_mmcv(target, wheelhouse, build_python=None, jobs=None, keep=False,
                MAX_JOBS=str(jobs or os.cpu_count()),
                PATH=osp.join(env_dir, 'bin') + os.pathsep +
                os.environ['PATH'])
+    src = osp.join(work, 'src', f'mmcv-{version}')
+    if not osp.exists(osp.join(src, 'setup.py')):
+        sdist = osp.join(work, 'sdist')
+        run([env_python, '-m', 'pip', 'download', '-q', '--no-deps',
+             '--no-binary', 'mmcv', '--no-build-isolation', '-d', sdist,
+             f'mmcv=={version}'], log, env=env)
+        with tarfile.open(osp.join(sdist, f'mmcv-{version}.tar.gz')) as tar:
+            tar.extractall(osp.dirname(src), filter='data')
     built = osp.join(work, 'built')
     shutil.rmtree(built, ignore_errors=True)
+    # in the source tree: setuptools' build/ stays there, so a build that
+    # was interrupted resumes where it stopped (ninja skips the objects
+    # already compiled)
     run([env_python, '-m', 'pip', 'wheel', '--no-build-isolation',
-         '--no-deps', '--no-binary', 'mmcv', '--no-cache-dir', '-w', built,
-         f'mmcv=={version}'], log, env=env)
+         '--no-deps', '--no-cache-dir', '-w', built, src], log, env=env)
     wheel, = glob.glob(osp.join(built, 'mmcv-*.whl'))
     size = osp.getsize(wheel)
     stripped = strip_wheel(wheel, env_python, work)
@@ -294,8 +305,10 @@ def build_mmcv(target, wheelhouse, build_python=None, jobs=None, keep=False,
     print(f'mmcv built in {time.time() - start:.0f} s: '
           f'{size / MiB:.1f} MiB, {osp.getsize(out) / MiB:.1f} MiB '
           f'stripped: {out}', flush=True)
-    if not keep:  # several GiB; the log stays
-        for sub in ('env', 'built', 'unpacked', 'stripped', 'mmcv'):
+    if not keep:  # several GiB; the log stays (an interrupted build keeps
+        # all, to resume)
+        for sub in ('env', 'src', 'sdist', 'built', 'unpacked', 'stripped',
+                    'mmcv'):
             shutil.rmtree(osp.join(work, sub), ignore_errors=True)
     return out
 
