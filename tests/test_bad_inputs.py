@@ -294,10 +294,14 @@ def test_amp_on_cpu(monkeypatch):
         run_tool_in_process(monkeypatch, 'train.py', SEG, '--amp')
 
 
-def test_auto_scale_lr_without_base_batch_size(monkeypatch):
+def test_auto_scale_lr_without_base_batch_size(monkeypatch, tmp_path):
+    """Every shipped config has one; a config of one's own may not."""
+    config = tmp_path / 'own.py'
+    config.write_text(f"_base_ = '{ROOT}/{SEG}'\nauto_scale_lr = None\n")
     with pytest.raises(RuntimeError, match='has no '
                        'auto_scale_lr.base_batch_size'):
-        run_tool_in_process(monkeypatch, 'train.py', SEG, '--auto-scale-lr')
+        run_tool_in_process(monkeypatch, 'train.py', str(config),
+                            '--auto-scale-lr')
 
 
 PRETRAINED_VIT = """

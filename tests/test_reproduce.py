@@ -1,9 +1,14 @@
 """``tools/reproduce.py``: the paper tables the metafiles name, the commands
 of each launcher, a failed row reported without stopping the others, and a
 whole table trained, killed, resumed and reported end to end on the CPU."""
+import fnmatch
+import functools
+import glob
 import json
 import os
 import os.path as osp
+import re
+import runpy
 import signal
 import socket
 import subprocess
@@ -11,11 +16,14 @@ import sys
 import time
 
 import pytest
+from mmengine.config import config as config_module
+from mmengine.config import utils as config_utils
 
 from mmhvit.analysis.reproduce import (Launcher, RowDir, find_table,
-                                       last_error, list_tables, paper_tables,
-                                       report, row_status, run_table,
-                                       select_rows, step_status, table_slug)
+                                       last_error, list_tables, load_config,
+                                       paper_tables, report, row_status,
+                                       run_table, select_rows, step_status,
+                                       table_slug)
 from mmhvit.datasets import make_imagenet
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
@@ -49,7 +57,7 @@ def test_tables_and_rows():
     assert 'Grid-based' in list_tables(TABLES, 'clustr Tab. 7')
 
 
-def test_commands_of_each_launcher(tmp_path):
+def test_commands_of_each_launcher(tmp_path, quick_config_parsing):
     config = osp.join(ROOT, 'configs/hlg/'
                       'setr-pup_hlg-small_8xb2-160k_ade20k-512x512.py')
     options = ['train_cfg.max_iters=10']
@@ -59,8 +67,8 @@ def test_commands_of_each_launcher(tmp_path):
     assert command[4:] == [config, 'w', '--resume', '--cfg-options',
                            *options]
     assert (env['GPUS'], env['GPUS_PER_NODE']) == ('8', '8')  # 8xb2
-    command, _ = Launcher('pytorch', ROOT, gpus=4).train(config, 'w', False)
-    assert command == ['bash', f'{ROOT}/tools/dist_train.sh', config, '4',
+    command, _ = Launcher('pytorch', ROOT).train(config, 'w', False)
+    assert command == ['bash', f'{ROOT}/tools/dist_train.sh', config, '8',
                        '--work-dir', 'w']
     command, _ = Launcher('none', ROOT).test(config, 'c.pth', 't', tta=True)
     assert command == [sys.executable, f'{ROOT}/tools/test.py', config,
@@ -69,6 +77,129 @@ def test_commands_of_each_launcher(tmp_path):
     assert command[:2] == ['bash', f'{ROOT}/tools/slurm_test.sh']
     with pytest.raises(ValueError, match='partition'):
         Launcher('slurm', ROOT)
+
+
+def recipe_batches():
+    """The rows of the "Total batch" table of every family README:
+    ``{family: [(config name patterns, total, GPUs, images per GPU)]}``."""
+    row = re.compile(r'^\| (`.+`)[^|]* \| (\d+) \| (\d+) × (\d+) \|$')
+    tables = {}
+    for readme in glob.glob(osp.join(ROOT, 'configs', '*', 'README.md')):
+        with open(readme) as f:
+            section = f.read().partition('#### Total batch')[2]
+        rows = []
+        for line in section.splitlines():
+            match = row.match(line)
+            if match:
+                rows.append((re.findall(r'`([^`]+)`', match[1]),
+                             *map(int, match.groups()[1:])))
+            elif rows and not line.startswith('|'):
+                break
+        tables[osp.basename(osp.dirname(readme))] = rows
+    return tables
+
+
+RECIPES = recipe_batches()
+
+
+@pytest.fixture(scope='module')
+def quick_config_parsing():
+    """Parse configs without re-reading upstream metafiles every time:
+    mmengine reads all of mmseg's, mmdet's or mmpretrain's metafiles (60-odd
+    YAML files) and reloads ``pkg_resources`` at each ``mmseg::`` base of
+    every config it parses, some 90 % of a parse. Both depend only on the
+    installed packages; they are remembered while this module's tests parse
+    every config."""
+    remember = functools.lru_cache(maxsize=None)
+    patch = pytest.MonkeyPatch()
+    patch.setattr(config_utils, 'load', remember(config_utils.load))
+    patch.setattr(config_module, 'is_installed',
+                  remember(config_module.is_installed))
+    yield
+    patch.undo()
+
+
+def recipe_batch(config):
+    """``(total, GPUs, images per GPU)`` of ``config`` by its family
+    README's "Total batch" table."""
+    family = osp.basename(osp.dirname(config))
+    name = osp.splitext(osp.basename(config))[0]
+    for patterns, *batch in RECIPES[family]:
+        if any(fnmatch.fnmatch(name, pattern) for pattern in patterns):
+            return tuple(batch)
+    raise AssertionError(f'No "Total batch" row of configs/{family}/'
+                         f'README.md matches {name}.')
+
+
+def test_every_table_launches_the_papers_total_batch(
+        tmp_path, capsys, monkeypatch, quick_config_parsing):
+    """``tools/reproduce.py run <every table> --launcher pytorch
+    --dry-run``: each training it launches (rows and the ImageNet runs they
+    start from) runs the GPUs and per-GPU batch of its family README's
+    recipe, whatever its name says, without scaling the lr; the metafile's
+    batch of every row is that total."""
+    assert set(RECIPES) == {'hat_net', 'clustr', 'hafa', 'hlg', 'setr'}
+    tool = osp.join(ROOT, 'tools', 'reproduce.py')
+    monkeypatch.setattr(sys, 'argv', [
+        tool, 'run', *map(table_slug, TABLES), '--launcher', 'pytorch',
+        '--dry-run', '--work-root', str(tmp_path)])
+    runpy.run_path(tool, run_name='__main__')
+    output = capsys.readouterr().out
+    trainings = [line.split() for line in output.splitlines()
+                 if 'dist_train.sh' in line]
+    for command in trainings:
+        config, gpus = command[2], int(command[3])
+        total, *recipe = recipe_batch(config)
+        per_gpu = load_config(config).train_dataloader.batch_size
+        assert [gpus, per_gpu] == recipe, config
+        assert gpus * per_gpu == total
+        assert '--auto-scale-lr' not in command
+        name = osp.splitext(osp.basename(config))[0]
+        assert (f'{name}: {gpus} processes x {per_gpu} images = total '
+                f'batch {total}, the paper\'s') in output
+    rows = [row for table in TABLES.values() for row in table]
+    assert {command[2] for command in trainings} >= {
+        row.train_config for row in rows}
+    for row in rows:
+        assert row.batch_size == recipe_batch(row.train_config)[0], row.name
+
+
+def test_other_process_counts_scale_the_lr_and_say_so():
+    config = osp.join(ROOT, 'configs/hat_net/'
+                      'retinanet_hat-net-tiny_fpn_1x_coco.py')
+    launcher = Launcher('pytorch', ROOT, gpus=4)
+    command, env = launcher.train(config, 'w', resume=False)
+    assert command[3] == '4' and '--auto-scale-lr' in command
+    assert launcher.plan(config).describe() == (
+        'retinanet_hat-net-tiny_fpn_1x_coco: 4 processes x 2 images = total '
+        "batch 8, not the paper's 8 x 2 = 16: the lr is scaled by 8/16 "
+        '(tools/train.py --auto-scale-lr)')
+    one = Launcher('none', ROOT)
+    command, _ = one.train(config, 'w', resume=False)
+    assert '--auto-scale-lr' in command
+    assert one.plan(config).total == 2
+    with pytest.raises(ValueError, match='one process'):
+        Launcher('none', ROOT, gpus=8)
+    # the per-GPU batch of --cfg-options counts
+    shrunk = Launcher('pytorch', ROOT,
+                      cfg_options=['train_dataloader.batch_size=4'])
+    assert shrunk.plan(config).total == 32 and shrunk.plan(config).scaled
+
+
+def test_every_config_has_the_papers_total_batch_for_auto_scale_lr(
+        quick_config_parsing):
+    """``tools/train.py --auto-scale-lr`` needs
+    ``auto_scale_lr.base_batch_size``: every config has it, the total batch
+    of its family README's recipe, a multiple of its per-GPU batch."""
+    configs = [path for path in glob.glob(osp.join(ROOT, 'configs', '*',
+                                                   '*.py'))
+               if '_base_' not in path and '/demo/' not in path]
+    assert len(configs) > 150
+    for config in configs:
+        cfg = load_config(config)
+        total, gpus, per_gpu = recipe_batch(config)
+        assert cfg.auto_scale_lr.base_batch_size == total, config
+        assert cfg.train_dataloader.batch_size == per_gpu, config
 
 
 def test_status_of_a_step():

@@ -2,7 +2,8 @@
 paper.
 
     python tools/reproduce.py list [TABLE]
-    python tools/reproduce.py run TABLE --launcher {none,pytorch,slurm}
+    python tools/reproduce.py run TABLE [TABLE ...]
+        --launcher {none,pytorch,slurm}
         [--gpus N] [--partition P] [--rows 1 3-5 NAME ...]
         [--work-root work_dirs] [--dry-run]
         [--cfg-options KEY=VALUE ...]
@@ -19,8 +20,11 @@ into ``WORK_ROOT/<config name>``), then tests its final checkpoint through
 ``tools/test.py`` / ``dist_test.sh`` / ``slurm_test.sh`` (``--tta`` for
 multi-scale rows). Run again, it skips finished rows and resumes interrupted
 ones from their latest checkpoint; a failed row is reported with the last
-error of its log and the other rows go on. ``--gpus`` defaults to the
-config name's count (``8xb2``: 8), which keeps the paper's total batch.
+error of its log and the other rows go on. Each training launches the
+paper's processes: its config's ``auto_scale_lr.base_batch_size`` (the
+paper's total batch) over its ``train_dataloader.batch_size``. With
+``--gpus N`` (or ``--launcher none``: one process) of another total batch,
+the lr is scaled (``tools/train.py --auto-scale-lr``) and the run says so.
 
 ``report`` reads the metrics mmengine's test wrote and prints, and writes
 as markdown (default ``WORK_ROOT/<table slug>.md``), paper value, ours,
@@ -48,7 +52,12 @@ def parse_args():
     listing.add_argument('table', nargs='?')
     for name in ('run', 'report'):
         sub = commands.add_parser(name)
-        sub.add_argument('table')
+        if name == 'run':
+            sub.add_argument('tables', nargs='+', metavar='table',
+                             help='one or more tables, run one after the '
+                             'other')
+        else:
+            sub.add_argument('table')
         sub.add_argument('--work-root', default='work_dirs',
                          help='one work dir per config under it (the '
                          "default is tools/train.py's, where the dense "
@@ -60,8 +69,10 @@ def parse_args():
             sub.add_argument('--launcher', required=True,
                              choices=['none', 'pytorch', 'slurm'])
             sub.add_argument('--gpus', type=int,
-                             help="GPUs per row (default: the config "
-                             "name's, e.g. 8 for 8xb2)")
+                             help="processes per row (default: the paper's, "
+                             "auto_scale_lr.base_batch_size over the "
+                             "config's batch_size; another total batch "
+                             'scales the lr)')
             sub.add_argument('--partition', help='slurm partition')
             sub.add_argument('--dry-run', action='store_true',
                              help='print the commands, run nothing')
@@ -85,24 +96,38 @@ def main():
         table = args.table and find_table(tables, args.table)
         print(list_tables(tables, table), end='')
         return
-    table = find_table(tables, args.table)
-    rows = select_rows(tables[table], args.rows)
-    if args.command == 'run':
-        launcher = Launcher(args.launcher, ROOT, args.gpus, args.partition,
-                            args.cfg_options)
+    if args.command == 'report':
+        table = find_table(tables, args.table)
+        write_report(table, select_rows(tables[table], args.rows), args.out,
+                     args)
+        return
+    chosen = [find_table(tables, table) for table in args.tables]
+    if args.rows and len(chosen) > 1:
+        sys.exit('--rows selects rows of one table, not of several.')
+    launcher = Launcher(args.launcher, ROOT, args.gpus, args.partition,
+                        args.cfg_options)
+    failed = False
+    for table in chosen:
+        rows = select_rows(tables[table], args.rows)
         statuses = run_table(rows, args.work_root, launcher, args.dry_run)
-        if args.dry_run:
-            return
-        args.tolerance, args.out, args.no_params = TOLERANCE, None, False
+        failed = failed or 'failed' in statuses.values()
+        if not args.dry_run:
+            args.tolerance, args.no_params = TOLERANCE, False
+            write_report(table, rows, None, args)
+    if failed:
+        sys.exit(1)
+
+
+def write_report(table, rows, out, args):
+    """Print the report of ``table`` and write it to ``out`` (default:
+    ``WORK_ROOT/<table slug>.md``)."""
     text = report(table, rows, args.work_root, args.tolerance,
                   params=not args.no_params)
-    out = args.out or osp.join(args.work_root, f'{table_slug(table)}.md')
+    out = out or osp.join(args.work_root, f'{table_slug(table)}.md')
     os.makedirs(osp.dirname(osp.abspath(out)), exist_ok=True)
     with open(out, 'w') as f:
         f.write(text)
     print(text + f'\nWritten to {out}')
-    if args.command == 'run' and 'failed' in statuses.values():
-        sys.exit(1)
 
 
 if __name__ == '__main__':

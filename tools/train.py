@@ -55,7 +55,7 @@ def main():
             cfg.optim_wrapper.loss_scale = 'dynamic'
 
     if args.auto_scale_lr:
-        if 'auto_scale_lr' not in cfg:
+        if not (cfg.get('auto_scale_lr') or {}).get('base_batch_size'):
             raise RuntimeError(
                 f'{args.config} has no auto_scale_lr.base_batch_size, so '
                 '--auto-scale-lr cannot know the batch size its lr is for.')

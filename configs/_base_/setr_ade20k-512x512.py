@@ -3,6 +3,8 @@
 # Sec. 4.1) with 8 GPUs x 2 images = the paper's batch of 16.
 _base_ = './datasets/ade20k.py'
 train_dataloader = dict(batch_size=2)
+# The paper's total batch, for which the lr is set (--auto-scale-lr).
+auto_scale_lr = dict(enable=False, base_batch_size=16)
 
 # Multi-scale + flip test (`tools/test.py --tta`): the official `_MS` configs
 # use ratios [0.5, 0.75, 1.0] of the test scale (2048, 512) with flip; the

@@ -3,6 +3,8 @@
 # SETR/HLG paper Sec. 4.1) with 8 GPUs x 1 image = the paper's batch of 8.
 _base_ = './datasets/cityscapes_768x768.py'
 train_dataloader = dict(batch_size=1)
+# The paper's total batch, for which the lr is set (--auto-scale-lr).
+auto_scale_lr = dict(enable=False, base_batch_size=8)
 
 # Multi-scale + flip test (`tools/test.py --tta`): ratios 0.5-1.75 of the
 # test scale (2049, 1025) with flip, as in the official `_MS` configs (and the

@@ -4,6 +4,8 @@
 # images = a batch of 16 (official config names `..._bs_16`).
 _base_ = './datasets/pascal_context.py'
 train_dataloader = dict(batch_size=2)
+# The paper's total batch, for which the lr is set (--auto-scale-lr).
+auto_scale_lr = dict(enable=False, base_batch_size=16)
 
 # Multi-scale + flip test (`tools/test.py --tta`): ratios 0.5-1.75 of the
 # test scale (520, 520) with flip, as in the official `_MS` configs (and the

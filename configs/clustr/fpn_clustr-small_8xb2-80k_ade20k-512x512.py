@@ -18,3 +18,5 @@ model = dict(
     neck=dict(in_channels=[64, 128, 256, 512]),
     decode_head=dict(num_classes=150))
 train_dataloader = dict(batch_size=2)
+# The paper's total batch, for which the lr is set (--auto-scale-lr).
+auto_scale_lr = dict(enable=False, base_batch_size=16)

@@ -44,6 +44,8 @@ val_dataloader = dict(
     num_workers=1,
     dataset=dict(data_root=data_root, pipeline=test_pipeline))
 test_dataloader = val_dataloader
+# the total batch the demo's lr is for (--auto-scale-lr)
+auto_scale_lr = dict(enable=False, base_batch_size=8)
 
 max_iters = 400
 # from scratch, a larger lr than the paper's fine-tuning 1e-4

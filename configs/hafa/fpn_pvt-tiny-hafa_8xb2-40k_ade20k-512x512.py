@@ -18,6 +18,8 @@ model = dict(
     neck=dict(in_channels=[64, 128, 320, 512]),
     decode_head=dict(num_classes=150))
 train_dataloader = dict(batch_size=2)
+# The paper's total batch, for which the lr is set (--auto-scale-lr).
+auto_scale_lr = dict(enable=False, base_batch_size=16)
 # LAA offsets at 1/100 of the lr, as for ImageNet.
 optim_wrapper = dict(
     paramwise_cfg=dict(custom_keys={'.offset.': dict(lr_mult=0.01)}))

@@ -18,3 +18,5 @@ model = dict(
 
 # 8 GPUs x 2 images = the paper's batch of 16.
 train_dataloader = dict(batch_size=2)
+# The paper's total batch, for which the lr is set (--auto-scale-lr).
+auto_scale_lr = dict(enable=False, base_batch_size=16)

@@ -23,4 +23,6 @@ optim_wrapper = dict(
     optimizer=dict(weight_decay=0.),
     paramwise_cfg=dict(custom_keys={'head': dict(lr_mult=10.)}))
 train_dataloader = dict(batch_size=2)
+# The paper's total batch, for which the lr is set (--auto-scale-lr).
+auto_scale_lr = dict(enable=False, base_batch_size=16)
 find_unused_parameters = True

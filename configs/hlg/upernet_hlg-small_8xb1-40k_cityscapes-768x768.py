@@ -21,3 +21,5 @@ model = dict(
     auxiliary_head=dict(in_channels=384, num_classes=19),
     test_cfg=dict(mode='slide', crop_size=crop_size, stride=(512, 512)))
 train_dataloader = dict(batch_size=1)
+# The paper's total batch, for which the lr is set (--auto-scale-lr).
+auto_scale_lr = dict(enable=False, base_batch_size=8)

@@ -96,13 +96,17 @@ def measure_config(config, shape: Optional[Tuple[int, int]] = None,
     return result
 
 
+#: PyYAML's safe loader, libyaml's where PyYAML has it (ten times faster).
+SAFE_LOADER = getattr(yaml, 'CSafeLoader', yaml.SafeLoader)
+
+
 def metafile_models(root: str) -> Iterator[Dict]:
     """Every model entry of the metafiles that ``root/model-index.yml``
     imports, with its ``Config`` path made absolute."""
     with open(osp.join(root, 'model-index.yml')) as f:
-        metafiles = yaml.safe_load(f)['Import']
+        metafiles = yaml.load(f, Loader=SAFE_LOADER)['Import']
     for metafile in metafiles:
         with open(osp.join(root, metafile)) as f:
-            for model in yaml.safe_load(f)['Models']:
+            for model in yaml.load(f, Loader=SAFE_LOADER)['Models']:
                 yield dict(model, Config=osp.join(root, model['Config']),
                            Metafile=metafile)

@@ -22,6 +22,8 @@ second ``run`` skips finished rows and resumes interrupted ones, and
 ``report`` needs nothing but the work dirs.
 """
 import argparse
+import copy
+import functools
 import glob
 import json
 import os
@@ -37,6 +39,7 @@ from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 from mmengine.config import Config, DictAction
 
+from mmhvit.utils import ConfigError
 from .model_zoo import build_from_config, count_params, metafile_models
 
 #: metafile metric -> (key of the metrics mmengine's test writes, factor to
@@ -74,6 +77,7 @@ class PaperRow:
     aux_counted: bool = True
     trained_by: Optional[str] = None
     server: Optional[str] = None
+    batch_size: Optional[int] = None  # the metafile's total training batch
 
     @property
     def train_config(self) -> str:
@@ -128,7 +132,8 @@ def paper_tables(root: str) -> 'OrderedDict[str, List[PaperRow]]':
                 aux_counted=metadata.get('Auxiliary Heads Counted', True),
                 trained_by=metadata.get('Trained By') and osp.join(
                     root, metadata['Trained By']),
-                server=result.get('Test Server'))
+                server=result.get('Test Server'),
+                batch_size=metadata.get('Batch Size'))
             tables.setdefault(row.table, []).append(row)
     papers = list(OrderedDict.fromkeys(t.split()[0] for t in tables))
     return OrderedDict(
@@ -184,6 +189,14 @@ def select_rows(rows: List[PaperRow],
     return [row for i, row in enumerate(rows) if i in chosen]
 
 
+@functools.lru_cache(maxsize=None)
+def load_config(path: str) -> Config:
+    """The config at ``path``, parsed once per process (a run reads each
+    config for its batch and for the runs it starts from). Deep-copy it
+    before changing it."""
+    return Config.fromfile(path)
+
+
 def parse_cfg_options(options: Sequence[str]) -> dict:
     """``['a.b=1', 'c=[1,2]']`` parsed as ``--cfg-options`` parses them."""
     if not options:
@@ -193,10 +206,69 @@ def parse_cfg_options(options: Sequence[str]) -> dict:
     return parser.parse_args(['--options', *options]).options
 
 
-def gpus_in_name(config: str) -> int:
-    """The GPU count of an OpenMMLab config name (``8xb2`` -> 8), else 1."""
-    match = re.search(r'_(\d+)xb\d+', osp.basename(config))
-    return int(match[1]) if match else 1
+@dataclass(frozen=True)
+class BatchPlan:
+    """The processes and images per process a row's training launches.
+
+    The paper's total batch is the config's
+    ``auto_scale_lr.base_batch_size`` (the batch its lr is for); the
+    paper's process count is that over the config's
+    ``train_dataloader.batch_size``, the images per GPU of its recipe.
+    """
+    config: str
+    paper_total: int
+    paper_gpus: int
+    gpus: int  # processes launched
+    per_gpu: int  # images per process, --cfg-options applied
+
+    @property
+    def total(self) -> int:
+        return self.gpus * self.per_gpu
+
+    @property
+    def scaled(self) -> bool:
+        """The launched total batch differs from the paper's, so the lr is
+        scaled (``tools/train.py --auto-scale-lr``)."""
+        return self.total != self.paper_total
+
+    def describe(self) -> str:
+        name = osp.splitext(osp.basename(self.config))[0]
+        launched = (f'{name}: {self.gpus} process'
+                    f'{"es" if self.gpus > 1 else ""} x {self.per_gpu} '
+                    f'images = total batch {self.total}')
+        paper = (f'{self.paper_gpus} x {self.paper_total // self.paper_gpus}'
+                 f' = {self.paper_total}')
+        if not self.scaled:
+            return f'{launched}, the paper\'s ({paper})'
+        return (f'{launched}, not the paper\'s {paper}: the lr is scaled by '
+                f'{self.total}/{self.paper_total} (tools/train.py '
+                '--auto-scale-lr)')
+
+
+def batch_plan(config: str, options: Sequence[str] = (),
+               gpus: Optional[int] = None) -> BatchPlan:
+    """How ``config`` is launched to keep the paper's total batch: the
+    paper's processes, or ``gpus`` of them.
+
+    Raises:
+        ConfigError: the config has no ``auto_scale_lr.base_batch_size``, or
+            one that its per-GPU batch does not divide.
+    """
+    cfg = load_config(config)
+    paper_total = (cfg.get('auto_scale_lr') or {}).get('base_batch_size')
+    per_gpu = cfg.train_dataloader.batch_size
+    if not paper_total or paper_total % per_gpu:
+        raise ConfigError(
+            f'{config}: auto_scale_lr.base_batch_size '
+            f'({paper_total}) should be the paper\'s total batch, a multiple '
+            f'of train_dataloader.batch_size ({per_gpu}); reproduce.py '
+            'launches base_batch_size / batch_size processes.')
+    if options:
+        cfg = copy.deepcopy(cfg)
+        cfg.merge_from_dict(parse_cfg_options(options))
+    return BatchPlan(config, paper_total, paper_total // per_gpu,
+                     gpus or paper_total // per_gpu,
+                     cfg.train_dataloader.batch_size)
 
 
 def last_error(log_file: str, lines: int = 400) -> str:
@@ -307,11 +379,14 @@ class Launcher:
     """Commands of the project's launch scripts for one row's steps.
 
     Args:
-        launcher (str): ``'none'`` (``tools/train.py``, ``tools/test.py``),
-            ``'pytorch'`` (``tools/dist_train.sh``/``dist_test.sh``) or
-            ``'slurm'`` (``tools/slurm_train.sh``/``slurm_test.sh``).
+        launcher (str): ``'none'`` (``tools/train.py``, ``tools/test.py``:
+            one process), ``'pytorch'`` (``tools/dist_train.sh`` /
+            ``dist_test.sh``) or ``'slurm'`` (``tools/slurm_train.sh`` /
+            ``slurm_test.sh``).
         root (str): The checkout whose ``tools/`` run.
-        gpus (int, optional): GPUs per row; default: the config name's.
+        gpus (int, optional): Processes per row; default: the paper's
+            (:func:`batch_plan`). A total batch other than the paper's
+            scales the lr (``--auto-scale-lr``).
         partition (str, optional): Slurm partition.
         cfg_options (Sequence[str]): ``--cfg-options`` of every step.
         python (str): The interpreter of the tools.
@@ -329,13 +404,22 @@ class Launcher:
                              f"'slurm', got {self.launcher!r}.")
         if self.launcher == 'slurm' and not self.partition:
             raise ValueError('--launcher slurm needs --partition.')
+        if self.launcher == 'none' and self.gpus not in (None, 1):
+            raise ValueError(f'--launcher none runs one process, not '
+                             f'--gpus {self.gpus}: use --launcher pytorch or '
+                             'slurm.')
+        self._plans: Dict[str, BatchPlan] = {}
 
-    def num_gpus(self, config: str) -> int:
-        return self.gpus or gpus_in_name(config)
+    def plan(self, config: str) -> BatchPlan:
+        """The processes and images per process of ``config`` (cached)."""
+        if config not in self._plans:
+            gpus = 1 if self.launcher == 'none' else self.gpus
+            self._plans[config] = batch_plan(config, self.cfg_options, gpus)
+        return self._plans[config]
 
     def _env(self, config: str) -> Dict[str, str]:
         env = dict(PYTHON=self.python)
-        gpus = self.num_gpus(config)
+        gpus = self.plan(config).gpus
         if self.launcher == 'slurm':
             env.update(GPUS=str(gpus), GPUS_PER_NODE=str(min(gpus, 8)))
         if self.launcher in ('slurm', 'pytorch'):
@@ -352,14 +436,17 @@ class Launcher:
     def train(self, config: str, work_dir: str,
               resume: bool) -> Tuple[List[str], Dict[str, str]]:
         """``(command, environment)`` that trains ``config`` into
-        ``work_dir``, resuming from its latest checkpoint."""
-        extra = (['--resume'] if resume else []) + self._options()
+        ``work_dir``, resuming from its latest checkpoint, with the lr
+        scaled when the total batch is not the paper's."""
+        extra = (['--resume'] if resume else []) + (
+            ['--auto-scale-lr'] if self.plan(config).scaled else []) + \
+            self._options()
         if self.launcher == 'none':
             command = [self.python, self._tool('train.py'), config,
                        '--work-dir', work_dir, *extra]
         elif self.launcher == 'pytorch':
             command = ['bash', self._tool('dist_train.sh'), config,
-                       str(self.num_gpus(config)), '--work-dir', work_dir,
+                       str(self.plan(config).gpus), '--work-dir', work_dir,
                        *extra]
         else:
             command = ['bash', self._tool('slurm_train.sh'), self.partition,
@@ -377,7 +464,7 @@ class Launcher:
                        *extra]
         elif self.launcher == 'pytorch':
             command = ['bash', self._tool('dist_test.sh'), config,
-                       checkpoint, str(self.num_gpus(config)), *extra]
+                       checkpoint, str(self.plan(config).gpus), *extra]
         else:
             command = ['bash', self._tool('slurm_test.sh'), self.partition,
                        job_name(config), config, checkpoint, *extra]
@@ -441,7 +528,7 @@ def pretraining(config: str,
     ``Pretrained`` checkpoints of the form ``<dir>/<config name>/<file>``
     for which ``configs/*/<config name>.py`` exists (the dense ClusTR and
     HAFA configs start from ImageNet runs of their own)."""
-    cfg = Config.fromfile(config)
+    cfg = copy.deepcopy(load_config(config))
     cfg.merge_from_dict(parse_cfg_options(options))
     configs_dir = osp.dirname(osp.dirname(osp.abspath(config)))
     found = []
@@ -494,6 +581,8 @@ def train(config: str, work_root: str, launcher: Launcher,
     checkpoint = latest_checkpoint(work.path)
     command, env = launcher.train(config, work.path,
                                   resume=checkpoint is not None)
+    plan = launcher.plan(config)
+    log(plan.describe())
     if dry_run:
         log(' '.join(command))
         return status
@@ -501,7 +590,10 @@ def train(config: str, work_root: str, launcher: Launcher,
     work.save(state)
     log(f'{name}: training'
         + (f', resuming from {checkpoint}' if checkpoint else ''))
-    if not _run_step(work, 'train', command, env, resumed_from=checkpoint):
+    batch = dict(gpus=plan.gpus, per_gpu=plan.per_gpu, total=plan.total,
+                 paper_total=plan.paper_total)
+    if not _run_step(work, 'train', command, env, resumed_from=checkpoint,
+                     batch=batch):
         log(f'{name}: training failed: {work.load()["train"]["error"]}')
         return 'failed'
     return 'done'
