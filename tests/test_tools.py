@@ -46,7 +46,9 @@ def test_benchmark_clustering_compares_with_plain():
 
 def test_benchmark_data_checks_prints_the_ratio():
     out = run('tools/analysis_tools/benchmark_data_checks.py', '--datasets',
-              'ade20k', '--samples', '1', '--rounds', '1')
-    row = out.splitlines()[-1].split()
+              'ade20k', '--samples', '1', '--rounds', '1',
+              '--inventory-files', '100').splitlines()
+    row = out[-2].split()
     assert row[:2] == ['ade20k', '683x512']
     assert 0 < float(row[4]) < 10  # checked / upstream samples per second
+    assert out[-1].startswith('inventory of 100 images and label maps: ')

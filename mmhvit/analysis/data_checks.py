@@ -1,6 +1,7 @@
 """What mmhvit's data checks cost: the checked training pipeline of a
 shipped dataset base against the same pipeline with the upstream loaders,
-interleaved in one process, and the inventory of a dataset folder.
+interleaved in one process, and the inventory of an ADE20K-sized folder
+(what ``PreflightCheckHook`` lists before the first iteration).
 
 Used by ``tools/analysis_tools/benchmark_data_checks.py``.
 """
@@ -15,6 +16,7 @@ import numpy as np
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
 
+from mmhvit.checks.inventory import take_inventory
 from mmhvit.datasets.synthetic import render_scene
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
@@ -110,3 +112,25 @@ def pipeline_ratio(checked, upstream, rounds: int = 5) -> dict:
     return dict(ratio=statistics.median(ratios), ratios=ratios,
                 ms_per_sample={key: 1000 * statistics.median(values)
                                for key, values in times.items()})
+
+
+def inventory_seconds(root: str, count: int) -> dict:
+    """Seconds mmseg takes to list an ADE20K training folder of ``count``
+    images and as many label maps (empty files: the inventory reads names
+    only), and the inventory of it takes."""
+    for folder, suffix in (('images', '.jpg'), ('annotations', '.png')):
+        os.makedirs(osp.join(root, folder), exist_ok=True)
+        for i in range(count):
+            open(osp.join(root, folder, f'ADE_train_{i:08d}{suffix}'),
+                 'w').close()
+    init_default_scope('mmseg')
+    from mmseg.datasets import ADE20KDataset
+    start = time.perf_counter()
+    dataset = ADE20KDataset(
+        data_root=root, pipeline=[],
+        data_prefix=dict(img_path='images', seg_map_path='annotations'))
+    listed = time.perf_counter()
+    inventory = take_inventory(dataset)
+    assert inventory.used['samples'] == count and not inventory.missing
+    return dict(dataset=listed - start,
+                inventory=time.perf_counter() - listed)

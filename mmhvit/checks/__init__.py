@@ -14,6 +14,8 @@ module                 checks
 :mod:`.checkpoint`     the checkpoints a run resumes from, loads, tests or
                        fills ``Pretrained`` modules from
 :mod:`.datasets`       each built dataset before the first iteration
+:mod:`.inventory`      what each dataset found, uses and leaves out, with
+                       the reasons (logged before the first iteration)
 :mod:`.coco`           COCO annotation files, as they are read
 :mod:`.samples`        each sample's files, as the pipeline loads them (in
                        every data-loader worker)

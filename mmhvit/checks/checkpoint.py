@@ -24,6 +24,7 @@ from mmhvit.models.utils.checkpoint import (PRETRAINED_LOADS, LoadReport,
                                             unwrap_state_dict)
 from mmhvit.utils import (ConfigError, latest_checkpoint,
                           local_checkpoint_missing, missing_checkpoint_message)
+from .config import cfg_option
 from .model import MIN_LOADED_RATIO, unwrap
 
 #: What a checkpoint needs besides weights for mmengine to resume from it.
@@ -109,8 +110,8 @@ def check_resumable(model: nn.Module, path: str) -> None:
         raise ConfigError(
             f'Cannot resume from {path}: it holds weights but no training '
             f'state ({", ".join(absent)} absent; it has {sorted(checkpoint)}'
-            '). To start a new run from its weights, set load_from (--cfg-'
-            f'options load_from={path}) without --resume.')
+            '). To start a new run from its weights, set load_from ('
+            f'{cfg_option("load_from", path)}) without --resume.')
     report = match_state_dict(unwrap(model), unwrap_state_dict(checkpoint))
     if report.mismatched or report.missing or report.unexpected:
         raise ConfigError(

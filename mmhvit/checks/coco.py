@@ -1,8 +1,10 @@
 """Checks of a COCO-format annotation file, naming the file, the image ids
 and what mmdet would do with them (drop them silently, merge, fail on
 unpacking)."""
+import json
 import logging
 import math
+import os.path as osp
 from collections import Counter
 from typing import Optional, Sequence, Tuple
 
@@ -19,10 +21,38 @@ def check_coco_annotations(ann_file: str, role: str = 'dataset',
     COCO-format file, read again (for datasets other than
     ``mmhvit.CheckedCocoDataset``, which checks what it parses), a one-off
     cost before the first iteration."""
-    content = fileio.load(ann_file)
+    content = load_json(ann_file)
     check_coco_content(content, f'{ann_file} ({role})')
     if classes:
         check_coco_classes(content.get('categories', []), classes, ann_file)
+
+
+def load_json(path: str):
+    """The content of the JSON file ``path``; errors.md row 92: a file that
+    is not valid JSON (truncated while copying, an HTML error page) is named
+    with the position of the fault.
+
+    Raises:
+        SampleError: naming the file, the line, column and character of
+            the fault and the file's length.
+    """
+    try:
+        return fileio.load(path, file_format='json')
+    except json.JSONDecodeError as error:
+        raise json_error(error, path) from error
+
+
+def json_error(error: json.JSONDecodeError, path: str) -> SampleError:
+    """errors.md row 92: the message for an annotation file that is not
+    valid JSON."""
+    size = osp.getsize(path) if osp.isfile(path) else len(error.doc)
+    cut = (' It ends before its brackets close: the file is cut short '
+           '(copied or downloaded in part?).'
+           if error.doc.rstrip()[-1:] not in ('}', ']') else '')
+    return SampleError(
+        f'{path} is not valid JSON: {error.msg} (line {error.lineno}, column '
+        f'{error.colno}: character {error.pos} of {len(error.doc)}, {size} '
+        f'bytes).{cut} Copy or write the annotation file again.')
 
 
 def check_coco_content(content, source: str) -> None:
@@ -121,6 +151,9 @@ def annotation_problem(ann: dict, images: Optional[dict] = None,
         problem = _bbox_problem(bbox, (images or {}).get(ann.get('image_id')))
         if problem:
             return problem
+    if 'area' not in ann:
+        return True, ("has no 'area' (mmdet's parser fails with KeyError: "
+                      "'area'; COCO gives the polygon's area)")
     segmentation = ann.get('segmentation')
     for polygon in segmentation if isinstance(segmentation, list) else []:
         if not all(isinstance(v, (int, float)) and math.isfinite(v)
@@ -146,4 +179,45 @@ def _bbox_problem(bbox, image: Optional[dict]) -> Optional[Tuple[bool, str]]:
                       '(mmdet would drop it silently)')
     if w == 0 or h == 0:
         return False, f'bbox {bbox} is empty'
+    return None
+
+
+#: Why mmdet's ``CocoDataset`` does not train on an annotation, in the order
+#: its ``parse_data_info`` tests it: reason -> (what is left out, the
+#: setting or fix that decides)
+LEFT_OUT = {
+    'ignore': ("annotations marked 'ignore'", "their 'ignore' key"),
+    'outside': ('annotations whose box lies outside its image',
+                "their 'bbox' or the image's 'width' / 'height'"),
+    'area': ('annotations of area 0 or less (converters that write no '
+             'area), which mmdet drops',
+             "their 'area' (the polygon's area, or the box's w * h)"),
+    'tiny': ('annotations whose box is under 1 pixel wide or high, which '
+             'mmdet drops',
+             "their 'bbox': [x, y, w, h] in pixels, not in 0..1"),
+    'category': ('annotations of categories that are no class of the '
+                 'dataset', 'metainfo.classes'),
+    'crowd': ('crowd regions (iscrowd=1), which mmdet ignores in training',
+              "their 'iscrowd'"),
+}
+
+
+def left_out_reason(ann: dict, image: dict, cat_ids) -> Optional[str]:
+    """The key of :data:`LEFT_OUT` for which mmdet's ``CocoDataset`` does
+    not train on the annotation ``ann`` of ``image``, or None."""
+    if ann.get('ignore', False):
+        return 'ignore'
+    x, y, w, h = ann['bbox']
+    inside_w = min(x + w, image['width']) - max(x, 0)
+    inside_h = min(y + h, image['height']) - max(y, 0)
+    if max(0, inside_w) * max(0, inside_h) == 0:
+        return 'outside'
+    if ann.get('area', 0) <= 0:
+        return 'area'
+    if w < 1 or h < 1:
+        return 'tiny'
+    if ann['category_id'] not in cat_ids:
+        return 'category'
+    if ann.get('iscrowd', False):
+        return 'crowd'
     return None

@@ -4,24 +4,29 @@ the tools against the config they change, and the data paths it names.
 mmengine's ``DictAction`` fails on an option without ``=`` with ``ValueError:
 not enough values to unpack``, turns a value of the wrong type into a string
 that fails much later without the key (``invalid literal for int() with base
-10: 'abc'``), and merges a misspelt key (``load_fron=...``) as a new setting
-that nothing reads.
+10: 'abc'``), merges a misspelt key (``load_fron=...``) as a new setting
+that nothing reads, and deletes every space of a value (a ``data_root`` with
+spaces points elsewhere).
 """
 import difflib
 import os
 import os.path as osp
+import shlex
 
 from mmengine.config import Config, DictAction
 
 from mmhvit.utils import ConfigError
+from .coco import load_json
 
 _MISSING = object()
 
 
 class CfgOptionsAction(DictAction):
-    """errors.md row 68: mmengine's ``DictAction``; an option without
-    ``=`` is refused with the option and the form it needs (argparse's
-    usage error, status 2)."""
+    """errors.md rows 68 and 91: mmengine's ``DictAction``; an option
+    without ``=`` is refused with the option and the form it needs
+    (argparse's usage error, status 2), and a single value keeps its spaces
+    (mmengine deletes them, so ``data_root=/data/my set`` became
+    ``/data/myset``); lists and tuples are parsed as mmengine does."""
 
     def __call__(self, parser, namespace, values, option_string=None):
         for value in values:
@@ -30,6 +35,19 @@ class CfgOptionsAction(DictAction):
                     f'{option_string} takes KEY=VALUE pairs, got {value!r} '
                     f'without "=" (e.g. {value}=VALUE).')
         super().__call__(parser, namespace, values, option_string)
+
+    @staticmethod
+    def _parse_iterable(val: str):
+        text = val.strip('\'"')
+        if ' ' not in text or text.startswith(('[', '(')) or ',' in text:
+            return DictAction._parse_iterable(val)
+        return DictAction._parse_int_float_bool(text)
+
+
+def cfg_option(key: str, value: str) -> str:
+    """``--cfg-options`` and ``key=value`` quoted for a shell, ready to
+    paste (a path with spaces stays one argument)."""
+    return f'--cfg-options {shlex.quote(f"{key}={value}")}'
 
 
 def merge_cfg_options(cfg: Config, options: dict) -> None:
@@ -84,9 +102,11 @@ def _keys(node):
 
 
 def check_data_paths(cfg, *dataloaders: str) -> None:
-    """errors.md rows 35 and 36: the local ``data_root``, ``ann_file`` and
-    ``data_prefix`` paths of the datasets of ``dataloaders`` (e.g.
-    ``'train_dataloader'``) of the config ``cfg`` exist.
+    """errors.md rows 35, 36 and 93: the local ``data_root``, ``ann_file``
+    and ``data_prefix`` paths of the datasets of ``dataloaders`` (e.g.
+    ``'train_dataloader'``) of the config ``cfg`` exist, and so does the
+    ``ann_file`` of the evaluators that score them (``val_evaluator``: a
+    COCO metric reads its ground truth from it).
 
     Raises:
         FileNotFoundError: naming the setting and the missing path.
@@ -96,6 +116,29 @@ def check_data_paths(cfg, *dataloaders: str) -> None:
             for where, dataset in _dataset_cfgs(cfg[key].dataset,
                                                 f'{key}.dataset'):
                 _check_dataset_paths(dataset, where)
+        evaluator = key.replace('_dataloader', '_evaluator')
+        if cfg.get(evaluator) is not None:
+            _check_evaluator_paths(cfg[evaluator], evaluator)
+
+
+def _check_evaluator_paths(evaluators, where: str) -> None:
+    """An evaluator's (or each of a list's) local ``ann_file`` exists; a
+    JSON one parses (:func:`~.coco.load_json`)."""
+    listed = isinstance(evaluators, (list, tuple))
+    for i, evaluator in enumerate(evaluators if listed else [evaluators]):
+        path = evaluator.get('ann_file')
+        if not isinstance(path, str) or '://' in path or \
+                evaluator.get('backend_args'):
+            continue
+        setting = f'{where}[{i}].ann_file' if listed else f'{where}.ann_file'
+        if not osp.isfile(path):
+            raise FileNotFoundError(
+                f'{setting} {path!r} does not exist (working directory '
+                f'{os.getcwd()}): {evaluator.get("type")} reads the ground '
+                f'truth from it. Set it ({cfg_option(setting, path)} with '
+                "the right path), usually to the dataset's annotation file.")
+        if path.endswith('.json'):
+            load_json(path)
 
 
 def _dataset_cfgs(dataset, where):
@@ -117,7 +160,7 @@ def _check_dataset_paths(dataset, where: str) -> None:
         raise FileNotFoundError(
             f'{where}.data_root {root!r} does not exist (working directory '
             f'{os.getcwd()}). Put the dataset there or pass '
-            f'--cfg-options {where}.data_root=PATH.')
+            f'{cfg_option(where + ".data_root", "/path/to/the data")}.')
     prefix = dataset.get('data_prefix') or {}
     paths = [('ann_file', dataset.get('ann_file'))] + [
         (f'data_prefix.{name}', path) for name, path in (

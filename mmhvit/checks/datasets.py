@@ -1,13 +1,21 @@
 """Checks of a built dataset before the first iteration: it has samples,
-its annotations and class labels are valid, and its pipeline checks labels
-against its own classes."""
+its inventory (what it found, uses and leaves out) holds no missing input,
+its annotations and class labels are valid, and its pipeline and a sample of
+its label maps agree with its classes and ``reduce_zero_label``."""
+import logging
 from typing import Iterator, Optional, Sequence
 
 import numpy as np
+from mmengine.logging import print_log
 
 from mmhvit.utils import ConfigError
 from .coco import check_coco_annotations
+from .inventory import MAX_LEFT_OUT, report_inventory, take_inventory
+from .label_scan import Labels, count_labels, range_errors, zero_label_warnings
 from .samples import SampleError
+
+#: Label maps of each dataset read before the first iteration.
+LABEL_SAMPLE = 8
 
 
 def leaf_datasets(dataset) -> Iterator:
@@ -27,25 +35,34 @@ def metainfo_classes(dataset) -> Optional[Sequence[str]]:
     return (getattr(dataset, 'metainfo', None) or {}).get('classes')
 
 
-def check_dataset(dataset, role: str) -> None:
-    """errors.md rows 33, 34, 37, 51-57 and 59: raise for a dataset without
-    samples, with invalid COCO-style annotations or class labels outside its
-    classes, or whose pipeline checks labels against another number of
-    classes; log annotations that mmdet would silently drop.
+def check_dataset(dataset, role: str,
+                  max_left_out: float = MAX_LEFT_OUT) -> None:
+    """errors.md rows 33, 34, 37, 51-57, 59 and 83-88: raise for a dataset
+    without samples, with missing inputs (:mod:`.inventory`), invalid
+    COCO-style annotations or class labels outside its classes, or whose
+    pipeline or label maps contradict its classes or ``reduce_zero_label``;
+    log what it found, uses and leaves out, warning above ``max_left_out``.
 
     Args:
         dataset: A built dataset (wrappers included).
         role (str): ``'train'``, ``'val'`` or ``'test'``, for messages.
+        max_left_out (float): Share of a kind of input (files, images,
+            annotations) a dataset may leave out without a warning.
     """
     for leaf in leaf_datasets(dataset):
         if len(leaf) == 0:
             raise SampleError(no_samples(leaf, role))
+        inventory = take_inventory(leaf)
+        if inventory is not None:
+            inventory.dataset = f'{role} dataset {type(leaf).__name__}'
+            report_inventory(inventory, role, max_left_out)
         ann_file = getattr(leaf, 'ann_file', '')
         if isinstance(ann_file, str) and ann_file.endswith('.json') and \
                 not getattr(leaf, 'annotations_checked', False):
             check_coco_annotations(ann_file, f'{role} dataset',
                                    metainfo_classes(leaf))
         check_label_transform(leaf, role)
+        check_label_settings(leaf, role)
         check_class_labels(leaf, role)
 
 
@@ -120,3 +137,52 @@ def no_samples(dataset, role: str = '') -> str:
             f'{getattr(dataset, "data_root", None)!r}, data_prefix '
             f'{getattr(dataset, "data_prefix", None)}, ann_file '
             f'{ann_file!r}): check {check}.')
+
+
+def check_label_settings(dataset, role: str) -> None:
+    """errors.md rows 87 and 88: the label loaders of a segmentation
+    dataset's pipeline read ``reduce_zero_label`` as the dataset does
+    (mmseg asserts it while loading, as a bare ``AssertionError`` in a test
+    pipeline), and ``reduce_zero_label`` and the number of classes fit the
+    values of :data:`LABEL_SAMPLE` of its label maps, spread over the
+    dataset.
+
+    Raises:
+        ConfigError: naming the dataset's settings, the values found and
+            the files that hold them.
+    """
+    if not hasattr(dataset, 'reduce_zero_label') or not len(dataset):
+        return
+    setting = f'{role}_dataloader.dataset.reduce_zero_label'
+    for transform in getattr(getattr(dataset, 'pipeline', None),
+                             'transforms', []):
+        reduce = getattr(transform, 'reduce_zero_label', None)
+        if reduce is not None and reduce != dataset.reduce_zero_label:
+            raise ConfigError(
+                f'The {role} dataset {type(dataset).__name__} has '
+                f'reduce_zero_label={dataset.reduce_zero_label} but its '
+                f'{type(transform).__name__} reduce_zero_label={reduce}: '
+                f'mmseg asserts they agree. Set the dataset\'s ({setting}) '
+                'and leave it unset in the pipeline (the loader takes the '
+                "dataset's).")
+    classes = metainfo_classes(dataset)
+    step = max(len(dataset) // LABEL_SAMPLE, 1)
+    files = [dataset.get_data_info(i).get('seg_map_path')
+             for i in range(0, len(dataset), step)][:LABEL_SAMPLE]
+    if not classes or not all(files):
+        return
+    labels = Labels(files, len(classes), dataset.reduce_zero_label,
+                    dataset.ignore_index, classes, dataset.label_map)
+    counts = count_labels(files)
+    where = (f'The label maps of the {role} dataset {type(dataset).__name__}'
+             f' (reduce_zero_label={dataset.reduce_zero_label}, '
+             f'{len(classes)} classes), {len(files)} of them read')
+    errors = range_errors(counts, labels)
+    if errors:
+        raise ConfigError(
+            f'{where}, do not fit its settings: {" ".join(errors)} Set '
+            f"{setting} or the dataset's classes (num_classes of the heads "
+            'and the label checks), whichever the files contradict.')
+    for warning in zero_label_warnings(counts, labels):
+        print_log(f'{where}: {warning} ({setting}).', logger='current',
+                  level=logging.WARNING)

@@ -28,6 +28,8 @@ from mmengine.config import Config
 from mmengine.fileio import get
 from mmengine.registry import DATASETS, init_default_scope
 
+from .inventory import (MAX_LEFT_OUT, Inventory, inventory_problems,
+                        take_inventory)
 from .model import num_classes_disagreement
 from .samples import trained_label
 
@@ -46,6 +48,8 @@ class Labels:
     classes: Optional[tuple] = None
     label_map: Optional[Dict[int, int]] = None
     errors: List[str] = field(default_factory=list)  # found in the config
+    split: str = 'train'
+    inventory: Optional[Inventory] = None  # of the config's dataset
 
 
 @dataclass
@@ -84,10 +88,14 @@ def labels_from_config(path, split, num_classes=None,
     if num_classes is None:
         num_classes = (_head_num_classes(cfg.model.get('decode_head'))
                        or [None])[0]
+    inventory = take_inventory(dataset)
+    if inventory is not None:
+        inventory.dataset = f'{split} dataset {type(dataset).__name__}'
     return Labels(files, num_classes,
                   reduce_zero_label or dataset.reduce_zero_label,
                   dataset.ignore_index, dataset.metainfo.get('classes'),
-                  dataset.label_map, config_errors(cfg, dataset, dataset_cfg))
+                  dataset.label_map, config_errors(cfg, dataset, dataset_cfg),
+                  split, inventory)
 
 
 def config_errors(cfg, dataset, dataset_cfg):
@@ -166,10 +174,15 @@ def _trained(value, labels):
 
 
 def find_problems(counts, labels):
-    """(errors, warnings) as sentences naming values and files."""
+    """(errors, warnings) as sentences naming values and files, with those
+    of the dataset's inventory (what the run reports before iteration 1)."""
     errors = list(labels.errors)
-    errors += _file_errors(counts)
     warnings = []
+    if labels.inventory is not None:
+        found = inventory_problems(labels.inventory, labels.split,
+                                   MAX_LEFT_OUT)
+        errors, warnings = errors + found[0], found[1]
+    errors += _file_errors(counts)
     stored = sorted(counts.pixels)
     if not stored:
         return errors, warnings
@@ -179,8 +192,8 @@ def find_problems(counts, labels):
             'is the ignore index, so the foreground is never learnt; store '
             f'it as 1 (e.g. mask // 255), e.g. {_examples(counts, stored)}')
     elif labels.num_classes is not None:
-        errors += _range_errors(counts, labels)
-        warnings += _zero_label_warnings(counts, labels)
+        errors += range_errors(counts, labels)
+        warnings += zero_label_warnings(counts, labels)
     missing = _absent_classes(counts, labels)
     if missing:
         more = f' and {len(missing) - 10} more' if len(missing) > 10 else ''
@@ -204,7 +217,7 @@ def _file_errors(counts):
     return errors
 
 
-def _range_errors(counts, labels):
+def range_errors(counts, labels):
     """Stored values that train as labels >= num_classes."""
     errors = []
     for value in sorted(counts.pixels):
@@ -225,7 +238,7 @@ def _range_errors(counts, labels):
     return errors
 
 
-def _zero_label_warnings(counts, labels):
+def zero_label_warnings(counts, labels):
     """reduce_zero_label set although 0..max fits num_classes as stored."""
     real = [v for v in counts.pixels if v != labels.ignore_index]
     if labels.reduce_zero_label and 0 in counts.pixels \

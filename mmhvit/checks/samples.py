@@ -7,6 +7,7 @@ so in every data-loader worker; through a worker, torch re-raises a
 """
 import contextlib
 import os
+import struct
 import sys
 import tempfile
 from typing import Iterator, List, Optional, Sequence, Tuple
@@ -104,7 +105,7 @@ def check_image(image: np.ndarray, path: str,
         'use the annotated image.')
 
 
-def file_head(path, size: int = 4) -> bytes:
+def file_head(path, size: int = 1 << 16) -> bytes:
     """The first bytes of a local file; empty for other storage, or when
     it cannot be read (the loader then names the file)."""
     try:
@@ -112,6 +113,97 @@ def file_head(path, size: int = 4) -> bytes:
             return f.read(size)
     except (OSError, TypeError):
         return b''
+
+
+#: EXIF orientation -> what the decoders (OpenCV, and mmcv's Pillow path)
+#: do to the pixels on loading
+ORIENTATIONS = {2: 'mirrors it', 3: 'rotates it by 180 degrees',
+                4: 'flips it upside down', 5: 'transposes it',
+                6: 'rotates it by 90 degrees', 7: 'transverses it',
+                8: 'rotates it by 270 degrees'}
+
+
+def exif_orientation(head: bytes) -> int:
+    """The EXIF orientation tag of a JPEG whose first bytes are ``head``;
+    1 (as stored) without one."""
+    pos = 2 if head.startswith(b'\xff\xd8') else len(head)
+    while pos + 10 <= len(head) and head[pos] == 0xFF:
+        marker, length = head[pos + 1], struct.unpack(
+            '>H', head[pos + 2:pos + 4])[0]
+        if marker == 0xDA:  # start of scan: no more metadata
+            break
+        if marker == 0xE1 and head[pos + 4:pos + 10] == b'Exif\0\0':
+            return _tiff_orientation(head[pos + 10:pos + 2 + length])
+        pos += 2 + length
+    return 1
+
+
+def _tiff_orientation(tiff: bytes) -> int:
+    """Tag 0x0112 of the first IFD of an EXIF TIFF block, or 1."""
+    order = {b'II': '<', b'MM': '>'}.get(tiff[:2])
+    if order is None or len(tiff) < 8:
+        return 1
+    ifd = struct.unpack(order + 'I', tiff[4:8])[0]
+    count = struct.unpack(order + 'H', tiff[ifd:ifd + 2])[0] if len(
+        tiff) >= ifd + 2 else 0
+    for entry in range(ifd + 2, min(ifd + 2 + 12 * count, len(tiff) - 11),
+                       12):
+        if struct.unpack(order + 'H', tiff[entry:entry + 2])[0] == 0x0112:
+            return struct.unpack(order + 'H', tiff[entry + 8:entry + 10])[0]
+    return 1
+
+
+def check_orientation(head: bytes, path: str, label: str) -> None:
+    """errors.md row 89: an image that has a label map carries no EXIF
+    orientation other than 1: the decoders turn the image by it, the label
+    map stays as stored, and image and labels no longer match (whatever
+    their shape).
+
+    Args:
+        head (bytes): The first bytes of the image file.
+        path (str): The image.
+        label (str): Its label map.
+
+    Raises:
+        SampleError: naming both files and the orientation.
+    """
+    orientation = exif_orientation(head)
+    if orientation in ORIENTATIONS:
+        raise SampleError(
+            f'Image {path} has EXIF orientation {orientation}: the loader '
+            f'{ORIENTATIONS[orientation]}, but not its label map {label}, so '
+            'they no longer match. Apply the orientation to the pixels and '
+            'drop the tag (e.g. PIL.ImageOps.exif_transpose, then save), '
+            'or strip the tag if the label map was drawn on the stored '
+            'pixels.')
+
+
+def check_bit_depth(image, head: bytes, path: str) -> None:
+    """errors.md row 90: a 16-bit PNG uses its range. The loaders read
+    16-bit images as 8 bits, dividing by 256: 12-bit data (values up to
+    4095) become 0..15 instead of 0..255, silently.
+
+    Args:
+        image (np.ndarray): The image as loaded (8 bits).
+        head (bytes): The first bytes of its file.
+        path (str): The file.
+
+    Raises:
+        SampleError: naming the file, the values and the fix.
+    """
+    sixteen_bit = head[:8] == b'\x89PNG\r\n\x1a\n' and head[12:16] == \
+        b'IHDR' and head[24] == 16
+    if not sixteen_bit or image.max(initial=0) >= 64:
+        return
+    import cv2
+    stored = cv2.imread(path, cv2.IMREAD_UNCHANGED)
+    top = int(stored.max(initial=0))
+    raise SampleError(
+        f'Image {path} is a 16-bit PNG whose values reach only {top} '
+        f'({max(top, 1).bit_length()}-bit data): the loader divides 16-bit '
+        f'values by 256 and reads it as 0..{image.max()} instead of 0..255. '
+        f'Scale the values to the 16-bit range when converting (x * '
+        f'{2 ** (16 - max(top, 1).bit_length())}), or save 8-bit images.')
 
 
 def check_label_encoding(head: bytes, path: str) -> None:

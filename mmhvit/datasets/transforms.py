@@ -20,8 +20,9 @@ from typing import Optional
 from mmcv.transforms import BaseTransform, LoadImageFromFile
 from mmseg.datasets.transforms import LoadAnnotations
 
-from mmhvit.checks.samples import (check_decoder_messages, check_image,
-                                   check_label_encoding, check_seg_labels,
+from mmhvit.checks.samples import (check_bit_depth, check_decoder_messages,
+                                   check_image, check_label_encoding,
+                                   check_orientation, check_seg_labels,
                                    file_head, loading_error, native_stderr)
 from mmhvit.registry import TRANSFORMS
 
@@ -32,15 +33,18 @@ class CheckedLoadImageFromFile(LoadImageFromFile):
     for an image that cannot be read or decoded (mmcv asserts, or lets
     OpenCV's error through without the file name for an empty file), that
     its decoder reports as corrupt (libjpeg only prints a warning and the
-    image trains garbled), that is less than 2 pixels a side, or whose size
+    image trains garbled), that is less than 2 pixels a side, whose size
     differs from the one its annotation file states (COCO's ``height`` /
-    ``width``, which its boxes refer to).
+    ``width``, which its boxes refer to), that is a 16-bit PNG of fewer
+    bits (read as 8 bits, it would be dark), or that has a label map and an
+    EXIF orientation (the decoder turns the image, not the label map).
 
     Args: as mmcv's ``LoadImageFromFile``.
     """
 
     def transform(self, results: dict) -> Optional[dict]:
         path = results.get('img_path')
+        head = file_head(path)
         try:
             with native_stderr() as messages:
                 loaded = super().transform(results)
@@ -51,6 +55,9 @@ class CheckedLoadImageFromFile(LoadImageFromFile):
             annotated = (results['height'], results['width']) if {
                 'height', 'width'} <= results.keys() else None
             check_image(loaded['img'], path, annotated)
+            check_bit_depth(loaded['img'], head, path)
+            if results.get('seg_map_path'):
+                check_orientation(head, path, results['seg_map_path'])
         return loaded
 
 
@@ -80,7 +87,7 @@ class CheckedLoadSegAnnotations(LoadAnnotations):
 
     def _load_seg_map(self, results: dict) -> None:
         path = results.get('seg_map_path')
-        check_label_encoding(file_head(path), path)
+        check_label_encoding(file_head(path, 4), path)
         try:
             super()._load_seg_map(results)
         except Exception as error:
@@ -95,7 +102,8 @@ class CheckedLoadSegAnnotations(LoadAnnotations):
 class CheckSegLabels(BaseTransform):
     """The label checks of :class:`CheckedLoadSegAnnotations` for a label
     map loaded before (after mmseg's ``LoadAnnotations`` in a test
-    pipeline); a sample without one passes unchanged.
+    pipeline), and the EXIF orientation of its image; a sample without one
+    passes unchanged.
 
     Args:
         num_classes (int, optional): Classes of the dataset; None skips the
@@ -110,6 +118,10 @@ class CheckSegLabels(BaseTransform):
 
     def transform(self, results: dict) -> dict:
         if results.get('gt_seg_map') is not None:
+            if results.get('img_path'):
+                check_orientation(file_head(results['img_path']),
+                                  results['img_path'],
+                                  results.get('seg_map_path'))
             check_seg_labels(results['gt_seg_map'],
                              results.get('seg_map_path'),
                              results.get('ori_shape'), self.num_classes,

@@ -6,6 +6,7 @@ from mmhvit.checks.checkpoint import (check_checkpoint_file, check_loaded_from,
                                       check_tested, resume_target,
                                       snapshot_pretrained)
 from mmhvit.checks.datasets import check_dataset
+from mmhvit.checks.inventory import MAX_LEFT_OUT
 from mmhvit.checks.model import (check_checkpointing_under_ddp,
                                  check_data_preprocessor, check_num_classes,
                                  install_forward_checks, unwrap)
@@ -21,8 +22,13 @@ class PreflightCheckHook(Hook):
     of a directory given as ``--resume DIR``) holds training state and
     tensors of exactly the model's names and shapes, and one to load or
     test is a file. Before training: the train and val datasets have
-    samples, valid COCO annotations and class labels, and their pipelines
-    check labels against the dataset's classes, the heads agree with the
+    samples and none of the inputs their samples need is missing (their
+    inventory, what they found, use and leave out with reasons, is logged;
+    a share above ``max_left_out`` left out warns), the training set has
+    instances to train on, their COCO annotations and class labels are
+    valid, their pipelines check labels against the dataset's classes and
+    a sample of their label maps fits the classes and
+    ``reduce_zero_label``, the heads agree with the
     train dataset on ``num_classes``, the data preprocessor's mean and std
     are finite and std has no 0, upstream ``with_cp`` blocks are not
     combined with ``find_unused_parameters`` under DDP, every
@@ -44,11 +50,16 @@ class PreflightCheckHook(Hook):
         min_checkpoint_ratio (float): Share of the model's parameters the
             tested checkpoint, or the one ``load_from`` names for training,
             must fill.
+        max_left_out (float): Share of a dataset's inputs of a kind (image
+            files, label maps, images or annotations of a COCO file) that
+            may be left out without a warning.
     """
     priority = 'VERY_HIGH'
 
-    def __init__(self, min_checkpoint_ratio: float = 0.9):
+    def __init__(self, min_checkpoint_ratio: float = 0.9,
+                 max_left_out: float = MAX_LEFT_OUT):
         self.min_checkpoint_ratio = min_checkpoint_ratio
+        self.max_left_out = max_left_out
         self._handles = []
         self._before_init = {}
 
@@ -66,9 +77,11 @@ class PreflightCheckHook(Hook):
             check_checkpoint_file(runner._load_from, 'load_from')
 
     def before_train(self, runner) -> None:
-        check_dataset(runner.train_dataloader.dataset, 'train')
+        check_dataset(runner.train_dataloader.dataset, 'train',
+                      self.max_left_out)
         if runner.val_loop is not None:
-            check_dataset(runner.val_dataloader.dataset, 'val')
+            check_dataset(runner.val_dataloader.dataset, 'val',
+                          self.max_left_out)
         check_num_classes(runner.model, runner.train_dataloader.dataset)
         check_data_preprocessor(runner.model)
         check_checkpointing_under_ddp(runner.model)
@@ -81,7 +94,7 @@ class PreflightCheckHook(Hook):
 
     def before_test(self, runner) -> None:
         dataset = runner.test_dataloader.dataset
-        check_dataset(dataset, 'test')
+        check_dataset(dataset, 'test', self.max_left_out)
         check_num_classes(runner.model, dataset, 'test')
         check_data_preprocessor(runner.model)
         if runner._load_from:
