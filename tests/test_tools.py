@@ -36,12 +36,28 @@ def test_benchmark_sweeps_sizes_and_fits_the_exponent():
     float(sweep[-1].split()[-1])  # the fitted exponent
 
 
-def test_benchmark_clustering_compares_with_plain():
+def test_benchmark_clustering_compares_with_plain(tmp_path):
+    """Ours, the plain N x N computation and an external implementation
+    (here the plain one again, through an adapter file) take turns; all
+    give the same clusters."""
+    adapter = tmp_path / 'adapter.py'
+    adapter.write_text(
+        'import sys\n'
+        f'sys.path.insert(0, {osp.join(ROOT, "tools/analysis_tools")!r})\n'
+        'from benchmark_clustering import dpc_knn_plain\n\n\n'
+        'def cluster(x, num_clusters, k):\n'
+        '    return dpc_knn_plain(x, num_clusters, k), num_clusters\n')
     out = run('tools/analysis_tools/benchmark_clustering.py', '--sizes',
-              '196', '1024', '--repeat', '1', '--window-size', '16')
-    rows = [line for line in out.splitlines() if line.strip()[:1].isdigit()]
-    assert len(rows) == 2 and all(row.split('|')[3].strip() == 'yes'
-                                  for row in rows)
+              '196', '1024', '--repeat', '1', '--window-size', '16',
+              '--external', f'copy={adapter}:cluster')
+    rows = [line for line in out.splitlines() if line.startswith('N=')]
+    assert len(rows) == 2
+    for row in rows:
+        cells = row.split(' | ')
+        assert cells[1].startswith('ours ')
+        assert cells[2].startswith('plain') and cells[2].endswith(' same')
+        assert cells[3].startswith('copy') and cells[3].endswith(' same')
+        assert cells[4].startswith('windows')
 
 
 def test_benchmark_data_checks_prints_the_ratio():

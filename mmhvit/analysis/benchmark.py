@@ -86,22 +86,29 @@ def is_peer(name):
     return not BACKBONES[name][1]['type'].startswith('mmhvit.')
 
 
-def load_external(spec):
-    """``NAME=FILE:FACTORY`` -> (NAME, the module ``FACTORY()`` builds)."""
+def load_callable(spec):
+    """``NAME=FILE:FUNCTION`` -> (NAME, ``FUNCTION`` of that Python
+    file)."""
     name, sep, target = spec.partition('=')
-    path, _, factory = target.rpartition(':')
-    if not (sep and path and factory and osp.isfile(path)):
-        raise SystemExit(f'--external {spec!r}: expected NAME=FILE:FACTORY '
+    path, _, function = target.rpartition(':')
+    if not (sep and path and function and osp.isfile(path)):
+        raise SystemExit(f'--external {spec!r}: expected NAME=FILE:FUNCTION '
                          'with an existing Python FILE.')
     module_spec = importlib.util.spec_from_file_location(
         f'external_{name.replace("-", "_")}', path)
     module = importlib.util.module_from_spec(module_spec)
     sys.path.insert(0, osp.dirname(osp.abspath(path)))
     module_spec.loader.exec_module(module)
-    if not callable(getattr(module, factory, None)):
+    if not callable(getattr(module, function, None)):
         raise SystemExit(f'--external {spec!r}: {path} has no callable '
-                         f'{factory!r}.')
-    return name, getattr(module, factory)()
+                         f'{function!r}.')
+    return name, getattr(module, function)
+
+
+def load_external(spec):
+    """``NAME=FILE:FACTORY`` -> (NAME, the module ``FACTORY()`` builds)."""
+    name, factory = load_callable(spec)
+    return name, factory()
 
 
 def check_names(names):

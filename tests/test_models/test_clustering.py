@@ -46,6 +46,20 @@ def test_dpc_knn_equals_plain_reference():
     assert torch.equal(ours, ref)
 
 
+def test_block_search_and_recomputed_rows_equal_the_reference():
+    """Large enough for the block search of the nearest tokens (a short
+    last block: 1500 = 46 x 32 + 28), several chunks of rows, tokens
+    whose nearest denser token or centre is not among their neighbours
+    (computed again), and ties (a quarter of the tokens identical)."""
+    x = torch.randn(2, 1500, 16, generator=torch.Generator().manual_seed(2))
+    x[:, -375:] = 0.
+    ours = dpc_knn(x, 375, generator=torch.Generator().manual_seed(7),
+                   chunk_elements=1500 * 400)
+    ref = dpc_knn_reference(x, 375,
+                            generator=torch.Generator().manual_seed(7))
+    assert torch.equal(ours, ref)
+
+
 def test_chunked_equals_unchunked():
     x = torch.randn(2, 300, 32, generator=torch.Generator().manual_seed(1))
     results = [

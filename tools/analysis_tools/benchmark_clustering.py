@@ -1,24 +1,34 @@
 """Time and peak memory of DPC-KNN against the number of tokens: mmhvit's
-chunked implementation beside the plain N x N formulation (the way
-TCFormer's ``cluster_dpc_knn`` computes it), measured in one run.
+implementation beside the plain N x N formulation (the way TCFormer's
+``cluster_dpc_knn`` computes it) and, with ``--external``, another
+implementation such as a local copy of TCFormer's, measured in one run.
 
-    python tools/analysis_tools/benchmark_clustering.py \
-        [--sizes 196 1024 4096 16384] [--channels 64] [--ratio 4] \
-        [--device cpu|cuda] [--repeat 3] [--max-plain-n 16384] \
-        [--window-size 64]
+    python tools/analysis_tools/benchmark_clustering.py \\
+        [--sizes 196 1024 4096 16384] [--channels 64] [--ratio 4] \\
+        [--device cpu|cuda] [--repeat 5] [--max-plain-n 16384] \\
+        [--window-size 64] [--external NAME=FILE:FUNCTION]
 
-Both are given the same tie-breaking noise, so the table also says whether
-they produce the same clusters. With ``--window-size`` a third column times
-clustering within windows of that many tokens a side (the tokens laid out on
-the most square grid of N cells), the cheaper option for detection-size
-maps, which does change the clusters.
+The implementations take turns, round by round, so that machine load
+affects all alike; times are medians. Memory is the peak above the input
+of one more run each (CPU: resident memory, which large temporaries
+reach). All are given the same tie-breaking noise (an external function
+draws it from torch's global generator, seeded alike), so the table also
+says whether they produce the same clusters. ``FUNCTION(x, num_clusters,
+k)`` returns the ``(B, N)`` cluster indices (or a tuple starting with
+them); for TCFormer's ``cluster_dpc_knn(token_dict, cluster_num, k)``
+write a two-line adapter. With ``--window-size`` a last column times
+clustering within windows of that many tokens a side (the tokens laid out
+on the most square grid of N cells), the cheaper option for
+detection-size maps, which does change the clusters.
 """
 import argparse
 import math
+import statistics
 
 import torch
 
 from mmhvit.analysis import measure
+from mmhvit.analysis.benchmark import load_callable, timed
 from mmhvit.models.layers import TokenClusterer, dpc_knn
 
 
@@ -43,13 +53,6 @@ def dpc_knn_plain(x, num_clusters, k=5, generator=None):
     return idx.scatter(1, centres, ids)
 
 
-def best_of(fn, device, repeat):
-    """Fastest of ``repeat`` runs and the largest peak memory."""
-    runs = [measure(fn, device) for _ in range(repeat)]
-    return (runs[0].result, min(r.seconds for r in runs),
-            max(r.peak_bytes for r in runs))
-
-
 def parse_args():
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     parser.add_argument('--sizes', type=int, nargs='+',
@@ -60,11 +63,13 @@ def parse_args():
     parser.add_argument('--k', type=int, default=5)
     parser.add_argument('--device', default='cuda' if
                         torch.cuda.is_available() else 'cpu')
-    parser.add_argument('--repeat', type=int, default=3)
+    parser.add_argument('--repeat', type=int, default=5)
     parser.add_argument('--max-plain-n', type=int, default=16384,
                         help='skip the plain computation above this N')
     parser.add_argument('--window-size', type=int,
                         help='also time clustering within windows')
+    parser.add_argument('--external', metavar='NAME=FILE:FUNCTION',
+                        help='another DPC-KNN, FUNCTION(x, num_clusters, k)')
     return parser.parse_args()
 
 
@@ -74,45 +79,62 @@ def grid_of(n):
     return height, n // height
 
 
+def implementations(args, external, n):
+    """name -> fn(x, num_clusters) for the size ``n``."""
+    def seeded(fn):
+        def run(x, m):
+            return fn(x, m, args.k,
+                      generator=torch.Generator(args.device).manual_seed(0))
+        return run
+
+    fns = {'ours': seeded(dpc_knn)}
+    if n <= args.max_plain_n:
+        fns['plain'] = seeded(dpc_knn_plain)
+    if external is not None:
+        name, function = external
+
+        def run_external(x, m):
+            torch.manual_seed(0)  # its noise, as ours draws it
+            out = function(x, m, args.k)
+            return out[0] if isinstance(out, tuple) else out
+
+        fns[name] = run_external
+    if args.window_size:
+        clusterer = TokenClusterer(window_size=args.window_size)
+        fns['windows'] = lambda x, m: clusterer(x, grid_of(n),
+                                                [args.ratio])[0][0]
+    return fns
+
+
 def main():
     args = parse_args()
+    external = load_callable(args.external) if args.external else None
     print(f'DPC-KNN, C={args.channels}, M=ceil(N/{args.ratio:g}), '
-          f'k={args.k}, batch 1, {args.device}; best of {args.repeat} runs; '
-          'memory = peak above the input')
-    header = (f'{"N":>7} | {"chunked s":>9} {"plain s":>9} {"plain/ch":>8} '
-              f'| {"chunked MiB":>11} {"plain MiB":>10} {"plain/ch":>8} | '
-              'same')
-    if args.window_size:
-        header += f' | {"windows s":>9} {"ch/win":>7} {"win MiB":>8}'
-    print(header)
+          f'k={args.k}, batch 1, {args.device} '
+          f'({torch.get_num_threads()} threads); median of {args.repeat} '
+          'interleaved runs; memory: peak above the input; same: clusters '
+          'equal to ours')
     for n in args.sizes:
-        x = torch.randn(1, n, args.channels, device=args.device)
+        x = torch.randn(1, n, args.channels, device=args.device,
+                        generator=torch.Generator(args.device).manual_seed(n))
         m = math.ceil(n / args.ratio)
-
-        def run(fn):
-            gen = torch.Generator(args.device).manual_seed(0)
-            return best_of(lambda: fn(x, m, args.k, generator=gen),
-                           args.device, args.repeat)
-
-        ours, t_ours, mem_ours = run(dpc_knn)
-        row = f'{n:>7} | {t_ours:>9.3f} '
-        if n <= args.max_plain_n:
-            plain, t_plain, mem_plain = run(dpc_knn_plain)
-            same = 'yes' if torch.equal(ours, plain) else 'no'
-            row += (f'{t_plain:>9.3f} {t_plain / t_ours:>8.2f} | '
-                    f'{mem_ours / 2**20:>11.0f} {mem_plain / 2**20:>10.0f} '
-                    f'{mem_plain / max(mem_ours, 1):>8.2f} | {same}')
-        else:
-            row += (f'{"-":>9} {"-":>8} | {mem_ours / 2**20:>11.0f} '
-                    f'{"-":>10} {"-":>8} |    -')
-        if args.window_size:
-            clusterer = TokenClusterer(window_size=args.window_size)
-            _, t_win, mem_win = best_of(
-                lambda: clusterer(x, grid_of(n), [args.ratio]), args.device,
-                args.repeat)
-            row += (f' | {t_win:>9.3f} {t_ours / t_win:>7.1f} '
-                    f'{mem_win / 2**20:>8.0f}')
-        print(row, flush=True)
+        fns = implementations(args, external, n)
+        results = {name: fn(x, m) for name, fn in fns.items()}  # warm-up
+        seconds = {name: [] for name in fns}
+        for _ in range(args.repeat):
+            for name, fn in fns.items():
+                seconds[name].append(timed(lambda: fn(x, m), x.device))
+        ours = statistics.median(seconds['ours'])
+        cells = []
+        for name, fn in fns.items():
+            sec = statistics.median(seconds[name])
+            peak = measure(lambda: fn(x, m), args.device).peak_bytes
+            same = '' if name in ('ours', 'windows') else (
+                ' same' if torch.equal(results[name], results['ours'])
+                else ' DIFFERENT')
+            cells.append(f'{name} {sec:.3f} s ({sec / ours:.2f}x ours), '
+                         f'{peak / 2**20:.0f} MiB{same}')
+        print(f'N={n:>6} | ' + ' | '.join(cells), flush=True)
 
 
 if __name__ == '__main__':

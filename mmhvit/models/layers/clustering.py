@@ -13,6 +13,18 @@ each centre its own cluster. Unlike a plain implementation, the ``N x N``
 distance matrix is never stored: rows are processed in chunks, so extra
 memory is ``O(N * (k + chunk))`` instead of ``O(N^2)``.
 
+The distances are computed once (:func:`dpc_scores`): one matmul per chunk
+of rows gives cdist's squared terms (the same operands, to the bit), and
+one pass over them keeps the image's largest distance and each token's
+``NUM_CANDIDATES`` nearest tokens, found by block minima rather than
+sorting whole rows. Square roots are monotone, so they are taken on those
+few values only. A token's nearest denser token and nearest centre are
+almost always among its nearest tokens; where they are provably not (no
+denser token or centre is nearer than the last one listed), that token's
+row is computed again against every token or centre. Same distances, same
+comparisons, same first-index tie-breaking: the same clusters as the
+plain computation, without its ``N x N`` temporaries and second pass.
+
 An image's clusters depend on that image only, never on the others of its
 batch nor on torch's random state: everything is computed per image, the
 chunks of rows are the same whatever the batch size (a matmul over fewer
@@ -32,6 +44,7 @@ from typing import List, NamedTuple, Optional, Tuple
 import torch
 import torch.nn.functional as F
 from mmdet.models.layers import nlc_to_nchw
+from torch._subclasses.fake_tensor import is_fake
 
 from .windows import window_layout
 
@@ -66,6 +79,23 @@ def _row_chunks(num_rows: int, num_cols: int, chunk_elements: int):
         yield slice(start, min(start + step, num_rows))
 
 
+def _distance_operands(x: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+    """``torch.cdist``'s operands for Euclidean distances by one matmul:
+    rows ``[-2x, |x|^2, 1]`` and columns ``[x, 1, |x|^2]``, (B, N, C + 2)
+    each; ``rows[i] . cols[j]`` is the squared distance before cdist clamps
+    and roots it, to the bit (same operands, same matmul)."""
+    squares = x.pow(2).sum(-1, keepdim=True)
+    ones = torch.ones_like(squares)
+    return (torch.cat([x.mul(-2), squares, ones], -1),
+            torch.cat([x, ones, squares], -1))
+
+
+def _to_distance(raw: torch.Tensor, channels: int) -> torch.Tensor:
+    """Squared terms of :func:`_distance_operands` -> distances divided by
+    ``sqrt(C)``, as :func:`scaled_distance` computes them."""
+    return raw.clamp_min(0).sqrt() / math.sqrt(channels)
+
+
 def scaled_distance(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     """Euclidean distances divided by ``sqrt(C)``: (B, P, C), (B, R, C) ->
     (B, P, R), in float32 (also under autocast)."""
@@ -98,14 +128,6 @@ def nearest_centre(x: torch.Tensor, centres: torch.Tensor,
     return idx
 
 
-def _masked_columns(dist, token_mask, fill):
-    """Replace distances to masked (padded) tokens by ``fill`` (a number or
-    a per-image ``(B, 1, 1)`` tensor)."""
-    if token_mask is None:
-        return dist
-    return torch.where(token_mask[:, None, :], dist, fill)
-
-
 def tie_breaking_noise(num_tokens: int, device=None) -> torch.Tensor:
     """``(N,)`` values spread over ``[0, 1)``, a fixed function of the token
     position (Knuth's multiplicative hash): the same for every image and
@@ -115,14 +137,127 @@ def tie_breaking_noise(num_tokens: int, device=None) -> torch.Tensor:
     return (index * 2654435761 % 2**32).float() / 2**32
 
 
+class Neighbours(NamedTuple):
+    """The ``K`` nearest tokens of every token, found while scoring
+    (:func:`dpc_scores`): their distances ``dist`` ``(B, N, K)`` (as
+    :func:`scaled_distance` computes them), ascending, and ``index``
+    ``(B, N, K)``. Every token not listed for a row is at least as far as
+    the last one listed (padded tokens, when masked, are listed last as
+    ``inf``). ``rows`` and ``cols`` are the tokens' distance operands."""
+    dist: torch.Tensor
+    index: torch.Tensor
+    rows: torch.Tensor
+    cols: torch.Tensor
+
+
+# Candidates kept per token: its nearest denser token (delta) and nearest
+# centre are among them for all but ~0.1-1 % of the tokens (random features,
+# N = 4k-16k), which are computed over every token.
+NUM_CANDIDATES = 8
+# Columns per block of the candidate search (:func:`_scan_rows`).
+_BLOCK = 32
+# Fewest rows of a matmul: below ~12 rows the CPU BLAS takes another path
+# that rounds differently, and a recomputed row must equal the scanned one.
+_MIN_ROWS = 16
+
+
+def _scan_rows(raw: torch.Tensor, k: int):
+    """Largest entry of ``raw`` ``(B, R, N)`` per image, and the ``k``
+    smallest entries of every row, ascending, with their columns. The
+    ``k`` smallest lie in the ``k`` blocks of ``_BLOCK`` columns with the
+    smallest minima, so only those are sorted (a short last block counts
+    as one)."""
+    batch, rows, width = raw.shape
+    num_blocks, tail = width // _BLOCK, width % _BLOCK
+    if num_blocks <= 4 * k:
+        return raw.amax(dim=(1, 2)), raw.topk(k, dim=-1, largest=False)
+    blocks = raw[..., :num_blocks * _BLOCK].view(batch, rows, num_blocks,
+                                                 _BLOCK)
+    # (aminmax in one pass is slower than both reductions on the CPU)
+    minima, largest = blocks.amin(-1), raw.amax(dim=(1, 2))  # (B, R, nb)
+    if tail:
+        last = F.pad(raw[..., -tail:], (0, _BLOCK - tail), value=math.inf)
+        minima = torch.cat([minima, last.amin(-1, keepdim=True)], -1)
+    best = minima.topk(k, dim=-1, largest=False).indices  # (B, R, k)
+    picked = blocks.gather(
+        2, best.clamp(max=num_blocks - 1)[..., None].expand(
+            -1, -1, -1, _BLOCK))  # (B, R, k, _BLOCK)
+    if tail:
+        picked = picked.where(best[..., None] < num_blocks, last[:, :, None])
+    values, position = picked.flatten(2).topk(k, dim=-1, largest=False)
+    column = best.gather(2, position // _BLOCK) * _BLOCK + position % _BLOCK
+    return largest, (values, column)
+
+
+def _scan(x: torch.Tensor, k: int, token_mask: Optional[torch.Tensor],
+          chunk_elements: int):
+    """One pass over every image's distances, rows in chunks: the largest
+    squared term between real tokens ``(B,)`` and each token's ``k``
+    nearest real tokens (:class:`Neighbours`)."""
+    batch, num_tokens, _ = x.shape
+    rows_op, cols_op = _distance_operands(x)
+    cols_t = cols_op.transpose(1, 2)  # (B, C + 2, N)
+    raw_max = x.new_full((batch, ), -math.inf)
+    near = x.new_empty(batch, num_tokens, k)
+    index = x.new_empty(batch, num_tokens, k, dtype=torch.long)
+    for rows in _row_chunks(num_tokens, num_tokens, chunk_elements):
+        raw = rows_op[:, rows] @ cols_t  # (B, R, N)
+        if token_mask is not None:
+            real = token_mask[:, None, :]
+            raw_max = torch.maximum(
+                raw_max, raw.where(real, -math.inf).amax(dim=(1, 2)))
+            raw = raw.where(real, math.inf)
+        largest, (near[:, rows], index[:, rows]) = _scan_rows(raw, k)
+        if token_mask is None:
+            raw_max = torch.maximum(raw_max, largest)
+    # the square root is monotone: taken on the values kept only
+    near = _to_distance(near, x.shape[-1])
+    return raw_max, Neighbours(near, index, rows_op, cols_op)
+
+
+def _has_values(tensor: torch.Tensor) -> bool:
+    """Whether Python may read ``tensor``'s values: not while exporting to
+    ONNX (a trace records no data-dependent sizes), nor for a fake tensor
+    (shapes without data, e.g. while :mod:`mmhvit.analysis.memory`
+    counts)."""
+    return not (torch.onnx.is_in_onnx_export() or is_fake(tensor))
+
+
+def _rows_to_compute(unresolved: torch.Tensor) -> torch.Tensor:
+    """Indices of the true entries of ``unresolved`` ``(N,)`` (all rows
+    where its values cannot be read, see :func:`_has_values`)."""
+    if not _has_values(unresolved):
+        return torch.arange(len(unresolved), device=unresolved.device)
+    return unresolved.nonzero()[:, 0]
+
+
+def _row_groups(rows: torch.Tensor, step: int):
+    """``rows`` in groups of at most ``step``, each padded (by repeating its
+    first row) to at least ``_MIN_ROWS``: (group, number of real rows)."""
+    step = max(step, _MIN_ROWS)
+    for start in range(0, len(rows), step):
+        group = rows[start:start + step]
+        count = len(group)
+        if count < _MIN_ROWS:
+            group = torch.cat([group, group[:1].expand(_MIN_ROWS - count)])
+        yield group, count
+
+
 @torch.no_grad()
 def dpc_scores(x: torch.Tensor,
                k: int = 5,
                token_mask: Optional[torch.Tensor] = None,
                generator: Optional[torch.Generator] = None,
-               chunk_elements: int = DEFAULT_CHUNK_ELEMENTS) -> torch.Tensor:
+               chunk_elements: int = DEFAULT_CHUNK_ELEMENTS,
+               return_neighbours: bool = False):
     """Decision value ``gamma = rho * delta`` of every token (ClusTR Eqs.
     1-2): the density peaks are the tokens of the largest values.
+
+    One pass over the distances (rows in chunks) finds each token's nearest
+    tokens, from which the density ``rho`` follows. ``delta``, the distance
+    to the nearest denser token, is then read off those neighbours; only
+    the tokens without a denser one among them (the local peaks, ~0.1-1 %)
+    are compared with every token. The distances are cdist's, to the bit.
 
     Args:
         x (Tensor): Tokens ``(B, N, C)``; computed in float32.
@@ -134,56 +269,80 @@ def dpc_scores(x: torch.Tensor,
             noise, one value per token position, shared by the images of
             the batch. By default :func:`tie_breaking_noise`.
         chunk_elements (int): Distance entries held at once per image.
+        return_neighbours (bool): Also return the :class:`Neighbours`
+            found, which :func:`cluster_by_scores` uses.
 
     Returns:
-        Tensor: ``(B, N)`` float32 scores.
+        Tensor: ``(B, N)`` float32 scores (and the neighbours).
     """
-    batch, num_tokens, _ = x.shape
+    batch, num_tokens, channels = x.shape
     x = x.float()
     k = min(k, num_tokens)
-    # Larger than any distance of the image: masked tokens lose every
-    # neighbour contest. (B, 1, 1)
-    far = 2 * x.norm(dim=-1).amax(dim=1) / math.sqrt(x.shape[-1]) + 1
-    far = far[:, None, None]
-    knn_sq_mean = x.new_empty(batch, num_tokens)
-    dist_max = x.new_zeros(batch)
-    chunks = list(_row_chunks(num_tokens, num_tokens, chunk_elements))
-    for rows in chunks:
-        dist = scaled_distance(x[:, rows], x)  # (B, rows, N)
-        dist_max = torch.maximum(
-            dist_max, _masked_columns(dist, token_mask, 0.).flatten(1).amax(1))
-        knn = _masked_columns(dist, token_mask, far).topk(
-            k, dim=-1, largest=False).values  # (B, rows, k)
-        knn_sq_mean[:, rows] = knn.square().mean(dim=-1)
+    raw_max, neighbours = _scan(x, min(max(k, NUM_CANDIDATES), num_tokens),
+                                token_mask, chunk_elements)
+    rows_op, cols_t = neighbours.rows, neighbours.cols.transpose(1, 2)
+    dist_max = _to_distance(raw_max, channels)[:, None]  # (B, 1)
+    knn = neighbours.dist[..., :k]
+    if token_mask is not None:
+        # larger than any distance of the image: padded tokens join the k
+        # nearest only where an image has fewer than k real ones
+        far = 2 * x.norm(dim=-1).amax(dim=1) / math.sqrt(channels) + 1
+        knn = knn.where(knn < math.inf, far[:, None, None])
     if generator is None:
         noise = tie_breaking_noise(num_tokens, x.device)
     else:
         noise = torch.rand(num_tokens, generator=generator,
                            device=generator.device).to(x.device)
-    density = (-knn_sq_mean).exp() + 1e-6 * noise  # (B, N)
+    density = (-knn.square().mean(dim=-1)).exp() + 1e-6 * noise  # (B, N)
     if token_mask is not None:
         density = density * token_mask
 
-    # delta: distance to the nearest denser token (dist_max for the peak)
-    delta = x.new_empty(batch, num_tokens)
-    for rows in chunks:
-        if len(chunks) > 1:  # else the one chunk is still at hand
-            dist = scaled_distance(x[:, rows], x)
-        denser = density[:, None, :] > density[:, rows, None]
-        # padded tokens have density 0: never denser
-        nearest = dist.masked_fill(~denser, float('inf')).amin(dim=-1)
-        delta[:, rows] = torch.minimum(nearest, dist_max[:, None])
+    # delta: distance to the nearest denser token (dist_max for the peak),
+    # from the neighbours where one of them is denser
+    denser = density.gather(1, neighbours.index.flatten(1)).view_as(
+        neighbours.index) > density[..., None]
+    nearest = neighbours.dist.masked_fill(~denser, math.inf).amin(dim=-1)
+    unresolved = ~denser.any(dim=-1)
+    step = chunk_elements // num_tokens
+    for b in range(batch):  # the others against every token
+        for group, count in _row_groups(_rows_to_compute(unresolved[b]),
+                                        step):
+            raw = rows_op[b, group] @ cols_t[b]  # (R, N)
+            # padded tokens have density 0: never denser
+            denser = density[b, None, :] > density[b, group, None]
+            nearest[b, group[:count]] = _to_distance(raw.masked_fill(
+                ~denser, math.inf).amin(dim=-1)[:count], channels)
+    delta = torch.minimum(nearest, dist_max)
 
     score = delta * density
     if token_mask is not None:  # padded tokens last, even behind score 0
         score = score.masked_fill(~token_mask, -1.)
-    return score
+    return (score, neighbours) if return_neighbours else score
+
+
+def _nearest_listed_centre(neighbours: Neighbours, centres: torch.Tensor):
+    """Each token's nearest centre among its listed neighbours: the
+    centre's rank in ``centres`` (lowest rank on ties) and whether that is
+    its nearest centre of all, which it is when strictly nearer than the
+    last neighbour listed."""
+    batch, num_tokens, _ = neighbours.index.shape
+    num_clusters = centres.shape[1]
+    rank = centres.new_full((batch, num_tokens), num_clusters).scatter(
+        1, centres, torch.arange(num_clusters, device=centres.device).expand(
+            batch, -1))
+    listed = rank.gather(1, neighbours.index.flatten(1)).view_as(
+        neighbours.index)  # (B, N, K); M where not a centre
+    dist = neighbours.dist.masked_fill(listed == num_clusters, math.inf)
+    nearest = dist.amin(dim=-1, keepdim=True)
+    choice = listed.masked_fill(dist != nearest, num_clusters).amin(dim=-1)
+    return choice, nearest[..., 0] < neighbours.dist[..., -1]
 
 
 @torch.no_grad()
 def cluster_by_scores(x: torch.Tensor, score: torch.Tensor,
                       num_clusters: int,
-                      chunk_elements: int = DEFAULT_CHUNK_ELEMENTS
+                      chunk_elements: int = DEFAULT_CHUNK_ELEMENTS,
+                      neighbours: Optional[Neighbours] = None
                       ) -> torch.Tensor:
     """The ``M`` best-scored tokens become centres; every token joins its
     nearest centre (first on ties) and each centre its own cluster.
@@ -192,6 +351,10 @@ def cluster_by_scores(x: torch.Tensor, score: torch.Tensor,
         x (Tensor): Tokens ``(B, N, C)``.
         score (Tensor): ``(B, N)`` from :func:`dpc_scores`.
         num_clusters (int): ``M``.
+        neighbours (Neighbours, optional): From :func:`dpc_scores` on the
+            same tokens (unmasked, or with only real tokens as centres):
+            tokens whose nearest centre is among them are not compared with
+            every centre.
 
     Returns:
         Tensor: ``(B, N)`` long, in ``[0, M)``; cluster ``c`` is centred on
@@ -199,8 +362,22 @@ def cluster_by_scores(x: torch.Tensor, score: torch.Tensor,
     """
     _check_num_clusters(num_clusters, x.shape[1])
     centres = score.topk(num_clusters, dim=-1).indices  # (B, M)
-    idx_cluster = nearest_centre(x, gather_tokens(x.float(), centres),
-                                 chunk_elements)
+    x = x.float()
+    if neighbours is None:
+        idx_cluster = nearest_centre(x, gather_tokens(x, centres),
+                                     chunk_elements)
+    else:
+        channels = x.shape[-1]
+        idx_cluster, resolved = _nearest_listed_centre(neighbours, centres)
+        rows_op = neighbours.rows
+        centre_cols = gather_tokens(neighbours.cols, centres).transpose(1, 2)
+        step = chunk_elements // num_clusters
+        for b in range(x.shape[0]):  # the others against every centre
+            for group, count in _row_groups(_rows_to_compute(~resolved[b]),
+                                            step):
+                dist = _to_distance(rows_op[b, group] @ centre_cols[b],
+                                    channels)  # (R, M)
+                idx_cluster[b, group[:count]] = dist.argmin(-1)[:count]
     ids = torch.arange(num_clusters, device=x.device).expand_as(centres)
     return idx_cluster.scatter(1, centres, ids)
 
@@ -213,8 +390,22 @@ def dpc_knn(x: torch.Tensor, num_clusters: int, k: int = 5,
     go to :func:`dpc_scores`. Returns ``(B, N)`` cluster indices.
     """
     chunk = kwargs.get('chunk_elements', DEFAULT_CHUNK_ELEMENTS)
-    return cluster_by_scores(x, dpc_scores(x, k, **kwargs), num_clusters,
-                             chunk)
+    score, neighbours = dpc_scores(x, k, return_neighbours=True, **kwargs)
+    if not _real_centres_only(kwargs.get('token_mask'), num_clusters):
+        neighbours = None
+    return cluster_by_scores(x, score, num_clusters, chunk, neighbours)
+
+
+def _real_centres_only(token_mask: Optional[torch.Tensor],
+                       num_clusters: int) -> bool:
+    """Whether every image has at least ``num_clusters`` real tokens, so
+    that no padded token becomes a centre (padded tokens are not listed
+    among the :class:`Neighbours`). False where the mask cannot be read
+    (:func:`_has_values`)."""
+    if token_mask is None:
+        return True
+    return _has_values(token_mask) and bool(
+        token_mask.sum(dim=1).min() >= num_clusters)
 
 
 def gather_tokens(x: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
@@ -453,5 +644,10 @@ class TokenClusterer:
         cluster number in ``counts``, over all tokens (no windows)."""
         if self.method == 'kmeans':
             return [kmeans(groups, m, self.num_iters, mask) for m in counts]
-        score = dpc_scores(groups, self.k, mask)
-        return [cluster_by_scores(groups, score, m) for m in counts]
+        score, neighbours = dpc_scores(groups, self.k, mask,
+                                       return_neighbours=True)
+        return [
+            cluster_by_scores(
+                groups, score, m, neighbours=neighbours
+                if _real_centres_only(mask, m) else None) for m in counts
+        ]
