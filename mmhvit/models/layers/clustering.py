@@ -70,6 +70,20 @@ def one_image_at_a_time_in_eval(forward):
     return wrapper
 
 
+def float32_without_autocast(function):
+    """Decorates a clustering function of tokens ``x`` (its first argument):
+    no gradients, and autocast off inside, so its matmuls run in the float32
+    they are given (autocast would turn them into float16 / bfloat16 and
+    change the clusters)."""
+
+    @functools.wraps(function)
+    def wrapper(x, *args, **kwargs):
+        with torch.no_grad(), torch.autocast(x.device.type, enabled=False):
+            return function(x, *args, **kwargs)
+
+    return wrapper
+
+
 def _row_chunks(num_rows: int, num_cols: int, chunk_elements: int):
     """Row slices of a (rows, cols) matrix per image, ``chunk_elements``
     at a time; independent of the batch size, so that every image's rows
@@ -243,7 +257,7 @@ def _row_groups(rows: torch.Tensor, step: int):
         yield group, count
 
 
-@torch.no_grad()
+@float32_without_autocast
 def dpc_scores(x: torch.Tensor,
                k: int = 5,
                token_mask: Optional[torch.Tensor] = None,
@@ -338,7 +352,7 @@ def _nearest_listed_centre(neighbours: Neighbours, centres: torch.Tensor):
     return choice, nearest[..., 0] < neighbours.dist[..., -1]
 
 
-@torch.no_grad()
+@float32_without_autocast
 def cluster_by_scores(x: torch.Tensor, score: torch.Tensor,
                       num_clusters: int,
                       chunk_elements: int = DEFAULT_CHUNK_ELEMENTS,
@@ -413,7 +427,7 @@ def gather_tokens(x: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
     return x.gather(1, index[..., None].expand(-1, -1, x.shape[-1]))
 
 
-@torch.no_grad()
+@float32_without_autocast
 def kmeans(x: torch.Tensor,
            num_clusters: int,
            num_iters: int = 10,
