@@ -18,7 +18,10 @@ named by the base configs (``mmhvit.engine.hooks``,
    ``weights_only=True``, and only for a file holding anything else falls
    back to a full unpickle, with a warning naming the file. It also names a
    checkpoint that cannot be read (truncated, empty or not a torch file)
-   instead of failing inside ``torch.load``.
+   instead of failing inside ``torch.load``. A checkpoint URL that cannot
+   be fetched (no network on the cluster's nodes) gets a
+   :class:`~mmhvit.utils.DownloadError` naming the path where the
+   download is looked for first, instead of a bare ``URLError``.
 2. mmengine 0.10 starts every ``pytorch``-launched process with
    ``torch.cuda.set_device``, so ``tools/dist_train.sh`` cannot run on a
    machine without CUDA even with the gloo backend, and its Runner wraps
@@ -41,6 +44,8 @@ named by the base configs (``mmhvit.engine.hooks``,
 import logging
 import os.path as osp
 import pickle
+from urllib.error import URLError
+from urllib.parse import urlparse
 
 import mmengine
 import numpy as np
@@ -53,6 +58,8 @@ from mmengine.hooks import logger_hook
 from mmengine.logging import HistoryBuffer, print_log
 from mmengine.model import MMDistributedDataParallel, revert_sync_batchnorm
 from mmengine.runner.checkpoint import CheckpointLoader
+from mmengine.runner.checkpoint import \
+    load_from_http as _mmengine_load_from_http
 from mmengine.utils import digit_version
 
 try:  # numpy >= 2
@@ -122,6 +129,29 @@ def _torch_load(filename, map_location):
             filename, map_location=map_location, weights_only=False)
 
 
+def download_target(url: str, model_dir=None) -> str:
+    """Where mmengine's (torch.hub's) download of ``url`` is kept, and
+    looked for before downloading."""
+    model_dir = model_dir or osp.join(torch.hub.get_dir(), 'checkpoints')
+    return osp.join(model_dir, osp.basename(urlparse(url).path))
+
+
+def load_from_http(filename, map_location=None, model_dir=None, **kwargs):
+    """mmengine's loader of checkpoint URLs; a named error offline."""
+    try:
+        return _mmengine_load_from_http(filename, map_location, model_dir,
+                                        **kwargs)
+    except URLError as error:
+        from .utils import DownloadError
+        raise DownloadError(
+            f'Cannot download the checkpoint {filename} ({error.reason}). '
+            'Without network access, fetch it where there is one and put '
+            f'it at {download_target(filename, model_dir)} (where the '
+            'download is looked for first; TORCH_HOME moves it), or point '
+            'the setting that names the URL (init_cfg.checkpoint, '
+            'load_from) to a local copy.') from error
+
+
 _mmengine_serialize_data = BaseDataset._serialize_data
 
 
@@ -172,6 +202,8 @@ def apply() -> bool:
     if digit_version(torch.__version__) >= digit_version('2.6.0'):
         CheckpointLoader.register_scheme(prefixes='', force=True)(
             load_from_local)
+    CheckpointLoader.register_scheme(
+        prefixes=('http://', 'https://'), force=True)(load_from_http)
     dist_utils._init_dist_pytorch = init_dist_pytorch
     MMDistributedDataParallel.__init__ = ddp_init
     BaseDataset._serialize_data = serialize_data

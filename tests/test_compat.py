@@ -1,8 +1,12 @@
 """mmhvit.compat: mmengine checkpoints load under torch >= 2.6, unreadable
-checkpoints are named; the fixes are installed by ``compat.apply()`` (which
-``tools/`` call), for the mmengine versions they are written for, and
-importing mmhvit installs nothing."""
+checkpoints and unreachable URLs are named; the fixes are installed by
+``compat.apply()`` (which ``tools/`` call, and importing
+``mmhvit.apply_compat``, which every config names), for the mmengine
+versions they are written for, and importing mmhvit installs nothing."""
 import argparse
+import glob
+import os.path as osp
+import re
 import subprocess
 import sys
 
@@ -13,6 +17,11 @@ from mmengine.logging import HistoryBuffer
 from mmengine.runner.checkpoint import CheckpointLoader
 
 import mmhvit.compat as compat
+from mmhvit.registry import MODELS
+from mmhvit.utils import DownloadError
+from tiny_archs import TINY_HAT_NET
+
+ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 
 
 @pytest.fixture(autouse=True, scope='module')
@@ -106,3 +115,46 @@ def test_test_metrics_json_is_written_by_the_main_process_only():
     from mmengine.fileio import dump
     from mmengine.hooks import logger_hook
     assert logger_hook.dump.__wrapped__ is dump
+
+
+def test_configs_install_the_fixes_through_custom_imports():
+    """Every shipped config imports ``mmhvit.apply_compat``, so a tool that
+    only reads the config (an upstream inferencer, ``mim``, mmseg's
+    ``tools/``) gets the fixes; importing it installs them."""
+    configs = glob.glob(osp.join(ROOT, 'configs', '**', '*.py'),
+                        recursive=True)
+    for path in configs:
+        with open(path) as f:
+            text = f.read()
+        if 'custom_imports' in text:
+            assert "'mmhvit.apply_compat'" in text, path
+    code = (
+        'from mmengine.runner.checkpoint import CheckpointLoader as L\n'
+        'before = L._schemes[""]\n'
+        'import mmhvit.apply_compat\n'
+        'from mmhvit import compat\n'
+        'assert before is not compat.load_from_local\n'
+        'assert L._schemes[""] is compat.load_from_local\n'
+        'assert L._schemes["https://"] is compat.load_from_http\n')
+    subprocess.run([sys.executable, '-c', code], check=True)
+
+
+def test_unreachable_checkpoint_url_names_where_to_put_the_file(
+        tmp_path, monkeypatch):
+    """Offline (no route to the weights' host), a ``Pretrained`` URL gets
+    a named error with the path the download is looked for first, instead
+    of ``urllib.error.URLError``; a file put there is loaded."""
+    monkeypatch.setenv('TORCH_HOME', str(tmp_path))
+    compat.apply()
+    url = 'http://127.0.0.1:9/weights/tiny_backbone.pth'
+    target = tmp_path / 'hub' / 'checkpoints' / 'tiny_backbone.pth'
+    backbone = MODELS.build(dict(
+        type='mmhvit.HATNet', arch=TINY_HAT_NET,
+        init_cfg=dict(type='Pretrained', checkpoint=url)))
+    with pytest.raises(DownloadError, match=re.escape(
+            f'Cannot download the checkpoint {url} (') + r'.*' + re.escape(
+                f'put it at {target} (where the download is looked for')):
+        backbone.init_weights()
+    target.parent.mkdir(parents=True, exist_ok=True)
+    torch.save(backbone.state_dict(), target)
+    backbone.init_weights()

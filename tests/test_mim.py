@@ -1,7 +1,9 @@
 """Entry points other than mmhvit's tools: ``mim train/test/search mmhvit``
 from the install ``make install`` makes and from a built wheel, and a plain
 ``Runner.from_cfg`` of one of our configs, which must get the same
-pre-flight checks and atomic checkpoints as ``tools/train.py``."""
+pre-flight checks and atomic checkpoints as ``tools/train.py``, and mmseg's
+own tools and inferencer on the checkpoints its runner wrote."""
+import glob
 import os
 import os.path as osp
 import shutil
@@ -10,6 +12,7 @@ import sys
 import zipfile
 
 import pytest
+import torch
 from mmengine.config import Config
 
 from mmhvit.datasets import make_ade20k
@@ -88,7 +91,7 @@ runner.train()
 
 def test_plain_runner_gets_the_checks_and_atomic_checkpoints(
         tmp_path, tiny_seg):
-    """No mmhvit tool, no ``compat.apply()``: the base runtimes give
+    """No mmhvit tool: the base runtimes give
     ``Runner.from_cfg`` the pre-flight checks (here: heads with 4 classes
     for a 150-class dataset stop before the first iteration) and the
     atomic checkpoint hook."""
@@ -112,6 +115,43 @@ def test_plain_runner_gets_the_checks_and_atomic_checkpoints(
     assert ('ConfigError: num_classes disagree: decode_head=4; the train '
             'dataset ADE20KDataset has 150 classes') in run.stderr
     assert not list((tmp_path / 'bad').glob('iter_*.pth'))
+
+
+UPSTREAM_INFERENCE = """
+import sys
+from mmseg.apis import MMSegInferencer
+config, checkpoint, image = sys.argv[1:]
+result = MMSegInferencer(config, checkpoint, device='cpu')(image)
+print('PREDICTION', result['predictions'].shape)
+"""
+
+
+def test_upstream_tools_read_the_checkpoints_the_runner_wrote(
+        tmp_path, tiny_seg):
+    """Checkpoints that mmseg's own ``tools/train.py`` (through ``mim``)
+    writes hold the runner's state (``HistoryBuffer``, numpy scalars), which
+    torch >= 2.6 refuses to unpickle by default: mmseg's ``tools/test.py``,
+    its ``--resume`` and ``MMSegInferencer``, each in a fresh process that
+    only reads our config, load them (``custom_imports`` installs
+    ``mmhvit.compat``'s loader)."""
+    work = tmp_path / 'work'
+    mim('train', 'mmseg', tiny_seg, '--work-dir', work)
+    checkpoint = work / 'iter_2.pth'
+    assert 'message_hub' in torch.load(checkpoint, weights_only=False)
+    mim('test', 'mmseg', tiny_seg, '--checkpoint', checkpoint,
+        '--work-dir', tmp_path / 'test')
+    mim('train', 'mmseg', tiny_seg, '--work-dir', work, '--resume',
+        '--cfg-options', 'train_cfg.max_iters=3')
+    assert (work / 'iter_3.pth').is_file()
+    data_root = Config.fromfile(tiny_seg).test_dataloader.dataset.data_root
+    image = sorted(glob.glob(osp.join(data_root, 'images', 'validation',
+                                      '*.jpg')))[0]
+    script = write(tmp_path / 'infer.py', UPSTREAM_INFERENCE)
+    run = subprocess.run([sys.executable, script, tiny_seg,
+                          str(work / 'iter_3.pth'), image],
+                         capture_output=True, text=True, cwd='/')
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert 'PREDICTION (64, 64)' in run.stdout
 
 
 def test_tools_add_the_safety_hooks_to_configs_without_them(tiny_seg):

@@ -9,7 +9,9 @@ _base_ = [
     'mmpretrain::_base_/schedules/imagenet_bs1024_adamw_swin.py',
     './runtimes/classification.py',
 ]
-custom_imports = dict(imports=['mmhvit.models'], allow_failed_imports=False)
+custom_imports = dict(
+    imports=['mmhvit.models', 'mmhvit.apply_compat'],
+    allow_failed_imports=False)
 
 model = dict(
     type='ImageClassifier',

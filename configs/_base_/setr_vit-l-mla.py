@@ -14,7 +14,9 @@
 # ones: the x4 upsampling uses align_corners=False (official: True).
 _base_ = 'mmseg::_base_/models/setr_mla.py'
 # the configs inheriting this file (ViT-L/B, DeiT-B, BEiT-L MLA) get it too
-custom_imports = dict(imports=['mmhvit.models'], allow_failed_imports=False)
+custom_imports = dict(
+    imports=['mmhvit.models', 'mmhvit.apply_compat'],
+    allow_failed_imports=False)
 model = dict(
     pretrained=None,
     backbone=dict(

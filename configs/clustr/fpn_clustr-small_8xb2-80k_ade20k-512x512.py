@@ -8,7 +8,9 @@ _base_ = [
     '../_base_/schedules/adamw-poly_80k.py',
     '../_base_/models/clustr_dense.py',
 ]
-custom_imports = dict(imports=['mmhvit.models'], allow_failed_imports=False)
+custom_imports = dict(
+    imports=['mmhvit.models', 'mmhvit.apply_compat'],
+    allow_failed_imports=False)
 
 crop_size = (512, 512)
 model = dict(

@@ -2,7 +2,9 @@
 # Transformer), trained with the same recipe.
 _base_ = './swin-tiny-hafa_8xb128_in1k.py'
 
-custom_imports = dict(imports=['mmdet.models'], allow_failed_imports=False)
+custom_imports = dict(
+    imports=['mmdet.models', 'mmhvit.apply_compat'],
+    allow_failed_imports=False)
 model = dict(
     backbone=dict(
         _delete_=True,

@@ -7,7 +7,9 @@ _base_ = [
     '../_base_/schedules/adamw_1x.py',
     '../_base_/models/hat_net_dense.py',
 ]
-custom_imports = dict(imports=['mmhvit.models'], allow_failed_imports=False)
+custom_imports = dict(
+    imports=['mmhvit.models', 'mmhvit.apply_compat'],
+    allow_failed_imports=False)
 
 model = dict(
     backbone=dict(_delete_=True, **_base_.hat_net_dense_backbone),

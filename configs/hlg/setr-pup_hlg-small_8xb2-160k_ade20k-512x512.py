@@ -10,7 +10,9 @@ _base_ = [
     '../_base_/schedules/adamw-warmup-poly_160k.py',
     '../_base_/models/hlg_setr_pup.py',
 ]
-custom_imports = dict(imports=['mmhvit.models'], allow_failed_imports=False)
+custom_imports = dict(
+    imports=['mmhvit.models', 'mmhvit.apply_compat'],
+    allow_failed_imports=False)
 
 crop_size = (512, 512)
 model = dict(
