@@ -19,6 +19,7 @@ from mmpretrain.registry import DATASETS
 from mmhvit.analysis.model_zoo import (build_from_config, count_params,
                                        metafile_models)
 from mmhvit.registry import MODELS
+from mmhvit.utils import ConfigError
 from reference.hat_net_reference import ARCHS, official_shapes
 from reference.hlg_reference import official_hlg_shapes
 
@@ -111,6 +112,12 @@ def official_layout(checkpoint):
     return None
 
 
+def official_depths(checkpoint):
+    """Stage depths of the official HLG checkpoint ``checkpoint`` names."""
+    match = re.fullmatch(r'hlg_(\w+)\.pth', osp.basename(str(checkpoint)))
+    return tuple(HLG_OFFICIAL[match[1]][2]) if match else None
+
+
 FROM_OFFICIAL = [
     path for path, cfg in CFGS.items()
     if official_layout((cfg.model.backbone.get('init_cfg') or {}).get(
@@ -129,6 +136,14 @@ def test_official_checkpoint_fills_the_backbone(path, tmp_path):
                checkpoint)
     backbone.init_cfg.checkpoint = checkpoint
     init_default_scope(CFGS[path].default_scope)
+    depths = official_depths(checkpoint)
+    if depths is not None and tuple(MODELS.build(backbone).depths) != depths:
+        # HLG-M/L dense configs: the paper's depth 18, refused by name
+        with pytest.raises(ConfigError, match=re.escape(
+                f'--cfg-options "model.backbone.depths='
+                f'({",".join(map(str, depths))})"')):
+            MODELS.build(backbone).init_weights()
+        backbone.depths = depths
     model = MODELS.build(backbone)
     model.init_weights()
     missed = [name for name, p in model.named_parameters()

@@ -1,13 +1,13 @@
 # SETR-PUP-HLG-L on ADE20K, 160k iterations (HLG paper Tab. 5: 100 M).
-# Stage-3 depth 14, as the official HLG-Large ImageNet and RetinaNet configs
-# and so its weights (pretrain/hlg_large.pth), which this starts from: of the
-# depth-18 model of the paper's counts (84.2 M; `arch='large'`) they would
-# fill 83 % (the loader stops below 90 %).
+# Stage-3 depth 18: every dense count of HLG-L in the paper fits it (and
+# none fits depth 14, that of the official ImageNet configs; README 'Depth of
+# HLG-M/L'). pretrain/hlg_large.pth is loaded as it is: a file of another
+# depth is refused, naming both depths and the --cfg-options that builds
+# the file's.
 _base_ = './setr-pup_hlg-small_8xb2-160k_ade20k-512x512.py'
 model = dict(
     backbone=dict(
         arch='large',
-        depths=(2, 2, 14, 2),
         # 0.3 as the official Cityscapes and detection configs for M and L
         # (the official ADE20K ones inherit a base missing from the repo)
         drop_path_rate=0.3,

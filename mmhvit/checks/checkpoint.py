@@ -25,7 +25,7 @@ from mmhvit.models.utils.checkpoint import (PRETRAINED_LOADS, LoadReport,
 from mmhvit.utils import (ConfigError, latest_checkpoint,
                           local_checkpoint_missing, missing_checkpoint_message)
 from .config import cfg_option
-from .model import MIN_LOADED_RATIO, unwrap
+from .model import MIN_LOADED_RATIO, check_block_counts, unwrap
 
 #: What a checkpoint needs besides weights for mmengine to resume from it.
 TRAINING_STATE = ('meta', 'message_hub')
@@ -123,7 +123,7 @@ def check_resumable(model: nn.Module, path: str) -> None:
 
 
 def check_loaded_from(model: nn.Module, path: str, min_ratio: float) -> None:
-    """errors.md rows 61 and 62: at least ``min_ratio`` of the model's
+    """errors.md rows 61, 62 and 100: at least ``min_ratio`` of the model's
     parameters were filled from ``load_from`` (mmengine loads by name and
     shape, skipping the rest).
 
@@ -140,11 +140,12 @@ def check_loaded_from(model: nn.Module, path: str, min_ratio: float) -> None:
             'would start from scratch. Use a checkpoint of this model, or '
             "lower PreflightCheckHook's min_checkpoint_ratio (custom_hooks) "
             'to train anyway.')
+    check_block_counts(unwrap(model), unwrap_state_dict(checkpoint), path)
 
 
 def check_tested(model: nn.Module, path: str, min_ratio: float,
                  use: str = 'test') -> None:
-    """errors.md rows 30, 67 and 81: the checkpoint a test (or ``use``: an
+    """errors.md rows 30, 67, 81 and 100: the checkpoint a test (or ``use``: an
     inference) runs fills at least ``min_ratio`` of the model's parameters
     and none of its tensors has another shape than the model's.
 
@@ -164,6 +165,7 @@ def check_tested(model: nn.Module, path: str, min_ratio: float,
             f'{_differences(report)}. Those tensors would keep their initial '
             f'values in the {use}: was it trained with another num_classes '
             'or arch?')
+    check_block_counts(unwrap(model), unwrap_state_dict(checkpoint), path)
 
 
 def describe(checkpoint: Dict, model: nn.Module) -> str:

@@ -23,7 +23,9 @@ or a shape error from inside a tensor op:
   those run, and reject inputs smaller than the total stride of a backbone
   that needs that much.
 """
+import inspect
 import math
+import re
 from functools import partial
 from typing import Dict, List, Optional, Sequence, Union
 
@@ -86,6 +88,70 @@ def check_out_indices(out_indices, num_stages: int) -> tuple:
                 f'backbone has {num_stages} stages (0..{num_stages - 1}).')
         indices.append(index % num_stages)
     return tuple(indices)
+
+
+def _indices_under(keys, prefix: str) -> set:
+    """Indices ``i`` of the keys ``<prefix>.<i>.<...>``."""
+    pattern = re.compile(re.escape(prefix) + r'\.(\d+)\.')
+    return {int(m.group(1)) for m in map(pattern.match, keys) if m}
+
+
+def block_count_mismatches(module: nn.Module, keys) -> List[tuple]:
+    """``(list name, entries in keys, entries in the module)`` for each
+    ``ModuleList`` of ``module`` whose numbered entries with tensors
+    differ between the checkpoint ``keys`` and the module's own."""
+    own = list(module.state_dict())
+    keys = list(keys)
+    mismatches = []
+    for name, child in module.named_modules():
+        if isinstance(child, nn.ModuleList) and name:
+            theirs = _indices_under(keys, name)
+            ours = _indices_under(own, name)
+            if theirs and ours and theirs != ours:
+                mismatches.append((name, len(theirs), len(ours)))
+    return mismatches
+
+
+def check_block_counts(module: nn.Module, keys, filename: str) -> None:
+    """errors.md row 100: a checkpoint with more or fewer blocks in a
+    stage than the model (the extra ones would be dropped with a log line,
+    the missing ones keep their initial values) is refused, naming both
+    and, for a backbone built from ``depths``, the setting that builds the
+    checkpoint's.
+
+    Raises:
+        ConfigError: naming each list of blocks that differs.
+    """
+    mismatches = block_count_mismatches(module, keys)
+    if not mismatches:
+        return
+    name = type(module).__name__
+    lists = ', '.join(f'{path}: {theirs} in the checkpoint, {ours} in the '
+                      'model' for path, theirs, ours in mismatches)
+    message = (f'{filename} does not have the blocks of {name} ({lists}): '
+               'it is a checkpoint of a model of other depths.')
+    raise ConfigError(message + _depths_hint(module, mismatches))
+
+
+def _depths_hint(module: nn.Module, mismatches) -> str:
+    """The ``depths`` setting of the checkpoint's model, for a backbone (or
+    a model's ``backbone``) built from ``depths``; else ''."""
+    backbone, prefix = module, ''
+    if not hasattr(module, 'depths') and hasattr(module, 'backbone'):
+        backbone, prefix = module.backbone, 'backbone.'
+    depths = getattr(backbone, 'depths', None)
+    if depths is None or 'depths' not in inspect.signature(
+            type(backbone)).parameters:
+        return ''
+    theirs = list(depths)
+    for path, count, _ in mismatches:
+        stage = re.match(re.escape(prefix) + r'stages\.(\d+)\.\w+$', path)
+        if stage:
+            theirs[int(stage.group(1))] = count
+    return (f' The model has depths={tuple(depths)}, the checkpoint '
+            f'depths={tuple(theirs)}: to build the checkpoint\'s model, '
+            '--cfg-options "model.backbone.depths='
+            f'({",".join(map(str, theirs))})".')
 
 
 def check_init_cfg(init_cfg) -> None:

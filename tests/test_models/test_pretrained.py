@@ -2,13 +2,17 @@
 layout with a prefix, a loud failure when nothing fits, and the refusal to
 train when less than ``min_loaded_ratio`` of a backbone was loaded (by
 mmhvit's loader or any other)."""
+import re
+
 import pytest
 import torch
 
 from mmhvit.checks import check_pretrained, snapshot_pretrained
-from mmhvit.models import PVTHAFA, HATNet
+from mmhvit.models import HLG, PVTHAFA, HATNet
 from mmhvit.models.utils import load_pretrained
+from mmhvit.utils import ConfigError
 from reference.hat_net_reference import ARCHS, random_official_state_dict
+from tiny_archs import TINY_HLG
 
 
 def _outputs(model):
@@ -72,8 +76,11 @@ def test_too_few_parameters_loaded_refuses_to_train(tmp_path):
     """A checkpoint of another variant: the shape mismatches are named."""
     path = str(tmp_path / 'tiny.pth')
     torch.save(HATNet(arch='tiny').state_dict(), path)
+    # small's widths, tiny's depths (other depths are refused by name first)
+    small = dict(HATNet.arch_zoo['small'],
+                 depths=HATNet.arch_zoo['tiny']['depths'])
     model = HATNet(
-        arch='small', init_cfg=dict(type='Pretrained', checkpoint=path))
+        arch=small, init_cfg=dict(type='Pretrained', checkpoint=path))
     with pytest.raises(RuntimeError, match=(
             r'Only \d+\.\d% of the parameters of HATNet were loaded from '
             r'.*tiny.pth, below min_loaded_ratio=0.9: \d+ missing .*; '
@@ -164,3 +171,26 @@ def test_partial_loads_into_hafa_are_refused_before_training(tmp_path):
                 r'Only \d\d\.\d% of the parameters of PVTHAFA were loaded '
                 r'from .*pvt.pth, below min_loaded_ratio=0.9')):
             model.init_weights()
+
+
+def test_checkpoint_of_other_depths_is_refused_naming_both(tmp_path):
+    """A stage with more blocks in the file than in the model (or fewer)
+    is refused, not loaded with the rest logged: errors.md row 100, with
+    the depths that build the file's model."""
+    path = str(tmp_path / 'shallow.pth')
+    torch.save(HLG(arch=TINY_HLG).state_dict(), path)  # depths (1, 2, 1, 1)
+    deeper = HLG(arch=TINY_HLG, depths=(1, 2, 3, 1),
+                 init_cfg=dict(type='Pretrained', checkpoint=path,
+                               min_loaded_ratio=0.5))
+    with pytest.raises(ConfigError, match=re.escape(
+            'shallow.pth does not have the blocks of HLG (stages.2.layers: 1 '
+            'in the checkpoint, 3 in the model)') + '.*' + re.escape(
+                'model has depths=(1, 2, 3, 1), the checkpoint depths=(1, 2, '
+                '1, 1): to build the checkpoint\'s model, --cfg-options '
+                '"model.backbone.depths=(1,2,1,1)"')):
+        deeper.init_weights()
+    same = dict(type='Pretrained', checkpoint=path)
+    HLG(arch=TINY_HLG, init_cfg=same).init_weights()
+    # min_loaded_ratio=0: whatever fits, with the rest in the log
+    deeper.init_cfg['min_loaded_ratio'] = 0
+    deeper.init_weights()

@@ -21,6 +21,7 @@ from mmengine.logging import print_log
 from mmengine.runner.checkpoint import CheckpointLoader
 from torch import nn
 
+from mmhvit.checks.model import check_block_counts
 from mmhvit.utils import local_checkpoint_missing, missing_checkpoint_message
 from .ckpt_convert import OFFICIAL_FORMATS
 
@@ -119,7 +120,9 @@ def load_pretrained(module: nn.Module,
         official_format (str, optional): A key of ``OFFICIAL_FORMATS``; a
             checkpoint in that official layout is converted first.
         min_loaded_ratio (float, optional): Raise when a smaller share of
-            the module's parameter elements was loaded. None: only log.
+            the module's parameter elements was loaded, or when a stage of
+            the checkpoint has more or fewer blocks than the module's. 0 or
+            None: load whatever fits and only log.
         adapt (callable, optional): Maps the tensors, converted and with
             the prefix stripped, to the module's layout where it differs
             from the checkpoint's (e.g. HAFA's renumbered PVT layers).
@@ -129,6 +132,9 @@ def load_pretrained(module: nn.Module,
             less than ``min_loaded_ratio`` of the parameters were loaded;
             the message names the missing and mismatched tensors and, for
             a checkpoint in an official layout, the converter to run.
+        ConfigError: when a stage of the checkpoint has more or fewer
+            blocks than the module's (``check_block_counts``), unless
+            ``min_loaded_ratio`` is 0 or None.
     """
     if local_checkpoint_missing(filename):
         raise FileNotFoundError(
@@ -155,6 +161,8 @@ def load_pretrained(module: nn.Module,
             f'No tensor of {filename} fits {name}: the checkpoint has keys '
             f'like {list(state_dict)[:3]}, the model {report.missing[:3]}. '
             + converter_advice(state_dict))
+    if min_loaded_ratio:  # 0 or None: load whatever fits
+        check_block_counts(module, state_dict, filename)
     ratio = loaded_ratio(module, report.loaded)
     if min_loaded_ratio is not None and ratio < min_loaded_ratio:
         raise RuntimeError(
