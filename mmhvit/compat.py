@@ -82,12 +82,14 @@ def _runner_state_globals():
     return [HistoryBuffer, getattr, *numpy_types]
 
 
-def load_from_local(filename, map_location=None):
+def load_from_local(filename, map_location=None, mmap=False):
     """Load a local checkpoint, mmengine training state included.
 
     Args:
         filename (str): Path of the checkpoint.
         map_location (str, optional): As for :func:`torch.load`.
+        mmap (bool): Memory-map the tensors instead of reading them (as
+            for :func:`torch.load`).
 
     Returns:
         dict: The loaded checkpoint.
@@ -101,7 +103,7 @@ def load_from_local(filename, map_location=None):
     if not osp.isfile(filename):
         raise FileNotFoundError(f'Checkpoint {filename} can not be found.')
     try:
-        return _torch_load(filename, map_location)
+        return _torch_load(filename, map_location, mmap=mmap)
     except (EOFError, pickle.UnpicklingError, RuntimeError) as error:
         if isinstance(error, RuntimeError) and 'PytorchStreamReader' not in \
                 str(error):
@@ -112,13 +114,21 @@ def load_from_local(filename, map_location=None):
             f'({type(error).__name__}: {error}).') from error
 
 
-def _torch_load(filename, map_location):
+def checkpoint_meta(filename) -> dict:
+    """The ``meta`` of a runner checkpoint (epoch, iter, seed, ...), read
+    without loading its tensors (they are memory-mapped, never read)."""
+    checkpoint = load_from_local(filename, map_location='cpu', mmap=True)
+    return dict(checkpoint.get('meta') or {})
+
+
+def _torch_load(filename, map_location, **kwargs):
     """``torch.load`` with ``weights_only=True`` and mmengine's training
     state allowed; a full unpickle, with a warning, for anything else."""
     try:
         with torch.serialization.safe_globals(_runner_state_globals()):
             return torch.load(
-                filename, map_location=map_location, weights_only=True)
+                filename, map_location=map_location, weights_only=True,
+                **kwargs)
     except pickle.UnpicklingError as error:
         print_log(
             f'{filename} holds objects beyond tensors and mmengine training '
@@ -126,7 +136,8 @@ def _torch_load(filename, map_location):
             'weights_only=False. Only load checkpoints you trust.',
             logger='current', level=logging.WARNING)
         return torch.load(
-            filename, map_location=map_location, weights_only=False)
+            filename, map_location=map_location, weights_only=False,
+            **kwargs)
 
 
 def download_target(url: str, model_dir=None) -> str:

@@ -10,6 +10,7 @@ the first such lookup imports ``mmhvit.registry`` and, through
 """
 from mmengine.registry import DATASETS as MMENGINE_DATASETS
 from mmengine.registry import HOOKS as MMENGINE_HOOKS
+from mmengine.registry import LOOPS as MMENGINE_LOOPS
 from mmengine.registry import MODELS as MMENGINE_MODELS
 from mmengine.registry import TRANSFORMS as MMENGINE_TRANSFORMS
 from mmengine.registry import Registry
@@ -21,6 +22,8 @@ MODELS = Registry(
     locations=['mmhvit.models'])
 HOOKS = Registry(
     'hook', parent=MMENGINE_HOOKS, scope='mmhvit', locations=['mmhvit.engine'])
+LOOPS = Registry(
+    'loop', parent=MMENGINE_LOOPS, scope='mmhvit', locations=['mmhvit.engine'])
 TRANSFORMS = Registry(
     'transform',
     parent=MMENGINE_TRANSFORMS,

@@ -260,7 +260,8 @@ def logged_metrics(work_dir):
     return read_json_lines(osp.join(work_dir, '*', '*.json'))[-1]
 
 
-def seg_config(tmp_path, datasets, iters, ckpt_interval, family='hat_net'):
+def seg_config(tmp_path, datasets, iters, ckpt_interval, family='hat_net',
+               common=COMMON):
     family = FAMILIES[family]
     data = family.get('data', 'ade20k')
     return write(
@@ -272,7 +273,7 @@ def seg_config(tmp_path, datasets, iters, ckpt_interval, family='hat_net'):
             backbone=BACKBONE.format(arch=family['arch']),
             heads=family.get('seg_heads', FPN_HEADS), iters=iters,
             lr=family.get('lr', 2e-3),
-            ckpt_interval=ckpt_interval, common=COMMON))
+            ckpt_interval=ckpt_interval, common=common))
 
 
 @pytest.mark.parametrize('family', FAMILIES)
@@ -334,6 +335,104 @@ def test_killed_run_resumes_to_the_uninterrupted_result(tmp_path):
         metrics = [[r for r in train_scalars(d) if 'mIoU' in r][-1]
                    for d in (straight, crashed)]
         assert metrics[0]['mIoU'] == metrics[1]['mIoU']
+
+
+# What the shipped configs leave unset stays unset: no seed, no deterministic
+# mode, their log level
+AS_SHIPPED = ''
+
+
+def recorded_seed(checkpoint):
+    """The seed a runner checkpoint records (mmengine's meta)."""
+    return torch.load(checkpoint, weights_only=False)['meta']['seed']
+
+
+def test_unseeded_paper_config_resumes_to_the_uninterrupted_result(
+        tmp_path, datasets):
+    """HAT-Net's Semantic FPN ADE20K config as shipped, without a seed
+    (its 2 persistent workers, random resize / crop / flip, dropout in the
+    decode head), shrunk in sizes and to 4 iterations with a checkpoint
+    every 2: SIGKILL once iter_2 is written, `--resume` (without a seed
+    either): the weights equal those of the uninterrupted run with the seed
+    the first part drew. Before, mmengine drew a new seed on resume and
+    built the sampler and the workers' seeds from it (320 of 327 tensors
+    differed)."""
+    config = seg_config(tmp_path, datasets, 4, 2, common=AS_SHIPPED)
+    crashed, straight = tmp_path / 'crashed', tmp_path / 'straight'
+    kill_after_checkpoint(config, crashed, 'iter_2.pth')
+    assert not (crashed / 'iter_4.pth').exists(), 'killed too late'
+    seed = recorded_seed(crashed / 'iter_2.pth')
+    result = run_tool('train.py', config, '--work-dir', crashed, '--resume')
+    assert (f'Resuming from {crashed}/iter_2.pth: using the seed {seed} '
+            'that the run drew and recorded there') in result.stdout
+    run_tool('train.py', config, '--work-dir', straight, '--cfg-options',
+             f'randomness.seed={seed}')
+    assert_same_weights(straight / 'iter_4.pth', crashed / 'iter_4.pth')
+
+
+def test_epoch_based_paper_config_preempted_mid_epoch_resumes_exactly(
+        tmp_path):
+    """HAT-Net's RetinaNet config as shipped, without a seed (its 2
+    persistent workers, random flip, the warm-up learning rate rising every
+    iteration), shrunk to 2 epochs of 4 iterations: SIGTERM to the job's
+    process group once iteration 5 is logged, in the middle of epoch 2:
+    `--resume` trains the remaining iterations only, on the uninterrupted
+    run's learning rates, to its weights. Before, mmengine's loop trained
+    epoch 2 again from its start (6 or 7 iterations instead of 3 or 2, to
+    a later learning rate), and its restarted persistent workers drew other
+    flips."""
+    coco = make_coco(str(tmp_path / 'coco'), num_train=8, num_val=2,
+                     size=(96, 96))
+    family = FAMILIES['hat_net']
+    config = write(tmp_path / 'det.py', DET_CONFIG.format(
+        root=ROOT, base=family['det'].format('retinanet'),
+        backbone=BACKBONE.format(arch=family['arch']),
+        neck=DET_NECK.format(dims=[16, 32, 48, 64]), head=RETINA_HEAD,
+        pipelines=DET_PIPELINES.format(data=coco, with_mask=False),
+        common=AS_SHIPPED + 'param_scheduler = _base_.param_scheduler\n'))
+    options = ['--cfg-options', 'train_cfg.max_epochs=2',
+               'train_cfg.val_interval=2']
+    stopped, straight = tmp_path / 'stopped', tmp_path / 'straight'
+    process = subprocess.Popen(
+        [sys.executable, osp.join(ROOT, 'tools', 'train.py'), config,
+         '--work-dir', str(stopped), *options], cwd=ROOT,
+        start_new_session=True, stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL)
+    start = time.monotonic()
+    while not any(r.get('iter') == 5 for r in first_run_scalars(stopped)):
+        assert process.poll() is None, 'training ended before iteration 5'
+        assert time.monotonic() - start < 300
+        time.sleep(0.02)
+    os.killpg(process.pid, signal.SIGTERM)
+    assert process.wait(60) == 143
+    first = [(r['iter'], r['lr']) for r in first_run_scalars(stopped)
+             if 'loss' in r]
+    assert not (stopped / 'epoch_2.pth').exists(), 'stopped too late'
+    seed = recorded_seed(stopped / 'epoch_1.pth')
+    result = run_tool('train.py', config, '--work-dir', stopped, '--resume',
+                      *options)
+    assert 'in the middle of epoch 2' in result.stdout
+    run_tool('train.py', config, '--work-dir', straight, *options,
+             f'randomness.seed={seed}')
+    rates = {d: [(r['iter'], r['lr']) for r in train_scalars(d)
+                 if 'loss' in r] for d in (stopped, straight)}
+    assert [i for i, _ in first] + [i for i, _ in rates[stopped]] == \
+        list(range(1, 9))
+    assert first + rates[stopped] == rates[straight]
+    assert_same_weights(straight / 'epoch_2.pth', stopped / 'epoch_2.pth')
+
+
+def first_run_scalars(work_dir):
+    """The records the first run in ``work_dir`` has logged so far (whole
+    lines)."""
+    found = sorted(glob.glob(osp.join(work_dir, '*', 'vis_data',
+                                      'scalars.json')))
+    if not found:
+        return []
+    with open(found[0]) as f:
+        text = f.read()
+    return [json.loads(line) for line in text.splitlines(keepends=True)
+            if line.endswith('\n')]
 
 
 def kill_after_checkpoint(config, work_dir, checkpoint='', *options,

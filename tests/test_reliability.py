@@ -20,6 +20,7 @@ from unittest import mock
 import pytest
 import torch
 from mmengine.config import Config
+from mmengine.evaluator import BaseMetric
 from mmengine.fileio import LocalBackend
 from mmengine.hooks import Hook
 from mmengine.model import BaseModel
@@ -85,13 +86,24 @@ def test_crash_while_saving_keeps_the_last_complete_checkpoint(
             str(tmp_path / 'iter_6.pth'))
 
 
-def test_resume_falls_back_to_the_newest_checkpoint(tmp_path):
+def test_resume_falls_back_to_the_checkpoint_furthest_into_training(
+        tmp_path):
+    """When last_checkpoint names a missing file, the highest iteration is
+    taken, not the newest file (a copied work dir has iter_2 newer than
+    iter_6); between epoch_* and a preempted run's iter_*, their meta
+    decides."""
     assert latest_checkpoint(str(tmp_path)) is None
-    for i in (2, 4):
-        torch.save({}, tmp_path / f'iter_{i}.pth')
-        os.utime(tmp_path / f'iter_{i}.pth', (i, i))
-    (tmp_path / 'last_checkpoint').write_text(str(tmp_path / 'iter_6.pth'))
-    assert latest_checkpoint(str(tmp_path)) == str(tmp_path / 'iter_4.pth')
+    for i in (2, 6, 10):
+        torch.save({'meta': dict(iter=i)}, tmp_path / f'iter_{i}.pth')
+        os.utime(tmp_path / f'iter_{i}.pth', (100 - i, 100 - i))
+    (tmp_path / 'last_checkpoint').write_text(str(tmp_path / 'iter_12.pth'))
+    assert latest_checkpoint(str(tmp_path)) == str(tmp_path / 'iter_10.pth')
+    for epoch, iteration in ((1, 4), (3, 12)):
+        torch.save({'meta': dict(epoch=epoch, iter=iteration)},
+                   tmp_path / f'epoch_{epoch}.pth')
+    assert latest_checkpoint(str(tmp_path)) == str(tmp_path / 'epoch_3.pth')
+    os.remove(tmp_path / 'epoch_3.pth')
+    assert latest_checkpoint(str(tmp_path)) == str(tmp_path / 'iter_10.pth')
 
 
 class ToyModel(BaseModel):
@@ -124,25 +136,42 @@ class ToyDataset(torch.utils.data.Dataset):
 
 
 def toy_runner(work_dir, max_iters, model=None, dataset=None, num_workers=0,
-               load_from=None, resume=False, **checkpoint):
+               load_from=None, resume=False, train_cfg=None, validate=False,
+               **checkpoint):
     """A runner training ``model`` (:class:`ToyModel`) on ``dataset``
     (:class:`ToyDataset`; batch 2, in order, with ``num_workers``
-    persistent workers) for ``max_iters``, with
-    ``CheckpointHook(**checkpoint)``, from ``load_from``."""
+    persistent workers) for ``max_iters`` (or by ``train_cfg``), with
+    ``CheckpointHook(**checkpoint)``, from ``load_from``; with ``validate``,
+    validating on the training set at the end (:class:`CountingMetric`)."""
+    loader = dict(
+        dataset=dataset or ToyDataset(), batch_size=2,
+        num_workers=num_workers, persistent_workers=num_workers > 0,
+        sampler=dict(type='DefaultSampler', shuffle=False))
+    val = dict(val_dataloader=loader, val_cfg=dict(),
+               val_evaluator=[CountingMetric()]) if validate else {}
+    by_epoch = 'max_epochs' in (train_cfg or {})
     return Runner(
         model=model or ToyModel(), work_dir=str(work_dir),
         experiment_name=str(work_dir).replace(os.sep, '_'),  # unique
-        train_dataloader=dict(
-            dataset=dataset or ToyDataset(), batch_size=2,
-            num_workers=num_workers, persistent_workers=num_workers > 0,
-            sampler=dict(type='DefaultSampler', shuffle=False)),
-        load_from=load_from, resume=resume, randomness=dict(seed=0),
+        train_dataloader=loader, load_from=load_from, resume=resume,
+        randomness=dict(seed=0),
         optim_wrapper=dict(optimizer=dict(type='SGD', lr=0.1)),
-        train_cfg=dict(by_epoch=False, max_iters=max_iters),
+        train_cfg=train_cfg or dict(by_epoch=False, max_iters=max_iters,
+                                    val_interval=max_iters),
         default_hooks=dict(checkpoint=dict(
-            type='mmhvit.AtomicCheckpointHook', by_epoch=False,
+            type='mmhvit.AtomicCheckpointHook', by_epoch=by_epoch,
             **checkpoint)),
-        log_level='WARNING')
+        log_level='WARNING', **val)
+
+
+class CountingMetric(BaseMetric):
+    """The number of samples validated."""
+
+    def process(self, data_batch, data_samples):
+        self.results.append(len(data_samples))
+
+    def compute_metrics(self, results):
+        return dict(samples=sum(results))
 
 
 def test_nan_loss_stops_training_with_a_checkpoint(tmp_path):
@@ -441,6 +470,13 @@ def read_log(work_dir):
         return f.read()
 
 
+def read_logs(work_dir):
+    """The log files of the runs in ``work_dir`` (the toy runs of a work
+    dir share a logger, and so one file), one after the other."""
+    return ''.join(open(path).read() for path in sorted(
+        glob.glob(osp.join(str(work_dir), '*', '*.log'))))
+
+
 def test_base_runtimes_list_the_safety_hooks():
     """Every entry point gets the hooks through the base runtimes."""
     for task in ('segmentation', 'detection', 'classification'):
@@ -559,3 +595,152 @@ def test_seeds_follow_the_iteration_and_a_resume_without_workers_warns(
     assert len(logged) == 1 and logged[0].startswith(
         'Resuming with train_dataloader.num_workers=0: the data pipeline '
         "draws from the main process's random generators")
+
+
+@pytest.mark.parametrize('train_cfg,message', [
+    (dict(by_epoch=False, max_iters=0, val_interval=1),
+     'train_cfg.max_iters=0 trains nothing: it must be at least 1 (the '
+     'iters to train, e.g. --cfg-options train_cfg.max_iters=40000).'),
+    (dict(by_epoch=False, max_iters=-5, val_interval=1),
+     'train_cfg.max_iters=-5 trains nothing'),
+    (dict(type='mmhvit.EpochBasedTrainLoop', max_epochs=0),
+     'train_cfg.max_epochs=0 trains nothing'),
+    (dict(by_epoch=False, max_iters=4, val_interval=0),
+     'train_cfg.val_interval=0: validation cannot run every 0 iters '
+     '(mmengine divides by it: ZeroDivisionError after the first). Set it '
+     'to at least 1, e.g. --cfg-options train_cfg.val_interval=4 to '
+     'validate once, at the end.'),
+])
+def test_schedule_without_iterations_or_validation_interval_is_refused(
+        tmp_path, train_cfg, message):
+    """errors.md rows 96, 97: before, mmengine exited 0 having trained
+    nothing, or died in a ZeroDivisionError after iteration 1."""
+    runner = toy_runner(tmp_path, None, train_cfg=train_cfg, validate=True)
+    runner.register_hook(PreflightCheckHook(), 'VERY_HIGH')
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        runner.train()
+    assert not glob.glob(str(tmp_path / '*.pth'))
+
+
+class Terminate(Hook):
+    """Sends SIGTERM to this process at the start of iteration
+    ``iteration`` (counted from 1), or of the validation's first batch."""
+    priority = 'LOWEST'
+
+    def __init__(self, iteration=None):
+        self.iteration = iteration
+
+    def before_train_iter(self, runner, batch_idx, data_batch=None):
+        if runner.iter + 1 == self.iteration:
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    def before_val_iter(self, runner, batch_idx, data_batch=None):
+        if self.iteration is None:
+            os.kill(os.getpid(), signal.SIGTERM)
+
+
+def test_sigterm_during_final_validation_validates_on_resume(tmp_path):
+    """SIGTERM while the validation after the last iteration runs: the
+    checkpoint is marked, and --resume runs that validation (before: it
+    exited 0 without any metric). A resume from the end of the schedule
+    without one pending is refused, with how to extend it (row 98)."""
+    runner = toy_runner(tmp_path, 4, interval=2, validate=True)
+    runner.register_hook(PreemptionHook())
+    runner.register_hook(Terminate())
+    with pytest.raises(SystemExit, match='143'):
+        runner.train()
+    saved = tmp_path / 'iter_4.pth'
+    assert torch.load(saved, weights_only=False)['meta'][
+        'validation_pending']
+    assert ('Stopped by SIGTERM after iteration 4 while validating: saved '
+            f'{saved} (named in last_checkpoint). Continue with '
+            '`tools/train.py CONFIG --resume` (it validates first).'
+            ) in read_logs(tmp_path)
+
+    compat.apply()  # mmengine's training state under weights_only=True
+
+    def resumed():
+        runner = toy_runner(tmp_path, 4, interval=2, validate=True,
+                            resume=True, load_from=str(saved))
+        runner.register_hook(PreflightCheckHook(), 'VERY_HIGH')
+        runner.register_hook(PreemptionHook())
+        return runner
+
+    runner = resumed()
+    runner.train()
+    assert runner.message_hub.get_scalar('val/samples').current() == 8
+    assert not torch.load(saved, weights_only=False)['meta'][
+        'validation_pending']  # saved again once validated
+    with pytest.raises(ConfigError, match=re.escape(
+            f'Cannot resume from {saved}: it was saved after 4 iters '
+            '(iteration 4), at or past the end of the schedule '
+            '(train_cfg.max_iters=4), so there is nothing left to train or '
+            'validate. To train further, raise the end, e.g. --cfg-options '
+            'train_cfg.max_iters=8')):
+        resumed().train()
+
+
+class LearningRates(Hook):
+    """The iterations trained and their learning rates."""
+
+    def __init__(self):
+        self.trained = []
+
+    def after_train_iter(self, runner, batch_idx, data_batch=None,
+                         outputs=None):
+        self.trained.append((runner.iter + 1, runner.optim_wrapper.get_lr()[
+            'lr'][0]))
+
+
+def epoch_runner(work_dir, loop='mmhvit.EpochBasedTrainLoop', **toy):
+    """2 epochs of 4 iterations from the same initial weights, the learning
+    rate rising every iteration; with :class:`LearningRates` as
+    ``runner.rates``."""
+    torch.manual_seed(0)
+    runner = toy_runner(work_dir, None, model=ToyModel(),
+                        dataset=ToyDataset(bad=5.),
+                        train_cfg=dict(type=loop, max_epochs=2), interval=1,
+                        **toy)
+    runner.param_schedulers = [dict(type='LinearLR', start_factor=0.1,
+                                    by_epoch=False, begin=0, end=8)]
+    runner.rates = LearningRates()
+    runner.register_hook(runner.rates)
+    return runner
+
+
+def test_sigterm_mid_epoch_resumes_at_the_iteration_it_stopped(tmp_path):
+    """SIGTERM during iteration 6 (epoch 2, batch 2 of 4): the resumed run
+    trains iterations 7 and 8 only, on the learning rates and to the
+    weights of the uninterrupted run, and says it skipped the epoch's
+    first 2 batches. mmengine's loop trains 4 more, ending at iteration 10,
+    and says which it repeats."""
+    straight = epoch_runner(tmp_path / 'straight')
+    straight.train()
+    runner = epoch_runner(tmp_path / 'stopped')
+    runner.register_hook(PreemptionHook())
+    runner.register_hook(Terminate(6))
+    with pytest.raises(SystemExit, match='143'):
+        runner.train()
+    assert (tmp_path / 'stopped' / 'last_checkpoint').read_text().endswith(
+        'iter_6.pth')
+    shutil.copytree(tmp_path / 'stopped', tmp_path / 'mmengine')
+    compat.apply()
+    resumed = epoch_runner(tmp_path / 'stopped', resume=True)
+    resumed.train()
+    assert resumed.rates.trained == straight.rates.trained[6:]
+    assert runner.rates.trained == straight.rates.trained[:6]
+    for key, value in straight.model.state_dict().items():
+        torch.testing.assert_close(resumed.model.state_dict()[key], value,
+                                   rtol=0, atol=0)
+    assert ('Resumed after iteration 6, in the middle of epoch 2: its first '
+            '2 of 4 batches were trained before the run stopped') in \
+        read_logs(tmp_path / 'stopped')
+    repeating = epoch_runner(tmp_path / 'mmengine', 'EpochBasedTrainLoop',
+                             load_from=str(tmp_path / 'mmengine' /
+                                           'iter_6.pth'), resume=True)
+    repeating.register_hook(PreemptionHook())
+    repeating.train()
+    assert [i for i, _ in repeating.rates.trained] == [7, 8, 9, 10]
+    assert ("Resumed after iteration 6, in the middle of epoch 2: mmengine's "
+            'EpochBasedTrainLoop restarts the epoch, so its first 2 batches '
+            'are trained again') in read_logs(tmp_path / 'mmengine')

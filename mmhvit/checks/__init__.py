@@ -11,6 +11,9 @@ module                 checks
                        preprocessor and DDP settings before the first
                        iteration; channels and input sizes at the first
                        forward pass
+:mod:`.schedule`       the training schedule's length and validation
+                       interval, and what a resumed run has left of it,
+                       before the first iteration
 :mod:`.checkpoint`     the checkpoints a run resumes from, loads, tests or
                        fills ``Pretrained`` modules from
 :mod:`.datasets`       each built dataset before the first iteration
@@ -43,6 +46,7 @@ from .model import (MIN_LOADED_RATIO, check_channels,
                     check_out_indices, check_per_stage, install_forward_checks,
                     resolve_arch, unwrap)
 from .samples import SampleError
+from .schedule import check_schedule
 
 __all__ = [
     'ConfigError', 'SampleError', 'check_checkpoint_file',
@@ -50,7 +54,8 @@ __all__ = [
     'check_resumable', 'check_tested', 'resume_target', 'snapshot_pretrained',
     'check_coco_annotations', 'check_coco_classes', 'check_coco_content',
     'CfgOptionsAction', 'check_cfg_option', 'check_data_paths',
-    'merge_cfg_options', 'check_dataset', 'no_samples', 'MIN_LOADED_RATIO',
+    'merge_cfg_options', 'check_schedule', 'check_dataset', 'no_samples',
+    'MIN_LOADED_RATIO',
     'check_channels', 'check_checkpointing_under_ddp',
     'check_data_preprocessor', 'check_frozen_stages', 'check_init_cfg',
     'check_num_classes', 'check_out_indices', 'check_per_stage',

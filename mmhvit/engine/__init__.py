@@ -1,16 +1,19 @@
 """Run-time assembly and safety: registered hooks (which call
-:mod:`mmhvit.checks`), and what ``tools/`` share to load a config and build a
-runner."""
+:mod:`mmhvit.checks`), the epoch-based training loop that resumes exactly,
+and what ``tools/`` share to load a config and build a runner."""
 from mmhvit.utils import ConfigError, latest_checkpoint
 from .hooks import (AtomicCheckpointHook, IterationSeedHook, NonFiniteLossHook,
                     PreemptionHook, PreflightCheckHook, WorkDirLockHook)
+from .loops import EpochBasedTrainLoop
 from .runner import (add_runtime_args, build_runner, enable_visualization,
-                     load_config, release_process_group, setup_launcher)
+                     load_config, prepare_resumable_training,
+                     release_process_group, setup_launcher)
 
 __all__ = [
-    'ConfigError', 'AtomicCheckpointHook', 'IterationSeedHook',
-    'NonFiniteLossHook', 'PreemptionHook', 'PreflightCheckHook',
+    'ConfigError', 'AtomicCheckpointHook', 'EpochBasedTrainLoop',
+    'IterationSeedHook', 'NonFiniteLossHook', 'PreemptionHook',
+    'PreflightCheckHook',
     'WorkDirLockHook', 'add_runtime_args', 'build_runner',
     'enable_visualization', 'latest_checkpoint', 'load_config',
-    'release_process_group', 'setup_launcher'
+    'prepare_resumable_training', 'release_process_group', 'setup_launcher'
 ]

@@ -2,6 +2,7 @@
 loading the config they name and building the runner (with mmhvit's safety
 hooks for configs that do not name them)."""
 import argparse
+import logging
 import os
 import os.path as osp
 
@@ -11,7 +12,8 @@ from mmengine.logging import print_log
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
-from mmhvit.checks import CfgOptionsAction, merge_cfg_options
+from mmhvit.checks import CfgOptionsAction, merge_cfg_options, resume_target
+from mmhvit.compat import checkpoint_meta
 
 
 def add_runtime_args(parser: argparse.ArgumentParser) -> None:
@@ -84,6 +86,69 @@ def add_safety_hooks(cfg: Config) -> None:
         print_log(f'Added mmhvit.{", mmhvit.".join(missing)} to custom_hooks '
                   "(the config does not inherit mmhvit's base runtimes).",
                   logger='current')
+
+
+def prepare_resumable_training(cfg: Config) -> None:
+    """What ``tools/train.py`` sets before the runner is built so that a
+    resumed run continues as the uninterrupted one: mmhvit's epoch-based
+    loop (:func:`use_resumable_epoch_loop`) and, for a resumed run, the seed
+    of the run it continues (:func:`resume_with_its_seed`)."""
+    use_resumable_epoch_loop(cfg)
+    resume_with_its_seed(cfg)
+
+
+def use_resumable_epoch_loop(cfg: Config) -> None:
+    """Train an epoch-based config with ``mmhvit.EpochBasedTrainLoop``,
+    which continues a run resumed in the middle of an epoch (a SIGTERM
+    checkpoint) at the iteration it stopped; mmengine's loop repeats the
+    epoch's first iterations."""
+    train_cfg = cfg.get('train_cfg')
+    if not train_cfg:
+        return
+    if train_cfg.get('type') == 'EpochBasedTrainLoop' or (
+            'type' not in train_cfg and train_cfg.get('by_epoch')):
+        train_cfg.pop('by_epoch', None)
+        train_cfg['type'] = 'mmhvit.EpochBasedTrainLoop'
+        print_log("train_cfg.type='mmhvit.EpochBasedTrainLoop' in place of "
+                  "mmengine's EpochBasedTrainLoop: it seeds every sample and "
+                  'resumes in the middle of an epoch at the iteration it '
+                  'stopped.', logger='current')
+
+
+def resume_with_its_seed(cfg: Config) -> None:
+    """Set ``randomness.seed`` of a resumed run to the seed recorded in the
+    checkpoint it resumes from (mmengine's meta ``seed``: the one the run
+    set or drew), before the runner is built.
+
+    mmengine draws a new seed for a config without one when the runner is
+    built, and builds the data sampler and the data workers' seeds from it
+    before it loads the checkpoint and restores the recorded seed; a resumed
+    run then trains on other batches than the run it continues. With the
+    recorded seed set first, it continues exactly (the paper configs set no
+    seed). A config whose seed differs from the recorded one gets the
+    recorded one too, as mmengine gives it when resuming, with a warning.
+    """
+    if not cfg.get('resume'):
+        return
+    path = resume_target(cfg.get('load_from'), cfg.work_dir)
+    if not path or not osp.isfile(path):
+        return
+    recorded = checkpoint_meta(path).get('seed')
+    randomness = cfg.get('randomness') or {}
+    configured = randomness.get('seed')
+    if recorded is None or recorded == configured:
+        return
+    cfg.randomness = dict(randomness, seed=recorded)
+    if configured is None:
+        print_log(f'Resuming from {path}: using the seed {recorded} that the '
+                  'run drew and recorded there (the config sets none), set '
+                  'before the data sampler, the data workers and the model '
+                  'are built, so the run continues as it would have without '
+                  'the interruption.', logger='current')
+    else:
+        print_log(f'Resuming from {path}: using the seed {recorded} recorded '
+                  f'there, not the config\'s randomness.seed={configured}.',
+                  logger='current', level=logging.WARNING)
 
 
 def release_process_group() -> None:

@@ -50,9 +50,13 @@ def latest_checkpoint(work_dir: str) -> Optional[str]:
 
     The one ``last_checkpoint`` names when it is there; otherwise (the
     file is missing, empty, or names a checkpoint that ``max_keep_ckpts``
-    removed) the newest ``iter_*.pth`` / ``epoch_*.pth`` of ``work_dir``,
-    with a warning; None when there is none. Checkpoints are written
-    atomically (``mmhvit.compat``), so every one found is complete.
+    removed) the ``iter_*.pth`` / ``epoch_*.pth`` of ``work_dir`` furthest
+    into training (the highest number; between an ``epoch_*`` and an
+    ``iter_*``, as a preempted epoch-based run leaves, the iteration in
+    their meta decides), with a warning naming it; None when there is
+    none. File times do not count: a copied work dir has them all alike.
+    Checkpoints are written atomically (``mmhvit.compat``), so every one
+    found is complete.
     """
     pointer = osp.join(work_dir, 'last_checkpoint')
     named = ''
@@ -61,11 +65,25 @@ def latest_checkpoint(work_dir: str) -> Optional[str]:
             named = f.read().strip()
         if named and osp.isfile(named):
             return named
-    found = glob.glob(osp.join(work_dir, 'iter_*.pth')) + glob.glob(
-        osp.join(work_dir, 'epoch_*.pth'))
-    newest = max(found, key=osp.getmtime, default=None)
-    if newest:
-        print_log(f'{pointer} is missing or names a missing file '
-                  f'({named!r}); resuming from the newest checkpoint '
-                  f'{newest}.', logger='current', level=logging.WARNING)
-    return newest
+    highest = [_highest(work_dir, kind) for kind in ('iter', 'epoch')]
+    found = [path for path in highest if path]
+    if len(found) == 2:
+        from mmhvit.compat import checkpoint_meta  # torch.load, lazily
+        found = [max(found, key=lambda path: checkpoint_meta(path)['iter'])]
+    if not found:
+        return None
+    print_log(f'{pointer} is missing or names a missing file ({named!r}); '
+              f'resuming from the checkpoint furthest into training, '
+              f'{found[0]} (the highest iteration / epoch of the work dir).',
+              logger='current', level=logging.WARNING)
+    return found[0]
+
+
+def _highest(work_dir: str, kind: str) -> Optional[str]:
+    """``<kind>_<n>.pth`` of ``work_dir`` with the highest ``n``."""
+    numbered = {}
+    for path in glob.glob(osp.join(work_dir, f'{kind}_*.pth')):
+        number = osp.basename(path)[len(kind) + 1:-len('.pth')]
+        if number.isdigit():
+            numbered[int(number)] = path
+    return numbered[max(numbered)] if numbered else None

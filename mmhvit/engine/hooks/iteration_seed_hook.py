@@ -8,6 +8,7 @@ import torch
 from mmengine.dist import get_rank
 from mmengine.hooks import Hook
 from mmengine.logging import print_log
+from mmengine.runner import EpochBasedTrainLoop
 
 from mmhvit.registry import HOOKS
 
@@ -37,8 +38,11 @@ class IterationSeedHook(Hook):
     (``IterBasedTrainLoop``), so resumed iteration-based runs get the same
     batches too. With ``num_workers=0`` the pipeline shares the main
     process's generators instead, and the augmentations after a resume
-    differ (a warning says so); persistent workers of an epoch-based loop
-    restart their streams on resume. mmhvit's base runtimes
+    differ (a warning says so). Persistent workers of mmengine's epoch-based
+    loop restart their streams on resume, so its augmentations differ too
+    (a warning says so); ``mmhvit.EpochBasedTrainLoop`` seeds each sample
+    from the run's seed, the epoch and the sample's index instead, which
+    makes both exact. mmhvit's base runtimes
     (``configs/_base_/runtimes/``) list this hook in ``custom_hooks``.
     """
     priority = 'VERY_HIGH'
@@ -50,8 +54,11 @@ class IterationSeedHook(Hook):
         self._resumed_at = checkpoint.get('meta', {}).get('iter')
 
     def before_train(self, runner) -> None:
-        if self._resumed_at and runner.iter == self._resumed_at and \
-                getattr(runner.train_dataloader, 'num_workers', 1) == 0:
+        if not self._resumed_at or runner.iter != self._resumed_at or \
+                getattr(runner.train_loop, 'seeds_samples', False):
+            return  # mmhvit.EpochBasedTrainLoop seeds every sample
+        loader = runner.train_dataloader
+        if getattr(loader, 'num_workers', 1) == 0:
             print_log(
                 'Resuming with train_dataloader.num_workers=0: the data '
                 "pipeline draws from the main process's random generators, "
@@ -59,6 +66,20 @@ class IterationSeedHook(Hook):
                 'uninterrupted run (model, optimizer and the dropout of each '
                 'iteration do not). Use num_workers >= 1 for an exact '
                 'resume.', logger='current', level=logging.WARNING)
+        elif getattr(loader, 'persistent_workers', False) and \
+                isinstance(runner.train_loop, EpochBasedTrainLoop):
+            print_log(
+                'Resuming an epoch-based run with persistent data workers '
+                '(train_dataloader.persistent_workers=True): they start their '
+                'random streams anew, while those of the uninterrupted run '
+                'went on from the epochs before, so the augmentations from '
+                'here on differ from it (the samples of each batch, their '
+                'order, model, optimizer, learning rates and the dropout of '
+                'each iteration do not). mmhvit.EpochBasedTrainLoop (what '
+                'tools/train.py uses) seeds every sample of a dataset with a '
+                'pipeline; with persistent_workers=False workers start every '
+                'epoch with the same streams. Either resumes exactly.',
+                logger='current', level=logging.WARNING)
 
     def before_train_iter(self, runner, batch_idx: int,
                           data_batch=None) -> None:

@@ -10,6 +10,7 @@ import torch
 from mmengine.dist import all_reduce, barrier, is_distributed
 from mmengine.hooks import Hook
 from mmengine.logging import print_log
+from mmengine.runner import EpochBasedTrainLoop
 
 from mmhvit.registry import HOOKS
 from mmhvit.utils import latest_checkpoint
@@ -29,8 +30,13 @@ class PreemptionHook(Hook):
     Between iterations (fetching data, validating) the state after the
     last iteration is saved at once as ``iter_<i>.pth`` (atomically) and
     named in ``last_checkpoint``, and the run exits with status 143
-    (``SystemExit``), so ``tools/train.py --resume`` continues from it (an
-    epoch-based loop repeats the interrupted epoch from its start). During
+    (``SystemExit``), so ``tools/train.py --resume`` continues from it
+    (``mmhvit.EpochBasedTrainLoop`` at the iteration it stopped, in the
+    middle of an epoch too; mmengine's repeats the epoch from its start).
+    A validation it interrupted is marked in the checkpoint's meta
+    (``validation_pending``), and the resumed run runs it before training
+    on (after the last iteration: instead of ending without metrics), then
+    saves the checkpoint again without the mark. During
     an iteration, the signal is logged with the checkpoint ``--resume``
     would take at that moment, the iteration ends and the state after it is
     saved the same way; when it does not end within ``timeout`` seconds,
@@ -61,6 +67,8 @@ class PreemptionHook(Hook):
         self._previous = None
         self._signalled = False
         self._stepping = False  # inside an iteration's hooks and step
+        self._validating = False
+        self._pending = False  # resumed from a checkpoint saved validating
         self._start = self._done = 0  # iterations at the start, completed
         self._watchdog: Optional[threading.Timer] = None
 
@@ -74,6 +82,27 @@ class PreemptionHook(Hook):
         self._start = self._done = runner.iter
         self._signalled = self._stepping = False
         self._previous = signal.signal(signal.SIGTERM, self._on_sigterm)
+        _warn_of_repeated_iterations(runner.train_loop)
+        if self._pending and runner.val_loop is not None:
+            print_log(f'Resumed from a checkpoint saved while the validation '
+                      f'after iteration {runner.iter} ran (stopped by '
+                      'SIGTERM): running it again before training on.',
+                      logger='current', level=logging.WARNING)
+            self._pending = False
+            runner.val_loop.run()
+            self._done = runner.iter
+            print_log(f'Validated; saved {self._save(runner)} again without '
+                      'the mark.', logger='current', level=logging.WARNING)
+
+    def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
+        self._pending = bool(runner._resume and checkpoint.get(
+            'meta', {}).get('validation_pending'))
+
+    def before_val(self, runner) -> None:
+        self._validating = True
+
+    def after_val(self, runner) -> None:
+        self._validating = False
 
     def after_train(self, runner) -> None:
         self._restore()
@@ -126,9 +155,11 @@ class PreemptionHook(Hook):
         runner = self._runner
         if self._done > self._start:
             path = self._save(runner)
-            message = (f'Stopped by SIGTERM after iteration {self._done}: '
-                       f'saved {path} (named in last_checkpoint). Continue '
-                       'with `tools/train.py CONFIG --resume`.')
+            message = (f'Stopped by SIGTERM after iteration {self._done}'
+                       f'{" while validating" * self._validating}: saved '
+                       f'{path} (named in last_checkpoint). Continue with '
+                       '`tools/train.py CONFIG --resume`'
+                       f'{" (it validates first)" * self._validating}.')
         else:
             message = ('Stopped by SIGTERM before an iteration ended: nothing '
                        'new to save; `--resume` continues from '
@@ -145,7 +176,8 @@ class PreemptionHook(Hook):
         filename = f'iter_{self._done}.pth'
         runner.save_checkpoint(
             runner.work_dir, filename, backend_args=ATOMIC_BACKEND_ARGS,
-            meta=dict(epoch=runner.epoch, iter=self._done))
+            meta=dict(epoch=runner.epoch, iter=self._done,
+                      validation_pending=self._validating))
         path = osp.join(runner.work_dir, filename)
         if runner.rank == 0:
             with open(osp.join(runner.work_dir, 'last_checkpoint'), 'w') as f:
@@ -160,6 +192,24 @@ class PreemptionHook(Hook):
             level=logging.ERROR)
         logging.shutdown()
         os._exit(EXIT_STATUS)
+
+
+def _warn_of_repeated_iterations(loop) -> None:
+    """Say which iterations mmengine's epoch-based loop, resumed in the
+    middle of an epoch, trains again (it restarts the epoch)."""
+    if type(loop) is not EpochBasedTrainLoop:
+        return  # iteration-based, or mmhvit's loop, which skips them
+    done = loop.iter - loop.epoch * len(loop.dataloader)
+    if done > 0:
+        print_log(
+            f'Resumed after iteration {loop.iter}, in the middle of epoch '
+            f"{loop.epoch + 1}: mmengine's EpochBasedTrainLoop restarts the "
+            f'epoch, so its first {done} batches are trained again (the run '
+            f'ends {done} iterations later than the uninterrupted one, on '
+            'another learning rate). '
+            "train_cfg.type='mmhvit.EpochBasedTrainLoop' (tools/train.py's) "
+            'continues at the iteration it stopped.',
+            logger='current', level=logging.WARNING)
 
 
 def _resume_point(work_dir: str) -> str:

@@ -10,6 +10,7 @@ from mmhvit.checks.inventory import MAX_LEFT_OUT
 from mmhvit.checks.model import (check_checkpointing_under_ddp,
                                  check_data_preprocessor, check_num_classes,
                                  install_forward_checks, unwrap)
+from mmhvit.checks.schedule import check_schedule
 from mmhvit.registry import HOOKS
 
 
@@ -21,7 +22,10 @@ class PreflightCheckHook(Hook):
     Before loading a checkpoint: the checkpoint to resume from (the newest
     of a directory given as ``--resume DIR``) holds training state and
     tensors of exactly the model's names and shapes, and one to load or
-    test is a file. Before training: the train and val datasets have
+    test is a file. Before training: the schedule trains at least one
+    iteration or epoch and validates every ``val_interval >= 1``, a resumed
+    run has iterations (or an interrupted validation) left, the train and
+    val datasets have
     samples and none of the inputs their samples need is missing (their
     inventory, what they found, use and leave out with reasons, is logged;
     a share above ``max_left_out`` left out warns), the training set has
@@ -62,6 +66,7 @@ class PreflightCheckHook(Hook):
         self.max_left_out = max_left_out
         self._handles = []
         self._before_init = {}
+        self._resumed_meta = {}
 
     def before_run(self, runner) -> None:
         """Fingerprint ``Pretrained`` modules before the runner initialises
@@ -76,7 +81,15 @@ class PreflightCheckHook(Hook):
         elif runner._load_from:
             check_checkpoint_file(runner._load_from, 'load_from')
 
+    def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
+        self._resumed_meta = dict(checkpoint.get('meta') or {}) \
+            if runner._resume else {}
+
     def before_train(self, runner) -> None:
+        check_schedule(
+            runner.train_loop, runner.val_loop is not None,
+            runner._load_from if runner._resume else None,
+            bool(self._resumed_meta.get('validation_pending')))
         check_dataset(runner.train_dataloader.dataset, 'train',
                       self.max_left_out)
         if runner.val_loop is not None:
