@@ -803,9 +803,9 @@ def test_catalogue_lists_every_test():
     names = {name for line in rows
              for name in re.findall(r'`(test_\w+)`', line)}
     defined = set()
-    for module in ('test_bad_inputs', 'test_compat', 'test_e2e',
-                   'test_reliability', 'test_inference', 'test_inputs',
-                   'test_models/test_pretrained'):
+    for module in ('test_bad_inputs', 'test_compat', 'test_configs',
+                   'test_e2e', 'test_reliability', 'test_inference',
+                   'test_inputs', 'test_models/test_pretrained'):
         with open(osp.join(ROOT, 'tests', module + '.py')) as f:
             defined |= set(re.findall(r'^def (test_\w+)', f.read(),
                                       flags=re.MULTILINE))
