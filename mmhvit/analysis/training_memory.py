@@ -30,6 +30,7 @@ import torch
 from mmengine.optim import build_optim_wrapper
 from torch import nn
 from torch._subclasses.fake_tensor import FakeTensorMode
+from torch.fx.experimental.symbolic_shapes import ShapeEnv
 
 from .benchmark import output_loss
 from .model_zoo import model_forward
@@ -163,10 +164,15 @@ def count_training_memory(model: nn.Module,
     # backward runs outside the hooks: with_cp's recomputation saves again,
     # for one block at a time
     if fake:
-        with FakeTensorMode(allow_non_fake_inputs=True):
+        # a shape environment for the data-dependent sizes of the losses'
+        # accuracy; parameters used in an op are saved as their fake twins
+        mode = FakeTensorMode(allow_non_fake_inputs=True, shape_env=ShapeEnv())
+        with mode:
             inputs = torch.rand(batch, 3, *shape)
+            twins = tuple(
+                mode.from_tensor(p, static_shapes=True) for p in params)
             _, saved = saved_bytes(
-                lambda: training_loss(model, scope, inputs), params)
+                lambda: training_loss(model, scope, inputs), params + twins)
     else:
         inputs = torch.rand(batch, 3, *shape)
         loss, saved = saved_bytes(
