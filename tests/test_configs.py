@@ -178,6 +178,18 @@ def test_imagenet_v2_layout(tmp_path):
     assert labels == {str(n): n for n in (0, 1, 2, 10, 100)}
 
 
+def test_setr_vit_configs_attend_through_sdpa():
+    """Every SETR config with a ViT / DeiT encoder builds
+    mmhvit.SDPAVisionTransformer; the BEiT rows keep mmseg's BEiT (its
+    learned relative position bias as an additive mask saves nothing: see
+    configs/setr/README.md "Training memory")."""
+    for path, cfg in CFGS.items():
+        if rel(path).startswith('configs/setr/'):
+            expected = 'BEiT' if 'beit' in osp.basename(path) else \
+                'mmhvit.SDPAVisionTransformer'
+            assert cfg.model.backbone.type == expected, path
+
+
 # One config per pre-training file and crop of the SETR rows: mmseg's
 # converters (vit2mmseg, beit2mmseg) write mmseg's layout at the
 # pre-training resolution (384; BEiT 224), which the configs resize.

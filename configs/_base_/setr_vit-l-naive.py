@@ -12,6 +12,9 @@ _base_ = 'mmseg::_base_/models/setr_naive.py'
 model = dict(
     pretrained=None,
     backbone=dict(
+        # mmseg's ViT, attention through scaled_dot_product_attention: same
+        # weights and outputs, no N x N attention kept for backward
+        type='mmhvit.SDPAVisionTransformer',
         patch_bias=True,  # the official (timm) patch embedding has a bias
         drop_rate=0.,  # all official configs (the code default is 0.1)
         # timm's jx_vit_large_p16_384 converted by mmseg's vit2mmseg.py

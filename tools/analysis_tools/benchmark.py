@@ -18,11 +18,13 @@ Models take turns round by round so that machine load affects all alike;
 medians are reported. The first model is the reference of the ratios.
 
 Columns: median latency, throughput (images/s), peak memory above the
-model's own (CUDA: allocator peak; CPU: resident-set peak), MACs and the
-fraction of the matmul rate measured by a plain ``(n x n) @ (n x n)`` probe
-on the same device. With ``--sweep`` each model also runs at every size and
-the exponent ``k`` of ``latency ~ pixels^k`` is fitted (least squares in
-log-log): 1 is linear in the pixel count, 2 quadratic. The model list and
+model's own (CUDA: allocator peak; ``-`` on the CPU, whose resident-set peak
+misses memory the allocator reuses: ``training_memory.py`` beside this file
+counts what a training step keeps), MACs and the fraction of the matmul
+rate measured by a plain ``(n x n) @ (n x n)`` probe on the same device.
+With ``--sweep`` each model also runs at every size and the exponent ``k``
+of ``latency ~ pixels^k`` is fitted (least squares in log-log): 1 is linear
+in the pixel count, 2 quadratic. The model list and
 the timing live in :mod:`mmhvit.analysis.benchmark`; training throughput and
 memory at the papers' settings, on CUDA: ``gpu_report.py`` beside this file.
 """
@@ -75,12 +77,15 @@ def report(names, models, args, device):
           f'{"peak MiB":>9} {"GMACs":>7} {"of matmul":>9}')
     for name, (fn, module), sec in zip(names, models, seconds):
         module.train(args.mode == 'train')
-        peak = measure(lambda: step(fn, module, inputs, args.mode),
-                       device).peak_bytes
+        peak = '-'
+        if device.type == 'cuda':
+            peak = measure(lambda: step(fn, module, inputs, args.mode),
+                           device).peak_bytes
+            peak = f'{peak / 2**20:.0f}'
         macs = count_macs(lambda: fn(inputs)).total
         factor = 3 if args.mode == 'train' else 1  # backward ~ 2x forward
         print(f'{name:<{width}}  {sec * 1e3:9.2f} {sec / seconds[0]:6.2f} '
-              f'{args.batch / sec:8.1f} {peak / 2**20:9.0f} '
+              f'{args.batch / sec:8.1f} {peak:>9} '
               f'{macs / 1e9:7.2f} {factor * macs / sec / peak_rate:9.1%}')
 
 

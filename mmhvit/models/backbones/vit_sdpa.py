@@ -1,0 +1,59 @@
+"""SETR's encoders (SETR/HLG paper Tab. 2: T-Base, T-Large) as mmseg's
+``VisionTransformer``, with the attention computed by
+``scaled_dot_product_attention``.
+
+mmseg's ViT attends through mmcv's ``MultiheadAttention``, i.e. torch's
+``nn.MultiheadAttention`` with ``need_weights=True``: torch then computes
+the attention explicitly and keeps the ``N x N`` softmax of every head of
+every layer for backward (ViT-L at a 768 x 768 crop: 2 304 tokens, 16
+heads, 24 layers, about 8 GB per image in float32). The fused kernels of
+``scaled_dot_product_attention`` (flash attention on the CPU, flash or
+memory-efficient attention on CUDA) keep the queries, keys, values, output
+and one log-sum-exp per row instead. Parameters, their names and the
+computation are mmseg's, so checkpoints converted for mmseg's ViT
+(``vit2mmseg.py``, ``tools/model_converters/setr2mmhvit.py``) load
+unchanged and outputs agree with mmseg's to float rounding.
+"""
+from mmcv.cnn.bricks.transformer import MultiheadAttention
+from mmseg.models.backbones import VisionTransformer
+
+from mmhvit.registry import MODELS
+from ..layers import packed_self_attention
+
+
+class SDPAMultiheadAttention(MultiheadAttention):
+    """mmcv's ``MultiheadAttention`` (same modules and parameters) for the
+    one way mmseg's ViT calls it: batch-first self-attention without masks
+    or position encodings, ``attn(x, identity=x)``, here through
+    :func:`~mmhvit.models.layers.packed_self_attention`."""
+
+    def forward(self, query, identity=None):
+        """``(B, N, C)`` tokens -> ``identity + attention`` (identity:
+        ``query`` unless given)."""
+        attn = self.attn
+        out = packed_self_attention(query, attn.in_proj_weight,
+                                    attn.in_proj_bias, attn.num_heads,
+                                    attn.dropout if self.training else 0.)
+        out = self.proj_drop(attn.out_proj(out))
+        identity = query if identity is None else identity
+        return identity + self.dropout_layer(out)
+
+
+@MODELS.register_module()
+class SDPAVisionTransformer(VisionTransformer):
+    """mmseg's ``VisionTransformer`` (same arguments, parameters, state
+    dict keys, initialisation and outputs) with its attention computed by
+    ``scaled_dot_product_attention``; SETR's configs use it as
+    ``type='mmhvit.SDPAVisionTransformer'``.
+
+    The attention modules mmseg builds are kept, only their class becomes
+    :class:`SDPAMultiheadAttention` (a subclass that adds no state), so the
+    parameters are created and initialised exactly as mmseg's: the same
+    seed gives the same weights.
+    """
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        for layer in self.layers:
+            if type(layer.attn) is MultiheadAttention:
+                layer.attn.__class__ = SDPAMultiheadAttention

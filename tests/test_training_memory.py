@@ -1,0 +1,75 @@
+"""The training-memory count (mmhvit.analysis.training_memory and
+tools/analysis_tools/training_memory.py): exact on a model counted by hand,
+the same on fake tensors, and the CLI's rows for SETR on mmseg's ViT and
+on ours, with and without with_cp."""
+import os.path as osp
+import subprocess
+import sys
+
+import pytest
+from torch import nn
+
+from mmhvit.analysis.training_memory import count_training_memory
+from mmhvit.models.layers import packed_self_attention
+
+ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+SGD = dict(optimizer=dict(type='SGD', lr=0.1, momentum=0.9))
+
+
+@pytest.mark.parametrize('fake', [False, True])
+def test_counts_a_conv_relu_by_hand(fake):
+    """Conv 3->4 (3x3) + ReLU on 2 images of 10 x 12: the conv keeps its
+    input (2*3*10*12 floats; its weight is a parameter), ReLU its output
+    (2*4*8*10); AdamW two moments and a step per tensor, SGD a momentum
+    buffer."""
+    model = nn.Sequential(nn.Conv2d(3, 4, 3), nn.ReLU())
+    params = (4 * 3 * 3 * 3 + 4) * 4
+    memory = count_training_memory(model, (10, 12), batch=2, fake=fake)
+    assert memory.saved == (2 * 3 * 10 * 12 + 2 * 4 * 8 * 10) * 4
+    assert (memory.params, memory.grads) == (params, params)
+    assert memory.optimizer == 2 * params + 2 * 4
+    assert memory.total == memory.saved + 4 * params + 2 * 4
+    sgd = count_training_memory(model, (10, 12), optim_wrapper=SGD, fake=fake)
+    assert sgd.optimizer == params
+    assert all(p.grad is None for p in model.parameters())
+
+
+def test_views_of_one_storage_count_once():
+    """Queries, keys and values sliced from one projection
+    (packed_self_attention) are one storage; SDPA's flash kernel keeps its
+    output and one log-sum-exp per row and head."""
+
+    class Attention(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.qkv = nn.Linear(12, 3 * 12)
+
+        def forward(self, x):  # (B, 3, H, W) -> 12-channel tokens
+            tokens = x.flatten(2).transpose(1, 2).repeat(1, 1, 4)
+            return packed_self_attention(tokens, self.qkv.weight,
+                                         self.qkv.bias, num_heads=2)
+
+    tokens = 16
+    memory = count_training_memory(Attention(), (4, 4), fake=True)
+    # the tokens (linear input), q/k/v, output, log-sum-exp
+    assert memory.saved == (tokens * 12 + tokens * 36 + tokens * 12 +
+                            2 * tokens) * 4
+
+
+def test_cli_compares_setr_on_mmseg_vit_and_ours():
+    config = 'configs/setr/setr_vit-b-pup_8xb1-40k_cityscapes-768x768.py'
+    result = subprocess.run(
+        [sys.executable, 'tools/analysis_tools/training_memory.py', config,
+         '--peer', 'model.backbone.type=VisionTransformer', '--with-cp',
+         '--shape', '64', '64', '--fake'], capture_output=True, text=True,
+        cwd=ROOT)
+    assert result.returncode == 0, result.stderr[-3000:]
+    rows = [line.split() for line in result.stdout.splitlines()
+            if line.startswith('setr_')]
+    labels = [' '.join(row[1:-8]) for row in rows]
+    assert labels == ['[peer]', '[peer] with_cp', '', 'with_cp']
+    saved = [float(row[-7]) for row in rows]
+    params = {row[-6] for row in rows}
+    assert len(params) == 1  # same model
+    assert rows[0][-2:] == ['1.000', '1.000']
+    assert saved[2] < saved[0] and saved[1] < saved[0] and saved[3] < saved[2]
