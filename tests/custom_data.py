@@ -13,9 +13,9 @@ import cv2
 import numpy as np
 
 from mmhvit.datasets import SHAPE_CLASSES, render_scene
+from helpers import ROOT
 from tiny_archs import TINY_HAT_NET
 
-ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 TEMPLATES = osp.join(ROOT, 'configs', '_base_', 'custom')
 NUM_SHAPES = 3  # circle, square, triangle: the templates' example classes
 TINY_BACKBONE = f"""

@@ -8,30 +8,12 @@ import os.path as osp
 import pytest
 import torch
 from mmengine.config import Config
-from mmengine.structures import PixelData
 
 from mmhvit.analysis.model_zoo import build_from_config
 from mmhvit.models.layers.clustering import dpc_knn, scaled_distance
+from helpers import ROOT, det_batch, seg_batch
 
-ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 AMP_CONFIGS = sorted(glob.glob(osp.join(ROOT, 'configs', '*', '*amp*.py')))
-
-
-def seg_batch(size=64, num_classes=150):
-    from mmseg.structures import SegDataSample
-    sample = SegDataSample(gt_sem_seg=PixelData(
-        data=torch.randint(0, num_classes, (1, size, size))))
-    sample.set_metainfo(dict(img_shape=(size, size), pad_shape=(size, size),
-                             ori_shape=(size, size)))
-    return dict(inputs=[torch.randint(0, 256, (3, size, size),
-                                      dtype=torch.uint8)],
-                data_samples=[sample])
-
-
-def det_batch(size=128):
-    from mmdet.testing import demo_mm_inputs
-    return demo_mm_inputs(batch_size=1, image_shapes=[(3, size, size)],
-                          num_items=[3], num_classes=80, with_mask=True)
 
 
 def autocast_features(extract_feat, dtype):

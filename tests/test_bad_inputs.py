@@ -10,10 +10,8 @@ import json
 import logging
 import os.path as osp
 import re
-import runpy
 import shutil
 import subprocess
-import sys
 from unittest import mock
 
 import cv2
@@ -38,7 +36,7 @@ from mmhvit.datasets import (CheckedLoadImageFromFile,
 from mmhvit.engine.runner import use_torch_syncbn_on_one_process
 from mmhvit.models import PVTHAFA, ClusTR, HATNet
 from mmhvit.models.layers import TokenClusterer, dpc_knn, kmeans
-from test_e2e import ROOT
+from helpers import ROOT, coco_file, run_tool_in_process
 from tiny_archs import TINY_CLUSTR, TINY_HAT_NET, TINY_PVT
 
 SEG = 'configs/hat_net/fpn_hat-net-tiny_8xb2-40k_ade20k-512x512.py'
@@ -74,12 +72,14 @@ def build(path, edit=None):
 
 # -- model arguments ---------------------------------------------------------
 
+@pytest.mark.hat_net
 def test_unknown_arch():
     with pytest.raises(ValueError, match=r"Unknown HATNet arch 'huge'; "
                        r"choose one of \['l', 'large'"):
         HATNet(arch='huge')
 
 
+@pytest.mark.hat_net
 def test_custom_arch_missing_keys():
     with pytest.raises(ValueError, match=r'Custom HATNet arch misses keys '
                        r"\['head_dim', 'kernel_sizes'"):
@@ -87,19 +87,22 @@ def test_custom_arch_missing_keys():
                          depths=(1, 1, 1, 1), mlp_ratios=(2, 2, 2, 2)))
 
 
+@pytest.mark.hat_net
 def test_per_stage_setting_of_wrong_length():
     with pytest.raises(ValueError, match=r'grid_sizes needs one value per '
                        r'stage \(4\), got \[8, 8, 8\]'):
         HATNet(grid_sizes=(8, 8, 8))
 
 
-@pytest.mark.parametrize('backbone', [HATNet, PVTHAFA])
+@pytest.mark.parametrize('backbone', [HATNet, PVTHAFA],
+                         ids=lambda backbone: backbone.__name__)
 def test_out_indices_out_of_range(backbone):
     with pytest.raises(ValueError, match=r'out_indices \(0, 4\) out of '
                        r'range: this backbone has 4 stages \(0..3\)'):
         backbone(out_indices=(0, 4))
 
 
+@pytest.mark.hat_net
 def test_frozen_stages_out_of_range():
     with pytest.raises(ValueError,
                        match=r'frozen_stages must be in \[-1, 4\], got 5'):
@@ -178,6 +181,7 @@ def test_channel_check_follows_in_index_and_input_transform(
         check_channels('decode_head', 'neck', head, feats)
 
 
+@pytest.mark.hafa
 def test_input_smaller_than_total_stride():
     holder = nn.Module()
     holder.backbone = PVTHAFA(arch=TINY_PVT).eval()
@@ -189,6 +193,7 @@ def test_input_smaller_than_total_stride():
         holder.backbone(torch.rand(1, 3, 16, 40))
 
 
+@pytest.mark.hat_net
 def test_pyramid_backbones_take_inputs_below_their_stride():
     """HAT-Net, ClusTR and HLG pad: no error, one-pixel outputs."""
     outs = HATNet(arch=TINY_HAT_NET).eval()(torch.rand(1, 3, 8, 8))
@@ -640,17 +645,6 @@ def test_missing_image_folder(ade):
         check_data_paths(cfg, 'test_dataloader')
 
 
-def coco_file(tmp_path, **annotation):
-    path = tmp_path / 'instances.json'
-    ann = dict(id=1, image_id=7, category_id=1, area=100, iscrowd=0,
-               bbox=[1, 2, 10, 10], segmentation=[[1, 2, 11, 2, 11, 12]])
-    ann.update(annotation)
-    path.write_text(json.dumps(dict(
-        images=[dict(id=7, file_name='7.jpg', width=100, height=100)],
-        categories=[dict(id=1, name='person')], annotations=[ann])))
-    return str(path)
-
-
 @pytest.mark.parametrize('bbox,problem', [
     ([1, 2, 10], 'bbox [1, 2, 10] is not 4 finite numbers [x, y, w, h]'),
     ([1, 2, 3, 4, 5], 'bbox [1, 2, 3, 4, 5] is not 4 finite numbers'),
@@ -785,12 +779,6 @@ def caplog_current(caplog):
     caplog.set_level(logging.INFO)
     yield caplog
     logger.removeHandler(caplog.handler)
-
-
-def run_tool_in_process(monkeypatch, tool, *args):
-    """``tools/<tool> args`` as ``__main__`` in this process."""
-    monkeypatch.setattr(sys, 'argv', [tool, *args])
-    runpy.run_path(osp.join(ROOT, 'tools', tool), run_name='__main__')
 
 
 def test_catalogue_lists_every_test():

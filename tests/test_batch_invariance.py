@@ -23,9 +23,9 @@ import torch
 from mmengine.config import Config
 
 from mmhvit.analysis.model_zoo import build_from_config
+from helpers import ROOT, TINY_DET_HEADS
 from tiny_archs import TINY_CLUSTR, TINY_HAT_NET, TINY_HLG, TINY_PVT
 
-ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 TOLERANCE = dict(rtol=1e-4, atol=1e-4)
 
 # family: (tiny arch, its stage widths, detection config, segmentation
@@ -56,16 +56,11 @@ SEGMENTORS = [(family, path) for family, (*_, paths) in FAMILIES.items()
 # an untrained detector yields boxes, and quickly.
 DET_HEADS = {
     'mask-rcnn': dict(
-        rpn_head=dict(in_channels=32, feat_channels=32),
-        roi_head=dict(
-            bbox_roi_extractor=dict(out_channels=32),
-            bbox_head=dict(in_channels=32, fc_out_channels=64),
-            mask_roi_extractor=dict(out_channels=32),
-            mask_head=dict(in_channels=32, conv_out_channels=32)),
+        TINY_DET_HEADS['mask-rcnn'],
         test_cfg=dict(rpn=dict(nms_pre=200, max_per_img=50),
                       rcnn=dict(score_thr=0.0, max_per_img=20))),
     'retinanet': dict(
-        bbox_head=dict(in_channels=32, feat_channels=32),
+        TINY_DET_HEADS['retinanet'],
         test_cfg=dict(nms_pre=200, score_thr=0.0, max_per_img=20)),
 }
 # (height, width): both pad to 128 x 128
@@ -138,7 +133,7 @@ def test_detections_do_not_depend_on_the_batch(family, detector):
 
 
 @pytest.mark.parametrize('family,path', SEGMENTORS,
-                         ids=[osp.basename(p) for _, p in SEGMENTORS])
+                         ids=[path for _, path in SEGMENTORS])
 def test_segmentation_does_not_depend_on_the_batch(family, path):
     from mmseg.structures import SegDataSample
     arch, dims, *_ = FAMILIES[family]

@@ -1,19 +1,19 @@
 """tools/model_converters/hat_net2mmhvit.py on an official-layout file."""
 import argparse
 import os.path as osp
-import subprocess
-import sys
 
+import pytest
 import torch
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
 from mmpretrain.registry import MODELS
 
+from helpers import ROOT, run_tool
 from reference.hat_net_reference import (ARCHS, official_shapes,
                                          random_official_state_dict,
                                          reference_forward)
 
-ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+pytestmark = pytest.mark.hat_net
 
 
 def test_converter_cli_maps_every_key_and_keeps_outputs(tmp_path):
@@ -22,10 +22,7 @@ def test_converter_cli_maps_every_key_and_keeps_outputs(tmp_path):
     # the official training script also stores its argparse namespace
     torch.save({'model': official, 'args': argparse.Namespace(lr=1e-3)},
                src)
-    subprocess.run([
-        sys.executable,
-        osp.join(ROOT, 'tools/model_converters/hat_net2mmhvit.py'), src, dst
-    ], check=True)
+    run_tool('model_converters/hat_net2mmhvit.py', src, dst)
 
     init_default_scope('mmpretrain')
     cfg = Config.fromfile(

@@ -23,9 +23,8 @@ from mmhvit.analysis.gpu_report import mmcv_ops, run_report
 from mmhvit.analysis.model_zoo import build_from_config
 from mmhvit.models.layers.clustering import (TokenClusterer, dpc_knn, kmeans,
                                              merge_tokens)
-from test_amp import det_batch, seg_batch
-from test_e2e import ROOT, assert_same_weights, train_one_and_two_processes
-from test_models.test_clustering import blobs, same_partition
+from helpers import (ROOT, assert_same_weights, blobs, det_batch,
+                     same_partition, seg_batch, train_one_and_two_processes)
 from tiny_archs import TINY_CLUSTR, TINY_HAT_NET, TINY_HLG, TINY_PVT, TINY_SWIN
 
 pytestmark = [

@@ -2,7 +2,7 @@
 import os.path as osp
 import re
 
-ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+from helpers import ROOT
 
 
 def pins(path):

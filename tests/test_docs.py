@@ -14,8 +14,9 @@ from mmengine.config import Config
 from mmengine.registry import DATASETS, init_default_scope
 
 from mmhvit.datasets import SHAPE_CLASSES
-from custom_data import (NUM_SHAPES, ROOT, TEMPLATES, make_custom_cls,
+from custom_data import (NUM_SHAPES, TEMPLATES, make_custom_cls,
                          make_custom_det, make_custom_seg, write_tiny_config)
+from helpers import ROOT
 
 TUTORIAL = osp.join(ROOT, 'docs', 'custom_dataset.md')
 SEG_TEMPLATE = 'configs/_base_/custom/fpn_hat-net-tiny_custom-seg.py'

@@ -1,19 +1,17 @@
 """MAC counting: hand counts of attention layers, the kernels PyTorch's own
 counter misses on the CPU, and the get_flops tool."""
-import os.path as osp
-import subprocess
-import sys
 
+import pytest
 import torch
 import torch.nn.functional as F
 import torchvision
 
 from mmhvit.analysis.flops import count_macs
 from mmhvit.models.backbones.hlg import GlobalSelfAttention
+from helpers import run_tool
 
-ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 
-
+@pytest.mark.hlg
 def test_global_attention_layer_matches_hand_count():
     height, width, channels, heads = 5, 6, 32, 2
     attn = GlobalSelfAttention(channels, heads, norm_cfg=dict(type='LN'))
@@ -50,11 +48,9 @@ def test_deformable_conv_and_cdist_are_counted():
 
 
 def test_get_flops_tool_reports_params_and_macs():
-    result = subprocess.run([
-        sys.executable, osp.join(ROOT, 'tools/analysis_tools/get_flops.py'),
-        osp.join(ROOT, 'configs/hlg/hlg-mobile_8xb128_in1k.py'), '--shape',
-        '112', '112'
-    ], capture_output=True, text=True, check=True)
+    result = run_tool('analysis_tools/get_flops.py',
+                      'configs/hlg/hlg-mobile_8xb128_in1k.py', '--shape',
+                      112, 112)
     assert 'Input: 1x3x112x112' in result.stdout
     assert '4.339 M parameters' in result.stdout
     assert 'G MACs' in result.stdout and 'G FLOPs' in result.stdout

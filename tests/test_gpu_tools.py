@@ -16,7 +16,7 @@ import torch.nn.functional as F
 
 from mmhvit.analysis.attention import AttentionRecorder
 from mmhvit.analysis.gpu_report import SETTINGS, plan, run_report, tiny
-from test_e2e import ROOT, run_tool, write
+from helpers import ROOT, run_tool, write
 
 sys.path.insert(0, os.path.join(ROOT, 'tools', 'misc'))
 import gpu_bundle  # noqa: E402

@@ -9,9 +9,6 @@ a trained one).
 import json
 import os.path as osp
 import re
-import runpy
-import sys
-from unittest.mock import patch
 
 import cv2
 import numpy as np
@@ -28,8 +25,9 @@ from mmhvit.apis import (build_inferencer, check_checkpoint, collect_images,
                          infer_image, inference, load_inference_config)
 from mmhvit.checks import SampleError
 from mmhvit.datasets import SHAPE_CLASSES, make_ade20k, make_coco
-from custom_data import (DET_TEST_PIPELINE, NUM_SHAPES, ROOT, TINY_BACKBONE,
+from custom_data import (DET_TEST_PIPELINE, NUM_SHAPES, TINY_BACKBONE,
                          make_custom_cls, make_custom_det, write_tiny_config)
+from helpers import ROOT, TINY_DET_HEADS, as_arguments, run_tool_in_process
 
 # Children of the paper's ADE20K and COCO configs with a tiny model (the
 # ADE20K one with its test pipeline as shipped, label check included)
@@ -43,12 +41,7 @@ MASK_RCNN_CONFIG = f"""
 _base_ = '{ROOT}/configs/hat_net/mask-rcnn_hat-net-tiny_fpn_1x_coco.py'
 model = dict({TINY_BACKBONE}
     neck=dict(in_channels=[16, 32, 48, 64], out_channels=32),
-    rpn_head=dict(in_channels=32, feat_channels=32),
-    roi_head=dict(
-        bbox_roi_extractor=dict(out_channels=32),
-        bbox_head=dict(in_channels=32, fc_out_channels=64),
-        mask_roi_extractor=dict(out_channels=32),
-        mask_head=dict(in_channels=32, conv_out_channels=32)),
+    {as_arguments(TINY_DET_HEADS['mask-rcnn'])},
     test_cfg=dict(rcnn=dict(score_thr=0.0, max_per_img=5)))
 """ + DET_TEST_PIPELINE
 UPSTREAM = dict(seg=MMSegInferencer, det=DetInferencer,
@@ -138,11 +131,12 @@ def test_upstream_inferencers_take_our_configs(tmp_path, models, task):
 
 @pytest.mark.parametrize('task', ['seg', 'det', 'cls'])
 def test_infer_tool_writes_png_and_json_per_image(tmp_path, capsys, models,
-                                                  task):
+                                                  task, monkeypatch):
     config, checkpoint, images = models[task]
     out = tmp_path / 'out'
-    run_infer(config, checkpoint, images, '--out-dir', out, '--topk', 3,
-              '--score-thr', 0)
+    run_tool_in_process(monkeypatch, 'misc/infer.py', config, checkpoint,
+                        images, '--out-dir', out, '--topk', 3,
+                        '--score-thr', 0)
     stdout = capsys.readouterr().out
     stems = [osp.splitext(osp.basename(path))[0]
              for path in collect_images([images])]
@@ -171,10 +165,12 @@ def test_an_image_without_detections_says_so(tmp_path, models):
     assert (strip[..., 2] > strip[..., 0] + 100).any()  # red text on white
 
 
-def test_infer_tool_names_a_missing_checkpoint(tmp_path, capsys, models):
+def test_infer_tool_names_a_missing_checkpoint(tmp_path, capsys, models,
+                                               monkeypatch):
     config, _, images = models['seg']
     with pytest.raises(SystemExit) as exit_info:
-        run_infer(config, tmp_path / 'nowhere.pth', images)
+        run_tool_in_process(monkeypatch, 'misc/infer.py', config,
+                            tmp_path / 'nowhere.pth', images)
     assert exit_info.value.code == 2
     assert f'checkpoint {tmp_path}/nowhere.pth does not exist' in \
         capsys.readouterr().err
@@ -247,8 +243,8 @@ def test_image_too_large_for_the_free_memory(tmp_path, models, monkeypatch):
     monkeypatch.setattr(inference, 'free_memory', lambda device: 1 << 20)
     with pytest.raises(MemoryError, match='Pass --max-side 64 '):
         infer_image(inferencer, image, str(tmp_path))
-    run_infer(config, checkpoint, image, '--out-dir', tmp_path,
-              '--max-side', 32)
+    run_tool_in_process(monkeypatch, 'misc/infer.py', config, checkpoint,
+                        image, '--out-dir', tmp_path, '--max-side', 32)
     with open(tmp_path / (osp.splitext(osp.basename(image))[0] + '.json')) \
             as f:
         record = json.load(f)
@@ -271,10 +267,3 @@ def test_checkpoint_of_another_number_of_classes_is_refused(tmp_path,
             'other shapes (e.g. decode_head.conv_seg.weight: checkpoint (6, '
             '32, 1, 1), model (150, 32, 1, 1)')):
         build_inferencer(config, other, 'cpu')
-
-
-def run_infer(*args):
-    """``tools/misc/infer.py ARGS`` in this process (imports are shared)."""
-    with patch.object(sys, 'argv', ['infer.py', *map(str, args)]):
-        runpy.run_path(osp.join(ROOT, 'tools', 'misc', 'infer.py'),
-                       run_name='__main__')

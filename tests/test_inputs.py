@@ -19,10 +19,9 @@ from mmengine.runner import Runner
 from mmhvit.checks import ConfigError, SampleError, check_coco_annotations
 from mmhvit.checks.config import CfgOptionsAction
 from mmhvit.datasets import make_ade20k, make_cityscapes, make_coco
-from test_bad_inputs import coco_file, run_tool_in_process
-from test_e2e import (BACKBONE, COMMON, DET_CONFIG, DET_NECK, DET_PIPELINES,
-                      FAMILIES, FPN_HEADS, RETINA_HEAD, ROOT, SEG_CONFIG,
-                      write)
+from helpers import (BACKBONE, COMMON, DET_CONFIG, DET_NECK, DET_PIPELINES,
+                     FAMILIES, FPN_HEADS, RETINA_HEAD, ROOT, SEG_CONFIG,
+                     coco_file, run_tool_in_process, write)
 
 
 def seg_config(tmp_path, data, extra='', family='hat_net', **settings):

@@ -11,8 +11,8 @@ import yaml
 
 from mmhvit.analysis.model_zoo import metafile_models
 from mmhvit.analysis.reproduce import METRIC_KEYS, MULTI_SCALE, paper_tables
+from helpers import ROOT
 
-ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 ENTRIES = list(metafile_models(ROOT))
 # The papers (the tables are named after them) and where a table is
 PAPERS = ('hat_net', 'setr_hlg', 'clustr', 'hafa')
@@ -48,7 +48,8 @@ def test_collections_name_their_paper():
                 assert osp.isfile(osp.join(ROOT, collection['README']))
 
 
-@pytest.mark.parametrize('entry', ENTRIES, ids=lambda e: e['Name'])
+@pytest.mark.parametrize('entry', ENTRIES,
+                         ids=lambda e: osp.relpath(e['Config'], ROOT))
 def test_entry_fields(entry):
     """Name = config name; training data, batch and schedule; a parameter
     note only with the measured count; results with known metrics, either

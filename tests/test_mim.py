@@ -17,7 +17,7 @@ from mmengine.config import Config
 
 from mmhvit.datasets import make_ade20k
 from mmhvit.engine.runner import add_safety_hooks
-from test_e2e import ROOT, seg_config, write
+from helpers import ROOT, seg_config, write
 
 MIM = osp.join(osp.dirname(sys.executable), 'mim')
 

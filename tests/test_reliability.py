@@ -38,8 +38,7 @@ from mmhvit.engine.hooks import (ATOMIC_BACKEND_ARGS, AtomicLocalBackend,
                                  WorkDirInUseError, checkpoint_hook,
                                  iteration_seed_hook, lock_work_dir)
 from mmhvit.engine.runner import SAFETY_HOOKS, warn_only_determinism_on_cuda
-
-ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+from helpers import ROOT
 
 
 def crash_before_rename(*args):

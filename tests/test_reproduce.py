@@ -25,8 +25,8 @@ from mmhvit.analysis.reproduce import (Launcher, RowDir, find_table,
                                        run_table, select_rows, step_status,
                                        table_slug)
 from mmhvit.datasets import make_imagenet
+from helpers import ROOT
 
-ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 TABLES = paper_tables(ROOT)
 GRID = osp.join(ROOT, 'configs/clustr/clustr-tiny-grid_8xb128-100e_in1k.py')
 SINGLE = osp.join(ROOT,

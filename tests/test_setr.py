@@ -3,8 +3,6 @@ converter (mmhvit.models.utils.setr_convert, tools/model_converters/
 setr2mmhvit.py) against an independent reference forward pass
 (tests/reference/setr_reference.py)."""
 import os.path as osp
-import subprocess
-import sys
 
 import cv2
 import numpy as np
@@ -18,10 +16,9 @@ from mmseg.registry import MODELS
 from mmseg.structures import SegDataSample
 
 from mmhvit.models.utils.setr_convert import convert_setr
+from helpers import ROOT, run_tool
 from reference import setr_reference as ref
 
-ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
-CONVERTER = osp.join(ROOT, 'tools/model_converters/setr2mmhvit.py')
 CONFIGS = {
     'naive': 'setr_vit-l-naive_8xb1-40k_cityscapes-768x768.py',
     'pup': 'setr_vit-l-pup_8xb1-40k_cityscapes-768x768.py',
@@ -271,11 +268,8 @@ def test_converter_cli(tmp_path):
     src, dst = str(tmp_path / 'official.pth'), str(tmp_path / 'out.pth')
     # an mmseg 0.x checkpoint: meta + state_dict
     torch.save(dict(meta=dict(iter=80000), state_dict=official), src)
-    result = subprocess.run(
-        [sys.executable, CONVERTER, src, dst, '--crop', '96', '64'],
-        check=True,
-        capture_output=True,
-        text=True)
+    result = run_tool('model_converters/setr2mmhvit.py', src, dst, '--crop',
+                      96, 64)
     assert 'WARNING' not in result.stdout  # MLA converts completely
     assert dst in result.stdout
     state_dict = torch.load(dst, weights_only=True)['state_dict']

@@ -2,8 +2,6 @@
 import json
 import os
 import os.path as osp
-import subprocess
-import sys
 
 import cv2
 import numpy as np
@@ -13,8 +11,7 @@ from mmengine.registry import init_default_scope
 from mmhvit.datasets.synthetic import (COCO_CATEGORY_IDS, IMAGENET_WNIDS,
                                        SHAPE_HUES, WRITERS, _rasterize,
                                        dataset_classes, render_scene)
-
-ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+from helpers import run_tool
 
 NUM_TRAIN, NUM_VAL, S = 6, 3, 4
 TINY = dict(num_train=NUM_TRAIN, num_val=NUM_VAL, size=(64, 96),
@@ -200,11 +197,9 @@ def test_printed_classes_are_the_ones_the_dataset_reads(tmp_path, dataset):
     class gives the labels it wrote (it printed the shape names, which
     CocoDataset does not know: "has no samples"); with them as
     ``metainfo.classes`` every image and label is kept."""
-    result = subprocess.run(
-        [sys.executable, osp.join(ROOT, 'tools/misc/make_synthetic_data.py'),
-         dataset, str(tmp_path), '--num-train', '3', '--num-val', '0',
-         '--size', '64', '64', '--num-classes', '3'],
-        capture_output=True, text=True, check=True)
+    result = run_tool('misc/make_synthetic_data.py', dataset, tmp_path,
+                      '--num-train', 3, '--num-val', 0, '--size', 64, 64,
+                      '--num-classes', 3)
     names = dataset_classes(dataset, 3)
     printed = [line.strip() for line in result.stdout.splitlines()
                if line.startswith('  ')]

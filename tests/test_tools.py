@@ -1,23 +1,14 @@
 """Analysis tools run and print what they promise."""
 import os.path as osp
-import subprocess
-import sys
 
-ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
-
-
-def run(*args):
-    result = subprocess.run([sys.executable, *args], capture_output=True,
-                            text=True, cwd=ROOT)
-    assert result.returncode == 0, result.stderr[-3000:]
-    return result.stdout
+from helpers import ROOT, run_tool
 
 
 def test_benchmark_prints_ratios_side_by_side():
-    out = run('tools/analysis_tools/benchmark.py',
-              'configs/hafa/pvt-tiny_8xb128_in1k.py',
-              'configs/hafa/pvt-tiny-hafa_8xb128_in1k.py', '--shape', '64',
-              '64', '--repeat', '2', '--warmup', '1')
+    out = run_tool('analysis_tools/benchmark.py',
+                   'configs/hafa/pvt-tiny_8xb128_in1k.py',
+                   'configs/hafa/pvt-tiny-hafa_8xb128_in1k.py', '--shape',
+                   '64', '64', '--repeat', '2', '--warmup', '1').stdout
     rows = [line.split() for line in out.splitlines()
             if line.startswith('pvt-tiny')]
     assert [row[0] for row in rows] == [
@@ -28,9 +19,9 @@ def test_benchmark_prints_ratios_side_by_side():
 
 
 def test_benchmark_sweeps_sizes_and_fits_the_exponent():
-    out = run('tools/analysis_tools/benchmark.py', 'hlg-tiny', '--shape',
-              '64', '64', '--sweep', '64', '96', '--repeat', '2',
-              '--warmup', '1', '--mode', 'train')
+    out = run_tool('analysis_tools/benchmark.py', 'hlg-tiny', '--shape',
+                   '64', '64', '--sweep', '64', '96', '--repeat', '2',
+                   '--warmup', '1', '--mode', 'train').stdout
     sweep = out[out.index('Resolution sweep'):].splitlines()
     assert sweep[-1].split()[0] == 'hlg-tiny'
     float(sweep[-1].split()[-1])  # the fitted exponent
@@ -47,9 +38,9 @@ def test_benchmark_clustering_compares_with_plain(tmp_path):
         'from benchmark_clustering import dpc_knn_plain\n\n\n'
         'def cluster(x, num_clusters, k):\n'
         '    return dpc_knn_plain(x, num_clusters, k), num_clusters\n')
-    out = run('tools/analysis_tools/benchmark_clustering.py', '--sizes',
-              '196', '1024', '--repeat', '1', '--window-size', '16',
-              '--external', f'copy={adapter}:cluster')
+    out = run_tool('analysis_tools/benchmark_clustering.py', '--sizes',
+                   '196', '1024', '--repeat', '1', '--window-size', '16',
+                   '--external', f'copy={adapter}:cluster').stdout
     rows = [line for line in out.splitlines() if line.startswith('N=')]
     assert len(rows) == 2
     for row in rows:
@@ -61,9 +52,9 @@ def test_benchmark_clustering_compares_with_plain(tmp_path):
 
 
 def test_benchmark_data_checks_prints_the_ratio():
-    out = run('tools/analysis_tools/benchmark_data_checks.py', '--datasets',
-              'ade20k', '--samples', '1', '--rounds', '1',
-              '--inventory-files', '100').splitlines()
+    out = run_tool('analysis_tools/benchmark_data_checks.py',
+                   '--datasets', 'ade20k', '--samples', '1', '--rounds', '1',
+                   '--inventory-files', '100').stdout.splitlines()
     row = out[-2].split()
     assert row[:2] == ['ade20k', '683x512']
     assert 0 < float(row[4]) < 10  # checked / upstream samples per second

@@ -1,20 +1,19 @@
 """Cluster pictures and the convolution-similarity measure, and the
 visualize_clusters.py tool end to end."""
 import os.path as osp
-import subprocess
-import sys
 
 import cv2
 import numpy as np
+import pytest
 import torch
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
 
 from mmhvit.visualization import conv_similarity, draw_clusters
+from helpers import ROOT, run_tool
 
-ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 
-
+@pytest.mark.hafa
 def test_conv_similarity():
     blocks = np.arange(16).reshape(4, 4).repeat(2, 0).repeat(2, 1)
     assert conv_similarity(blocks) == 1.0  # every 2x2 window its own
@@ -35,6 +34,7 @@ def test_draw_clusters_outlines_and_colours():
     assert not np.array_equal(out[5, 5], out[5, 45])  # clusters 0 and 1
 
 
+@pytest.mark.hafa
 def test_visualize_clusters_tool(tmp_path):
     config = osp.join(ROOT, 'configs/hafa/pvt-tiny-hafa_8xb128_in1k.py')
     cfg = Config.fromfile(config)
@@ -47,20 +47,12 @@ def test_visualize_clusters_tool(tmp_path):
     cv2.imwrite(image, np.random.default_rng(0).integers(
         0, 255, (120, 160, 3), dtype=np.uint8))
     out = str(tmp_path / 'clusters.png')
-    result = subprocess.run([
-        sys.executable,
-        osp.join(ROOT, 'tools/analysis_tools/visualize_clusters.py'), config,
-        checkpoint, image, '--out', out
-    ], capture_output=True, text=True)
-    assert result.returncode == 0, result.stderr[-2000:]
+    result = run_tool('analysis_tools/visualize_clusters.py', config,
+                      checkpoint, image, '--out', out)
     assert 'similarity to a stride-2 convolution' in result.stdout
     picture = cv2.imread(out)
     assert picture.shape == (224, 2 * 299, 3)  # input + one SIA panel
 
-    missing = subprocess.run([
-        sys.executable,
-        osp.join(ROOT, 'tools/analysis_tools/visualize_clusters.py'), config,
-        checkpoint, str(tmp_path / 'nope.png')
-    ], capture_output=True, text=True)
-    assert missing.returncode != 0
+    missing = run_tool('analysis_tools/visualize_clusters.py', config,
+                       checkpoint, tmp_path / 'nope.png', fails=True)
     assert 'Cannot read image' in missing.stderr

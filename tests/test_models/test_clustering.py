@@ -11,31 +11,8 @@ from mmhvit.models.layers.clustering import (TokenClusterer, TokenDict,
                                              dpc_knn, dpc_scores, kmeans,
                                              map2token, merge_tokens,
                                              token2map)
+from helpers import blobs, same_partition
 from reference.dpc_knn_reference import dpc_knn_reference
-
-
-def blobs(batch=2, per_blob=30, num_blobs=6, channels=8, seed=0,
-          shuffle=True):
-    """Tokens in tight, far-apart Gaussian blobs and their blob ids; blobs
-    are contiguous in token order (like image regions) unless shuffled."""
-    gen = torch.Generator().manual_seed(seed)
-    centres = torch.randn(batch, num_blobs, channels, generator=gen) * 10
-    ids = torch.arange(num_blobs).repeat_interleave(per_blob)
-    if shuffle:
-        ids = ids[torch.randperm(len(ids), generator=gen)]
-    ids = ids.expand(batch, -1)
-    x = centres.gather(1, ids[..., None].expand(-1, -1, channels))
-    return x + 0.1 * torch.randn(x.shape, generator=gen), ids
-
-
-def same_partition(a, b):
-    """Two labelings of the same tokens define the same groups."""
-    for la, lb in zip(a, b):
-        pairs = torch.unique(torch.stack([la, lb]), dim=1)
-        if not (len(torch.unique(pairs[0])) == len(torch.unique(pairs[1]))
-                == pairs.shape[1]):
-            return False
-    return True
 
 
 def test_dpc_knn_equals_plain_reference():

@@ -21,6 +21,7 @@ def _outputs(model):
         return model.eval()(torch.rand(1, 3, 64, 64))
 
 
+@pytest.mark.hat_net
 def test_official_checkpoint_is_converted_while_loading(tmp_path):
     path = str(tmp_path / 'HAT-Net_Tiny.pth')
     torch.save({'model': random_official_state_dict(ARCHS['tiny'])}, path)
