@@ -48,6 +48,7 @@ def run(command, cwd):
     return result.stdout
 
 
+@pytest.mark.slow
 def test_custom_dataset_tutorial_runs(tmp_path):
     """Every command of the tutorial, in a checkout-like directory holding
     the tutorial's data layout; the template is replaced by its child with a

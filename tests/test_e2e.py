@@ -30,6 +30,10 @@ from helpers import (BACKBONE, COMMON, DET_CONFIG, DET_NECK, DET_PIPELINES,
                      train_one_and_two_processes, train_scalars, write)
 from tiny_archs import TINY_HAT_NET
 
+# every test trains in a fresh process (importing tools/train.py alone takes
+# 7 s of CPU)
+pytestmark = pytest.mark.slow
+
 # The tiny children of the shipped configs are in helpers.py
 CLS_CONFIG = """
 _base_ = '{root}/configs/hat_net/hat-net-tiny_8xb128_in1k.py'

@@ -41,6 +41,7 @@ def tiny_seg(tmp_path_factory):
     return seg_config(root, dict(ade20k=data), 2, 2)
 
 
+@pytest.mark.slow
 def test_mim_trains_tests_and_searches_mmhvit(tmp_path, tiny_seg):
     mim('train', 'mmhvit', tiny_seg, '--work-dir', tmp_path / 'work')
     checkpoint = tmp_path / 'work' / 'iter_2.pth'
@@ -51,6 +52,7 @@ def test_mim_trains_tests_and_searches_mmhvit(tmp_path, tiny_seg):
     assert "'fpn_hat-net-tiny_8xb2-40k_ade20k-512x512'" in found
 
 
+@pytest.mark.slow
 def test_wheel_ships_configs_tools_and_the_model_index(tmp_path):
     """``pip wheel`` packages configs/, tools/ and model-index.yml under
     ``mmhvit/.mim`` as OpenMMLab packages do; ``mim search`` reads them from
@@ -89,6 +91,7 @@ runner.train()
 """
 
 
+@pytest.mark.slow
 def test_plain_runner_gets_the_checks_and_atomic_checkpoints(
         tmp_path, tiny_seg):
     """No mmhvit tool: the base runtimes give

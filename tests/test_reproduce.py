@@ -290,6 +290,7 @@ def reproduce(*args, **kwargs):
         text=True, **kwargs)
 
 
+@pytest.mark.slow
 def test_table_run_killed_resumed_and_reported(tmp_path):
     """ClusTR Tab. 7 (2 rows) shrunk to the synthetic ImageNet set, run
     with ``--launcher none``; the whole process group is killed (SIGKILL)
