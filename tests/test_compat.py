@@ -19,9 +19,8 @@ from mmengine.runner.checkpoint import CheckpointLoader
 import mmhvit.compat as compat
 from mmhvit.registry import MODELS
 from mmhvit.utils import DownloadError
+from helpers import ROOT
 from tiny_archs import TINY_HAT_NET
-
-ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 
 
 @pytest.fixture(autouse=True, scope='module')

@@ -129,6 +129,7 @@ print('PREDICTION', result['predictions'].shape)
 """
 
 
+@pytest.mark.slow
 def test_upstream_tools_read_the_checkpoints_the_runner_wrote(
         tmp_path, tiny_seg):
     """Checkpoints that mmseg's own ``tools/train.py`` (through ``mim``)
