@@ -11,7 +11,8 @@ tests about a family whose family shows in none of these carry its marker
 themselves (``@pytest.mark.hat_net``). Tests of the runner, the data checks
 and the tools that merely use a tiny HAT-Net as their model belong to no
 family. The markers are declared in setup.cfg (``--strict-markers``), with
-``slow``, which the end-to-end runs of 10 s or more carry.
+``slow``, which the tests that train in fresh processes carry (10 s or
+more each).
 """
 import os.path as osp
 import re
