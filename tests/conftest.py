@@ -11,8 +11,8 @@ tests about a family whose family shows in none of these carry its marker
 themselves (``@pytest.mark.hat_net``). Tests of the runner, the data checks
 and the tools that merely use a tiny HAT-Net as their model belong to no
 family. The markers are declared in setup.cfg (``--strict-markers``), with
-``slow``, which the tests that train in fresh processes carry (10 s or
-more each).
+``slow``, which the tests of 10 s and more carry (training or a tool in
+fresh processes, the full-size AMP steps).
 """
 import os.path as osp
 import re

@@ -32,6 +32,7 @@ def test_there_is_an_amp_config_per_family():
     assert families == {'hat_net', 'hlg', 'clustr', 'hafa'}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('path', AMP_CONFIGS,
                          ids=lambda p: osp.relpath(p, ROOT))
 def test_amp_config_trains_a_step_under_autocast(path):

@@ -13,7 +13,7 @@ from reference.hat_net_reference import (ARCHS, official_shapes,
                                          random_official_state_dict,
                                          reference_forward)
 
-pytestmark = pytest.mark.hat_net
+pytestmark = [pytest.mark.hat_net, pytest.mark.slow]
 
 
 def test_converter_cli_maps_every_key_and_keeps_outputs(tmp_path):

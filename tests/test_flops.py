@@ -47,6 +47,7 @@ def test_deformable_conv_and_cdist_are_counted():
         2, 12, 8))).total == 2 * 10 * 12 * 8
 
 
+@pytest.mark.slow
 def test_get_flops_tool_reports_params_and_macs():
     result = run_tool('analysis_tools/get_flops.py',
                       'configs/hlg/hlg-mobile_8xb128_in1k.py', '--shape',

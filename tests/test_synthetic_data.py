@@ -191,6 +191,7 @@ def test_imagenet(tmp_path):
         assert wnid == IMAGENET_WNIDS[int(info['gt_label'])]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('dataset', ['ade20k', 'coco'])
 def test_printed_classes_are_the_ones_the_dataset_reads(tmp_path, dataset):
     """``make_synthetic_data.py`` prints the class names the upstream dataset

@@ -1,9 +1,12 @@
 """Analysis tools run and print what they promise."""
 import os.path as osp
 
+import pytest
+
 from helpers import ROOT, run_tool
 
 
+@pytest.mark.slow
 def test_benchmark_prints_ratios_side_by_side():
     out = run_tool('analysis_tools/benchmark.py',
                    'configs/hafa/pvt-tiny_8xb128_in1k.py',
@@ -18,6 +21,7 @@ def test_benchmark_prints_ratios_side_by_side():
     assert all(row[-1].endswith('%') for row in rows)  # of the matmul rate
 
 
+@pytest.mark.slow
 def test_benchmark_sweeps_sizes_and_fits_the_exponent():
     out = run_tool('analysis_tools/benchmark.py', 'hlg-tiny', '--shape',
                    '64', '64', '--sweep', '64', '96', '--repeat', '2',
@@ -51,6 +55,7 @@ def test_benchmark_clustering_compares_with_plain(tmp_path):
         assert cells[4].startswith('windows')
 
 
+@pytest.mark.slow
 def test_benchmark_data_checks_prints_the_ratio():
     out = run_tool('analysis_tools/benchmark_data_checks.py',
                    '--datasets', 'ade20k', '--samples', '1', '--rounds', '1',

@@ -35,6 +35,7 @@ def test_draw_clusters_outlines_and_colours():
 
 
 @pytest.mark.hafa
+@pytest.mark.slow
 def test_visualize_clusters_tool(tmp_path):
     config = osp.join(ROOT, 'configs/hafa/pvt-tiny-hafa_8xb128_in1k.py')
     cfg = Config.fromfile(config)
