@@ -181,11 +181,11 @@ def test_setr_vit_configs_attend_through_sdpa():
     mmhvit.SDPAVisionTransformer; the BEiT rows keep mmseg's BEiT (its
     learned relative position bias as an additive mask saves nothing: see
     configs/setr/README.md "Training memory")."""
-    for path, cfg in CFGS.items():
+    for path in CONFIGS:
         if rel(path).startswith('configs/setr/'):
             expected = 'BEiT' if 'beit' in osp.basename(path) else \
                 'mmhvit.SDPAVisionTransformer'
-            assert cfg.model.backbone.type == expected, path
+            assert parsed(path).model.backbone.type == expected, path
 
 
 # One config per pre-training file and crop of the SETR rows: mmseg's

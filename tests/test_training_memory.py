@@ -2,17 +2,13 @@
 tools/analysis_tools/training_memory.py): exact on a model counted by hand,
 the same on fake tensors, and the CLI's rows for SETR on mmseg's ViT and
 on ours, with and without with_cp."""
-import os.path as osp
-import subprocess
-import sys
-
 import pytest
 from torch import nn
 
 from mmhvit.analysis.training_memory import count_training_memory
 from mmhvit.models.layers import packed_self_attention
+from helpers import run_tool
 
-ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 SGD = dict(optimizer=dict(type='SGD', lr=0.1, momentum=0.9))
 
 
@@ -56,14 +52,12 @@ def test_views_of_one_storage_count_once():
                             2 * tokens) * 4
 
 
+@pytest.mark.slow
 def test_cli_compares_setr_on_mmseg_vit_and_ours():
     config = 'configs/setr/setr_vit-b-pup_8xb1-40k_cityscapes-768x768.py'
-    result = subprocess.run(
-        [sys.executable, 'tools/analysis_tools/training_memory.py', config,
-         '--peer', 'model.backbone.type=VisionTransformer', '--with-cp',
-         '--shape', '64', '64', '--fake'], capture_output=True, text=True,
-        cwd=ROOT)
-    assert result.returncode == 0, result.stderr[-3000:]
+    result = run_tool('analysis_tools/training_memory.py', config, '--peer',
+                      'model.backbone.type=VisionTransformer', '--with-cp',
+                      '--shape', 64, 64, '--fake')
     rows = [line.split() for line in result.stdout.splitlines()
             if line.startswith('setr_')]
     labels = [' '.join(row[1:-8]) for row in rows]

@@ -10,6 +10,8 @@ from mmhvit.analysis.attention import AttentionRecorder
 from mmhvit.analysis.training_memory import saved_bytes
 from mmhvit.models import SDPAVisionTransformer
 
+pytestmark = pytest.mark.setr  # the ViT / DeiT encoder of SETR's configs
+
 TINY = dict(img_size=(64, 48), patch_size=8, embed_dims=32, num_layers=3,
             num_heads=4, out_indices=(0, 2), final_norm=True)
 
