@@ -20,7 +20,8 @@ import sys
 
 import pytest
 
-# tests/reference holds the independent reference implementations
+# tests/ on the import path: helpers, tiny_archs, custom_data and reference/
+# (the independent reference implementations)
 sys.path.insert(0, osp.dirname(__file__))
 
 # family: how tests spell it (case-insensitive)
@@ -34,7 +35,7 @@ FAMILIES = dict(
 # A config path in a test id, e.g. 'configs/hlg/setr-pup_hlg-small_...py',
 # stands for its folder ('hlg')
 CONFIG_PATH = re.compile(r'(?:configs/)?(%s)/[\w.+-]+\.py' %
-                         '|'.join(family for family in FAMILIES))
+                         '|'.join(FAMILIES))
 
 
 def families(item):
