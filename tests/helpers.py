@@ -259,6 +259,24 @@ def seg_config(tmp_path, datasets, iters, ckpt_interval, family='hat_net',
             ckpt_interval=ckpt_interval, common=common))
 
 
+def det_config(tmp_path, data, family='hat_net', detector='retinanet',
+               common=COMMON):
+    """``tmp_path/det.py``: the tiny child of ``family``'s ``detector``
+    (``'retinanet'`` or ``'mask-rcnn'``) config on the COCO set ``data``,
+    ending with ``common``."""
+    family = FAMILIES[family]
+    with_mask = detector == 'mask-rcnn'
+    return write(
+        tmp_path / 'det.py',
+        DET_CONFIG.format(
+            root=ROOT, base=family['det'].format(detector),
+            backbone=BACKBONE.format(arch=family['arch']),
+            neck=DET_NECK.format(dims=family.get('dims', [16, 32, 48, 64])),
+            head=MASK_HEAD if with_mask else RETINA_HEAD,
+            pipelines=DET_PIPELINES.format(data=data, with_mask=with_mask),
+            common=common))
+
+
 # Deterministic data (no random augmentation), no dropout (its masks are drawn
 # per process: 2 processes cannot draw what 1 draws), group norms instead of
 # batch norms (per-process batch statistics differ with the batch size) and

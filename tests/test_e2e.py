@@ -24,10 +24,10 @@ import torch
 
 from mmhvit.datasets import (SHAPE_CLASSES, make_ade20k, make_cityscapes,
                              make_coco, make_imagenet)
-from helpers import (BACKBONE, COMMON, DET_CONFIG, DET_NECK, DET_PIPELINES,
-                     FAMILIES, FPN_HEADS, MASK_HEAD, RETINA_HEAD, ROOT,
-                     assert_same_weights, logged_metrics, run_tool, seg_config,
-                     train_one_and_two_processes, train_scalars, write)
+from helpers import (BACKBONE, COMMON, FAMILIES, FPN_HEADS, ROOT,
+                     assert_same_weights, det_config, logged_metrics, run_tool,
+                     seg_config, train_one_and_two_processes, train_scalars,
+                     write)
 from tiny_archs import TINY_HAT_NET
 
 # every test trains in a fresh process (importing tools/train.py alone takes
@@ -190,13 +190,9 @@ def test_epoch_based_paper_config_preempted_mid_epoch_resumes_exactly(
     flips."""
     coco = make_coco(str(tmp_path / 'coco'), num_train=8, num_val=2,
                      size=(96, 96))
-    family = FAMILIES['hat_net']
-    config = write(tmp_path / 'det.py', DET_CONFIG.format(
-        root=ROOT, base=family['det'].format('retinanet'),
-        backbone=BACKBONE.format(arch=family['arch']),
-        neck=DET_NECK.format(dims=[16, 32, 48, 64]), head=RETINA_HEAD,
-        pipelines=DET_PIPELINES.format(data=coco, with_mask=False),
-        common=AS_SHIPPED + 'param_scheduler = _base_.param_scheduler\n'))
+    config = det_config(
+        tmp_path, coco,
+        common=AS_SHIPPED + 'param_scheduler = _base_.param_scheduler\n')
     options = ['--cfg-options', 'train_cfg.max_epochs=2',
                'train_cfg.val_interval=2']
     stopped, straight = tmp_path / 'stopped', tmp_path / 'straight'
@@ -285,29 +281,16 @@ def test_two_processes_match_one_and_evaluate_every_sample_once(tmp_path):
         assert validated['mIoU'] == pytest.approx(tested)
 
 
-@pytest.mark.parametrize('family,detector,head,with_mask,metrics', [
-    ('hat_net', 'retinanet', RETINA_HEAD, False, ['coco/bbox_mAP']),
-    ('hat_net', 'mask-rcnn', MASK_HEAD, True,
-     ['coco/bbox_mAP', 'coco/segm_mAP']),
-    ('clustr', 'mask-rcnn', MASK_HEAD, True,
-     ['coco/bbox_mAP', 'coco/segm_mAP']),
-    ('hafa', 'mask-rcnn', MASK_HEAD, True,
-     ['coco/bbox_mAP', 'coco/segm_mAP']),
-    ('hlg', 'retinanet', RETINA_HEAD, False, ['coco/bbox_mAP']),
+@pytest.mark.parametrize('family,detector,metrics', [
+    ('hat_net', 'retinanet', ['coco/bbox_mAP']),
+    ('hat_net', 'mask-rcnn', ['coco/bbox_mAP', 'coco/segm_mAP']),
+    ('clustr', 'mask-rcnn', ['coco/bbox_mAP', 'coco/segm_mAP']),
+    ('hafa', 'mask-rcnn', ['coco/bbox_mAP', 'coco/segm_mAP']),
+    ('hlg', 'retinanet', ['coco/bbox_mAP']),
 ])
-def test_detectors_train_and_test(tmp_path, datasets, family, detector, head,
-                                  with_mask, metrics):
-    pipelines = DET_PIPELINES.format(data=datasets['coco'],
-                                     with_mask=with_mask)
-    family = FAMILIES[family]
-    config = write(
-        tmp_path / 'det.py',
-        DET_CONFIG.format(
-            root=ROOT, base=family['det'].format(detector),
-            backbone=BACKBONE.format(arch=family['arch']),
-            neck=DET_NECK.format(dims=family.get('dims', [16, 32, 48, 64])),
-            head=head,
-            pipelines=pipelines, common=COMMON))
+def test_detectors_train_and_test(tmp_path, datasets, family, detector,
+                                  metrics):
+    config = det_config(tmp_path, datasets['coco'], family, detector)
     run_tool('train.py', config, '--work-dir', tmp_path / 'work')
     run_tool('test.py', config, tmp_path / 'work' / 'epoch_1.pth',
              '--work-dir', tmp_path / 'test')
@@ -373,13 +356,7 @@ def test_coco_annotation_error_with_workers(tmp_path, datasets):
     content['annotations'][0]['bbox'] = [1, 2, 10]
     with open(ann_file, 'w') as f:
         json.dump(content, f)
-    family = FAMILIES['hat_net']
-    config = write(tmp_path / 'det.py', DET_CONFIG.format(
-        root=ROOT, base=family['det'].format('retinanet'),
-        backbone=BACKBONE.format(arch=family['arch']),
-        neck=DET_NECK.format(dims=[16, 32, 48, 64]), head=RETINA_HEAD,
-        pipelines=DET_PIPELINES.format(data=data, with_mask=False),
-        common=COMMON))
+    config = det_config(tmp_path, data)
     result = run_tool('train.py', config, '--work-dir', tmp_path / 'work',
                       fails=True)
     assert (f'SampleError: 1 annotations of {ann_file} are invalid: '

@@ -19,9 +19,8 @@ from mmengine.runner import Runner
 from mmhvit.checks import ConfigError, SampleError, check_coco_annotations
 from mmhvit.checks.config import CfgOptionsAction
 from mmhvit.datasets import make_ade20k, make_cityscapes, make_coco
-from helpers import (BACKBONE, COMMON, DET_CONFIG, DET_NECK, DET_PIPELINES,
-                     FAMILIES, FPN_HEADS, RETINA_HEAD, ROOT, SEG_CONFIG,
-                     coco_file, run_tool_in_process, write)
+from helpers import (BACKBONE, COMMON, FAMILIES, FPN_HEADS, ROOT, SEG_CONFIG,
+                     coco_file, det_config, run_tool_in_process, write)
 
 
 def seg_config(tmp_path, data, extra='', family='hat_net', **settings):
@@ -33,17 +32,6 @@ def seg_config(tmp_path, data, extra='', family='hat_net', **settings):
         backbone=BACKBONE.format(arch=FAMILIES[family]['arch']),
         heads=FAMILIES[family].get('seg_heads', FPN_HEADS), iters=2, lr=2e-3,
         ckpt_interval=2, common=COMMON, **settings) + extra)
-
-
-def det_config(tmp_path, data, extra=''):
-    """A tiny RetinaNet config of the shipped one on the COCO set ``data``,
-    with its CheckedCocoDataset and the configs' workers."""
-    return write(tmp_path / 'det.py', DET_CONFIG.format(
-        root=ROOT, base=FAMILIES['hat_net']['det'].format('retinanet'),
-        backbone=BACKBONE.format(arch=FAMILIES['hat_net']['arch']),
-        neck=DET_NECK.format(dims=[16, 32, 48, 64]), head=RETINA_HEAD,
-        pipelines=DET_PIPELINES.format(data=data, with_mask=False),
-        common=COMMON) + extra)
 
 
 def runner_of(config, tmp_path):
@@ -307,8 +295,8 @@ def test_evaluator_without_its_ann_file(tmp_path, monkeypatch):
     data = make_coco(str(tmp_path / 'coco'), num_train=1, num_val=1,
                      size=(64, 64))
     missing = f'{data}/annotations/instances_test.json'
-    config = det_config(tmp_path, data, 'test_evaluator = dict(ann_file='
-                        f"'{missing}')\n")
+    config = det_config(tmp_path, data, common=COMMON + (
+        f"test_evaluator = dict(ann_file='{missing}')\n"))
     with pytest.raises(FileNotFoundError, match=re.escape(
             f"test_evaluator.ann_file '{missing}' does not exist (working "
             'directory ') + '.*' + re.escape(
