@@ -11,6 +11,10 @@ MMCV_VERSION := $(shell sed -n 's/^mmcv==//p' requirements/mminstall.txt)
 WHEELHOUSE ?= $(HOME)/.cache/mmhvit/wheels/torch-$(TORCH_VERSION)
 STAMP := $(VENV)/.mmhvit-installed
 PYTEST_ARGS ?=
+# pytest-xdist workers for `make test` (`auto`: one per core; 0 runs in this
+# process). Tests of a file that share a costly fixture stay on one worker
+# (tests/conftest.py).
+TEST_WORKERS ?= auto
 
 .PHONY: install test demo clean-venv gpu-bundle
 
@@ -47,7 +51,7 @@ $(STAMP): setup.py requirements/*.txt
 	touch $(STAMP)
 
 test: install
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
 
 demo: install
 	$(PY) tools/misc/demo.py

@@ -13,12 +13,25 @@ and the tools that merely use a tiny HAT-Net as their model belong to no
 family. The markers are declared in setup.cfg (``--strict-markers``), with
 ``slow``, which the tests of 10 s and more carry (training or a tool in
 fresh processes, the full-size AMP steps).
+
+``make test`` runs the suite on every core (pytest-xdist, ``-n auto --dist
+loadgroup``). Each worker then gets an equal share of the cores for torch's
+threads, and the tests of a file whose module-scoped fixtures or caches are
+costly to build (``GROUPED``) stay on one worker, which builds them once.
 """
+import os
 import os.path as osp
 import re
 import sys
 
 import pytest
+
+# Under xdist, each worker's torch (and the tools it starts) uses its share
+# of the cores rather than all of them: 2 workers x 2 threads on 2 cores ran
+# the matmul-bound tests slower than one worker. Set before torch is imported.
+if 'PYTEST_XDIST_WORKER_COUNT' in os.environ:
+    os.environ.setdefault('OMP_NUM_THREADS', str(max(
+        1, os.cpu_count() // int(os.environ['PYTEST_XDIST_WORKER_COUNT']))))
 
 # tests/ on the import path: helpers, tiny_archs, custom_data and reference/
 # (the independent reference implementations)
@@ -46,7 +59,17 @@ def families(item):
             if re.search(spelling, text, re.IGNORECASE)]
 
 
-def pytest_collection_modifyitems(items):
+# Test files whose tests share a costly module-level cache or fixture: the
+# parsed configs (test_configs, test_reproduce), the inference models
+# (test_inference) and the trained tiny config (test_mim).
+GROUPED = ('test_configs', 'test_reproduce', 'test_inference', 'test_mim')
+
+
+def pytest_collection_modifyitems(config, items):
+    xdist = config.pluginmanager.hasplugin('xdist')
     for item in items:
+        stem = osp.splitext(osp.basename(str(item.path)))[0]
+        if xdist and stem in GROUPED:
+            item.add_marker(pytest.mark.xdist_group(stem))
         for family in families(item):
             item.add_marker(getattr(pytest.mark, family))
