@@ -12,6 +12,7 @@ from mmengine.registry import DATASETS as MMENGINE_DATASETS
 from mmengine.registry import HOOKS as MMENGINE_HOOKS
 from mmengine.registry import LOOPS as MMENGINE_LOOPS
 from mmengine.registry import MODELS as MMENGINE_MODELS
+from mmengine.registry import RUNNERS as MMENGINE_RUNNERS
 from mmengine.registry import TRANSFORMS as MMENGINE_TRANSFORMS
 from mmengine.registry import Registry
 
@@ -24,6 +25,11 @@ HOOKS = Registry(
     'hook', parent=MMENGINE_HOOKS, scope='mmhvit', locations=['mmhvit.engine'])
 LOOPS = Registry(
     'loop', parent=MMENGINE_LOOPS, scope='mmhvit', locations=['mmhvit.engine'])
+RUNNERS = Registry(
+    'runner',
+    parent=MMENGINE_RUNNERS,
+    scope='mmhvit',
+    locations=['mmhvit.engine'])
 TRANSFORMS = Registry(
     'transform',
     parent=MMENGINE_TRANSFORMS,

@@ -154,27 +154,32 @@ def recorded_seed(checkpoint):
     return torch.load(checkpoint, weights_only=False)['meta']['seed']
 
 
+@pytest.mark.parametrize('family', ['hat_net', 'clustr', 'hafa', 'hlg'])
 def test_unseeded_paper_config_resumes_to_the_uninterrupted_result(
-        tmp_path, datasets):
-    """HAT-Net's Semantic FPN ADE20K config as shipped, without a seed
-    (its 2 persistent workers, random resize / crop / flip, dropout in the
-    decode head), shrunk in sizes and to 4 iterations with a checkpoint
-    every 2: SIGKILL once iter_2 is written, `--resume` (without a seed
-    either): the weights equal those of the uninterrupted run with the seed
-    the first part drew. Before, mmengine drew a new seed on resume and
-    built the sampler and the workers' seeds from it (320 of 327 tensors
-    differed)."""
-    config = seg_config(tmp_path, datasets, 4, 2, common=AS_SHIPPED)
+        tmp_path, datasets, family):
+    """Each family's ADE20K config as shipped, without a seed (Semantic FPN;
+    SETR-PUP for HLG: 2 persistent workers, random resize / crop / flip,
+    dropout in the decode heads), stochastic depth on, shrunk in sizes and
+    to 6 iterations with a checkpoint every 2: SIGKILL once iter_2 is
+    written, `--resume` (without a seed either), SIGKILL again once iter_4
+    is written, `--resume`: the weights equal those of the uninterrupted
+    run with the seed the first part drew. Before, mmengine drew a new seed
+    on resume and built the sampler and the workers' seeds from it (320 of
+    327 tensors differed)."""
+    config = seg_config(tmp_path, datasets, 6, 2, family, common=AS_SHIPPED)
+    depth = ['--cfg-options', 'model.backbone.drop_path_rate=0.1']
     crashed, straight = tmp_path / 'crashed', tmp_path / 'straight'
-    kill_after_checkpoint(config, crashed, 'iter_2.pth')
-    assert not (crashed / 'iter_4.pth').exists(), 'killed too late'
+    kill_after_checkpoint(config, crashed, 'iter_2.pth', *depth)
     seed = recorded_seed(crashed / 'iter_2.pth')
-    result = run_tool('train.py', config, '--work-dir', crashed, '--resume')
-    assert (f'Resuming from {crashed}/iter_2.pth: using the seed {seed} '
+    kill_after_checkpoint(config, crashed, 'iter_4.pth', '--resume', *depth)
+    assert not (crashed / 'iter_6.pth').exists(), 'killed too late'
+    result = run_tool('train.py', config, '--work-dir', crashed, '--resume',
+                      *depth)
+    assert (f'Resuming from {crashed}/iter_4.pth: using the seed {seed} '
             'that the run drew and recorded there') in result.stdout
-    run_tool('train.py', config, '--work-dir', straight, '--cfg-options',
+    run_tool('train.py', config, '--work-dir', straight, *depth,
              f'randomness.seed={seed}')
-    assert_same_weights(straight / 'iter_4.pth', crashed / 'iter_4.pth')
+    assert_same_weights(straight / 'iter_6.pth', crashed / 'iter_6.pth')
 
 
 def test_epoch_based_paper_config_preempted_mid_epoch_resumes_exactly(

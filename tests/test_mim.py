@@ -14,10 +14,11 @@ import zipfile
 import pytest
 import torch
 from mmengine.config import Config
+from mmengine.registry import RUNNERS
 
 from mmhvit.datasets import make_ade20k
-from mmhvit.engine.runner import add_safety_hooks
-from helpers import ROOT, seg_config, write
+from mmhvit.engine.runner import ResumableRunner, add_safety_hooks
+from helpers import ROOT, det_config, seg_config, write
 
 MIM = osp.join(osp.dirname(sys.executable), 'mim')
 
@@ -144,9 +145,14 @@ def test_upstream_tools_read_the_checkpoints_the_runner_wrote(
     assert 'message_hub' in torch.load(checkpoint, weights_only=False)
     mim('test', 'mmseg', tiny_seg, '--checkpoint', checkpoint,
         '--work-dir', tmp_path / 'test')
-    mim('train', 'mmseg', tiny_seg, '--work-dir', work, '--resume',
-        '--cfg-options', 'train_cfg.max_iters=3')
+    resumed = mim('train', 'mmseg', tiny_seg, '--work-dir', work, '--resume',
+                  '--cfg-options', 'train_cfg.max_iters=3')
     assert (work / 'iter_3.pth').is_file()
+    # mmseg's tools/train.py builds the config's runner_type,
+    # mmhvit.ResumableRunner: the run (whose config sets no seed) resumes
+    # with the seed it drew, before its sampler and workers are built
+    seed = torch.load(checkpoint, weights_only=False)['meta']['seed']
+    assert f'using the seed {seed} that the run drew' in resumed
     data_root = Config.fromfile(tiny_seg).test_dataloader.dataset.data_root
     image = sorted(glob.glob(osp.join(data_root, 'images', 'validation',
                                       '*.jpg')))[0]
@@ -156,6 +162,23 @@ def test_upstream_tools_read_the_checkpoints_the_runner_wrote(
                          capture_output=True, text=True, cwd='/')
     assert run.returncode == 0, run.stderr[-3000:]
     assert 'PREDICTION (64, 64)' in run.stdout
+
+
+@pytest.mark.parametrize('family', ['hat_net', 'clustr'])
+def test_upstream_runner_builds_train_epochs_with_the_resumable_loop(
+        tmp_path, family):
+    """What mmdet's and mmpretrain's ``tools/train.py`` build,
+    ``RUNNERS.build(cfg)``, is the base runtimes' ``mmhvit.ResumableRunner``;
+    it trains the COCO configs' epochs with ``mmhvit.EpochBasedTrainLoop``
+    (resumes mid-epoch at the iteration it stopped) and leaves the config
+    it was given unchanged."""
+    cfg = Config.fromfile(det_config(tmp_path, tmp_path / 'coco', family))
+    cfg.work_dir = str(tmp_path / 'work')
+    assert cfg.runner_type == 'mmhvit.ResumableRunner'
+    runner = RUNNERS.build(cfg)
+    assert isinstance(runner, ResumableRunner)
+    assert runner._train_loop['type'] == 'mmhvit.EpochBasedTrainLoop'
+    assert cfg.train_cfg.type == 'EpochBasedTrainLoop'
 
 
 def test_tools_add_the_safety_hooks_to_configs_without_them(tiny_seg):

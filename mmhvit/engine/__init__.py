@@ -5,14 +5,15 @@ from mmhvit.utils import ConfigError, latest_checkpoint
 from .hooks import (AtomicCheckpointHook, IterationSeedHook, NonFiniteLossHook,
                     PreemptionHook, PreflightCheckHook, WorkDirLockHook)
 from .loops import EpochBasedTrainLoop
-from .runner import (add_runtime_args, build_runner, enable_visualization,
-                     load_config, prepare_resumable_training,
-                     release_process_group, setup_launcher)
+from .runner import (ResumableRunner, add_runtime_args, build_runner,
+                     enable_visualization, load_config,
+                     prepare_resumable_training, release_process_group,
+                     setup_launcher)
 
 __all__ = [
     'ConfigError', 'AtomicCheckpointHook', 'EpochBasedTrainLoop',
     'IterationSeedHook', 'NonFiniteLossHook', 'PreemptionHook',
-    'PreflightCheckHook',
+    'PreflightCheckHook', 'ResumableRunner',
     'WorkDirLockHook', 'add_runtime_args', 'build_runner',
     'enable_visualization', 'latest_checkpoint', 'load_config',
     'prepare_resumable_training', 'release_process_group', 'setup_launcher'

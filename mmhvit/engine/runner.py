@@ -1,7 +1,9 @@
 """What ``tools/train.py`` and ``tools/test.py`` share: the common options,
 loading the config they name and building the runner (with mmhvit's safety
-hooks for configs that do not name them)."""
+hooks for configs that do not name them), and ``mmhvit.ResumableRunner``, the
+runner of mmhvit's base runtimes."""
 import argparse
+import copy
 import logging
 import os
 import os.path as osp
@@ -14,6 +16,7 @@ from mmengine.runner import Runner
 
 from mmhvit.checks import CfgOptionsAction, merge_cfg_options, resume_target
 from mmhvit.compat import checkpoint_meta
+from mmhvit.registry import RUNNERS as MMHVIT_RUNNERS
 
 
 def add_runtime_args(parser: argparse.ArgumentParser) -> None:
@@ -95,6 +98,28 @@ def prepare_resumable_training(cfg: Config) -> None:
     of the run it continues (:func:`resume_with_its_seed`)."""
     use_resumable_epoch_loop(cfg)
     resume_with_its_seed(cfg)
+
+
+@MMHVIT_RUNNERS.register_module()
+class ResumableRunner(Runner):
+    """mmengine's ``Runner``, built from a config prepared by
+    :func:`prepare_resumable_training`: a resumed run takes the seed it
+    recorded and epoch-based training runs ``mmhvit.EpochBasedTrainLoop``.
+
+    mmhvit's base runtimes (``configs/_base_/runtimes/safety_hooks.py``) set
+    ``runner_type='mmhvit.ResumableRunner'``, so the entry points that build
+    the runner with ``RUNNERS.build(cfg)`` get it too: ``tools/train.py``,
+    ``mim train``, and mmseg's, mmdet's and mmpretrain's ``tools/train.py``
+    (``--resume`` included). mmengine's ``Runner.from_cfg(cfg)`` ignores
+    ``runner_type``: call ``RUNNERS.build(cfg)`` instead, or
+    ``ResumableRunner.from_cfg(cfg)``.
+    """
+
+    @classmethod
+    def from_cfg(cls, cfg: Config) -> Runner:
+        cfg = copy.deepcopy(cfg)
+        prepare_resumable_training(cfg)
+        return super().from_cfg(cfg)
 
 
 def use_resumable_epoch_loop(cfg: Config) -> None:

@@ -15,3 +15,9 @@ custom_hooks = [
     dict(type='mmhvit.IterationSeedHook'),
     dict(type='mmhvit.PreemptionHook'),
 ]
+# The runner, for the same entry points (but a plain Runner.from_cfg, which
+# ignores runner_type): mmhvit.ResumableRunner resumes a run that set no seed
+# with the seed it drew, and trains epoch-based schedules with
+# mmhvit.EpochBasedTrainLoop, which resumes mid-epoch at the iteration it
+# stopped (mmhvit/engine/runner.py).
+runner_type = 'mmhvit.ResumableRunner'
