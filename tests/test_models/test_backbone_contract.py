@@ -79,6 +79,30 @@ def test_an_image_gets_the_same_maps_whatever_its_batch(name):
         torch.testing.assert_close(joint[:1], single, rtol=1e-4, atol=1e-4)
 
 
+@pytest.mark.parametrize('name', ['ClusTR', 'PVTHAFA', 'SwinHAFA'])
+@pytest.mark.parametrize('eval_per_image', [True, False])
+def test_clustering_backbones_evaluate_one_image_at_a_time_unless_told(
+        name, eval_per_image):
+    """In eval mode the images of a batch go through a clustering backbone
+    one at a time, each computed exactly as alone, or at once with
+    ``eval_per_image=False``; training always runs the batch."""
+    torch.manual_seed(0)
+    model = build(name, eval_per_image=eval_per_image)
+    batches = []
+    stem = model.frozen_modules()[0]
+    stem.register_forward_pre_hook(
+        lambda module, args: batches.append(args[0].shape[0]))
+    images = torch.rand(2, 3, 32, 48)
+    with torch.no_grad():
+        outs = model.eval()(images)
+        alone = model(images[1:])
+        model.train()(images)  # (updates batch-norm statistics)
+    assert batches == ([1, 1, 1, 2] if eval_per_image else [2, 1, 2])
+    if eval_per_image:
+        assert all(torch.equal(out[1:], single)
+                   for out, single in zip(outs, alone))
+
+
 @pytest.mark.parametrize('name', list(BACKBONES))
 def test_channels_last_inputs_give_the_same_contiguous_maps(name):
     """An input in channels-last memory (``model.to(memory_format=...)``,

@@ -1,6 +1,6 @@
 """Options shared by every mmhvit pyramid backbone."""
 import math
-from typing import Dict, List, Sequence
+from typing import Dict, Iterable, List, Sequence, Tuple, Union
 
 from mmengine.model import BaseModule
 from mmengine.model.weight_init import (constant_init, normal_init,
@@ -9,7 +9,8 @@ from torch import nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
 from mmhvit.checks.model import (MIN_LOADED_RATIO, check_frozen_stages,
-                                 check_init_cfg, check_out_indices)
+                                 check_init_cfg, check_out_indices,
+                                 check_per_stage, resolve_arch)
 from ..utils import load_pretrained
 
 
@@ -44,12 +45,26 @@ def init_pvt_weights(model: nn.Module) -> None:
             normal_init(module, mean=0, std=math.sqrt(2.0 / fan_out), bias=0)
 
 
+def stage_layers(blocks: Iterable, front: Sequence[nn.Module] = (),
+                 back: Sequence[nn.Module] = ()) -> List[List[nn.Module]]:
+    """The layers of one stage for :meth:`PyramidBackbone.layers_by_depth`:
+    one per block (a block, or a tuple of the modules that make it), with
+    ``front`` (e.g. a downsampling) joining the first and ``back`` (e.g. a
+    norm) the last."""
+    layers = [list(b) if isinstance(b, (list, tuple)) else [b]
+              for b in blocks]
+    layers[0][:0] = front
+    layers[-1].extend(back)
+    return layers
+
+
 class PyramidBackbone(BaseModule):
     """Base of the four-stage backbones: ``out_indices``, ``frozen_stages``
     and ``norm_eval`` behave as in mmdet's and mmseg's backbones.
 
-    Subclasses build their layers, then call :meth:`_freeze_stages` at the end
-    of ``__init__``, and implement :meth:`frozen_modules` and
+    Subclasses read their settings with :meth:`arch_settings`, build their
+    layers, then call :meth:`_freeze_stages` at the end of ``__init__``, and
+    implement :meth:`frozen_modules`, :meth:`layers_by_depth` and
     :meth:`init_default_weights`. ``init_cfg=dict(type='Pretrained',
     checkpoint=..., prefix=...)`` loads through :func:`load_pretrained`, which
     converts checkpoints in the official layout named by
@@ -83,7 +98,26 @@ class PyramidBackbone(BaseModule):
         self.frozen_stages = frozen_stages
         self.norm_eval = norm_eval
 
+    # a name of the zoo, or a dict with the keys of its entries
+    arch_zoo: Dict[str, Dict] = {}
     official_format = None
+
+    def arch_settings(self, arch: Union[str, Dict],
+                      **per_stage) -> Dict[str, object]:
+        """The prologue of every constructor: the settings of ``arch`` (a
+        name of :attr:`arch_zoo` or a dict with the keys of its entries,
+        errors.md rows 1-2), with the per-stage constructor arguments
+        ``per_stage`` added (one that is None keeps the arch's value), and
+        every per-stage setting, the arch's sequences and ``per_stage``,
+        checked to have ``num_stages`` entries (row 3), as lists."""
+        settings = resolve_arch(arch, self.arch_zoo, type(self).__name__)
+        settings.update((name, value) for name, value in per_stage.items()
+                        if value is not None)
+        for name, value in settings.items():
+            if name in per_stage or isinstance(value, (list, tuple)):
+                settings[name] = check_per_stage(name, value,
+                                                 self.num_stages)
+        return settings
 
     def adapt_checkpoint(self, state_dict: Dict) -> Dict:
         """The tensors of a checkpoint (converted from an official layout,
@@ -112,6 +146,43 @@ class PyramidBackbone(BaseModule):
     def frozen_modules(self) -> List[nn.Module]:
         """Modules frozen by ``frozen_stages``: stem first, then stages."""
         raise NotImplementedError
+
+    def layers_by_depth(self) -> List[List[nn.Module]]:
+        """The modules of each layer depth, input to output: the stem (depth
+        0), then one entry per block (:func:`stage_layers`)."""
+        raise NotImplementedError
+
+    def get_layer_depth(self, param_name: str,
+                        prefix: str = '') -> Tuple[int, int]:
+        """The layer depth of a parameter and the number of depths, as
+        mmpretrain's backbones (``SwinTransformer``, ``ConvNeXt``) give them
+        to its ``LearningRateDecayOptimWrapperConstructor`` (lr scaled by
+        ``layer_decay_rate ** (num_layers - 1 - depth)``).
+
+        Depth 0 is the stem, depth ``d`` in ``1 .. sum(depths)`` the
+        ``d``-th block (:meth:`layers_by_depth`), and ``num_layers - 1 =
+        sum(depths) + 1`` everything else: parameters outside the backbone
+        (``param_name`` without ``prefix``: neck, head) and the backbone's
+        own outside any layer (output norms).
+
+        Args:
+            param_name (str): Name of the parameter, e.g.
+                ``'backbone.stages.0.blocks.1.attn.qkv.weight'``.
+            prefix (str): The backbone's prefix in ``param_name``, e.g.
+                ``'backbone.'``.
+
+        Returns:
+            tuple[int, int]: The depth and ``num_layers``.
+        """
+        layers = self.layers_by_depth()
+        num_layers = len(layers) + 1
+        if not param_name.startswith(prefix):
+            return num_layers - 1, num_layers
+        depth_of = {id(param): depth
+                    for depth, modules in enumerate(layers)
+                    for module in modules for param in module.parameters()}
+        param = self.get_parameter(param_name[len(prefix):])
+        return depth_of.get(id(param), num_layers - 1), num_layers
 
     def _freeze_stages(self):
         for module in self.frozen_modules()[:self.frozen_stages + 1]:

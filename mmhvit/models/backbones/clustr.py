@@ -55,12 +55,11 @@ from mmengine.model import BaseModule, ModuleList
 from mmseg.models.backbones.mit import MixFFN
 from torch import nn
 
-from mmhvit.checks.model import check_per_stage, resolve_arch
 from mmhvit.registry import MODELS
 from ..layers import (TokenClusterer, heads_to_tokens, importance_weight,
-                      merge_tokens, one_image_at_a_time_in_eval,
-                      tokens_to_heads)
-from .base import PyramidBackbone, drop_path_rates, init_pvt_weights
+                      merge_tokens, one_image_at_a_time, tokens_to_heads)
+from .base import (PyramidBackbone, drop_path_rates, init_pvt_weights,
+                   stage_layers)
 
 
 def knn_attention(q, k, v, ratio, dropout_p=0.):
@@ -209,18 +208,14 @@ class ClusTRBlock(BaseModule):
 
 
 class ClusTRStage(BaseModule):
-    """Overlapping patch embedding, blocks, then a LayerNorm."""
+    """A stage's overlapping patch embedding, its blocks, then a
+    LayerNorm."""
 
-    def __init__(self, in_channels, channels, patch_size, stride, block_cfgs,
-                 norm_cfg, init_cfg=None):
+    def __init__(self, patch_embed, blocks, norm, init_cfg=None):
         super().__init__(init_cfg=init_cfg)
-        self.patch_embed = PatchEmbed(
-            in_channels, channels, kernel_size=patch_size, stride=stride,
-            padding=patch_size // 2, norm_cfg=norm_cfg)
-        self.blocks = ModuleList(
-            ClusTRBlock(channels, norm_cfg=norm_cfg, **cfg)
-            for cfg in block_cfgs)
-        self.norm = build_norm_layer(norm_cfg, channels)[1]
+        self.patch_embed = patch_embed
+        self.blocks = ModuleList(blocks)
+        self.norm = norm
 
     def forward(self, x):
         """(B, C_in, H, W) -> (B, C, H', W'), contiguous (mmdet's
@@ -230,6 +225,10 @@ class ClusTRStage(BaseModule):
         for block in self.blocks:
             x = block(x, hw)
         return nlc_to_nchw(self.norm(x), hw)
+
+
+# lambda of every stage, the same in all archs (Tab. 1)
+TAB1_RATIOS = ((64, 16), (16, 4), (4, 1), (1, ))
 
 
 @MODELS.register_module()
@@ -261,6 +260,12 @@ class ClusTR(PyramidBackbone):
             ``i > 0`` the first ``i`` stages.
         norm_eval (bool): Keep BN layers in eval mode.
         with_cp (bool): Gradient checkpointing of every block.
+        eval_per_image (bool): In eval mode, run the images of a batch one
+            at a time (default), so that each image's clusters, and so its
+            features, are exactly those it gets alone; ``False`` runs the
+            batch at once, faster but with clusters that can change with
+            the batch (:func:`~mmhvit.models.layers.one_image_at_a_time`
+            states the cost).
         init_cfg (dict, optional): e.g. ``dict(type='Pretrained', ...)``.
 
     Example:
@@ -270,20 +275,27 @@ class ClusTR(PyramidBackbone):
         >>> [tuple(o.shape) for o in model(torch.rand(1, 3, 100, 150))]
         [(1, 64, 25, 38), (1, 128, 13, 19), (1, 256, 7, 10), (1, 512, 4, 5)]
     """
+    # yapf: disable
     arch_zoo = {
-        **dict.fromkeys(['t', 'tiny'], dict(
-            embed_dims=(64, 128, 256, 512), depths=(1, 2, 6, 1),
-            num_heads=(1, 2, 4, 8), mlp_ratios=(8, 8, 4, 4),
-            reduction_ratios=((64, 16), (16, 4), (4, 1), (1, )))),
-        **dict.fromkeys(['s', 'small'], dict(
-            embed_dims=(64, 128, 256, 512), depths=(3, 5, 13, 2),
-            num_heads=(1, 2, 4, 8), mlp_ratios=(8, 8, 4, 4),
-            reduction_ratios=((64, 16), (16, 4), (4, 1), (1, )))),
-        **dict.fromkeys(['b', 'base'], dict(
-            embed_dims=(64, 128, 320, 512), depths=(3, 5, 18, 3),
-            num_heads=(1, 2, 5, 8), mlp_ratios=(8, 8, 4, 4),
-            reduction_ratios=((64, 16), (16, 4), (4, 1), (1, )))),
-    }
+        **dict.fromkeys(['t', 'tiny'],
+                        {'embed_dims':       (64, 128, 256, 512),
+                         'depths':           (1, 2, 6, 1),
+                         'num_heads':        (1, 2, 4, 8),
+                         'mlp_ratios':       (8, 8, 4, 4),
+                         'reduction_ratios': TAB1_RATIOS}),
+        **dict.fromkeys(['s', 'small'],
+                        {'embed_dims':       (64, 128, 256, 512),
+                         'depths':           (3, 5, 13, 2),
+                         'num_heads':        (1, 2, 4, 8),
+                         'mlp_ratios':       (8, 8, 4, 4),
+                         'reduction_ratios': TAB1_RATIOS}),
+        **dict.fromkeys(['b', 'base'],
+                        {'embed_dims':       (64, 128, 320, 512),
+                         'depths':           (3, 5, 18, 3),
+                         'num_heads':        (1, 2, 5, 8),
+                         'mlp_ratios':       (8, 8, 4, 4),
+                         'reduction_ratios': TAB1_RATIOS}),
+    }  # yapf: enable
     num_stages = 4
 
     def __init__(self,
@@ -303,52 +315,68 @@ class ClusTR(PyramidBackbone):
                  frozen_stages=-1,
                  norm_eval=False,
                  with_cp=False,
+                 eval_per_image=True,
                  init_cfg=None):
         super().__init__(self.num_stages, out_indices, frozen_stages,
                          norm_eval, init_cfg)
-        settings = resolve_arch(arch, self.arch_zoo, 'ClusTR')
-        self.embed_dims = check_per_stage('embed_dims',
-                                          settings['embed_dims'], 4)
-        depths = check_per_stage('depths', settings['depths'], 4)
-        heads = check_per_stage('num_heads', settings['num_heads'], 4)
-        mlp_ratios = check_per_stage('mlp_ratios', settings['mlp_ratios'], 4)
-        ratios = check_per_stage(
-            'reduction_ratios', reduction_ratios or
-            settings['reduction_ratios'], 4)
         clustering = dict(clustering)
-        windows = check_per_stage(
-            'clustering.window_sizes',
-            clustering.pop('window_sizes', (None, ) * 4), 4)
+        arch = self.arch_settings(
+            arch, reduction_ratios=reduction_ratios,
+            window_sizes=clustering.pop('window_sizes',
+                                        (None, ) * self.num_stages))
+        self.embed_dims = arch['embed_dims']
+        self.eval_per_image = eval_per_image
 
-        rates = drop_path_rates(drop_path_rate, depths)
+        rates = drop_path_rates(drop_path_rate, arch['depths'])
         self.stages = ModuleList()
         in_dims = [in_channels, *self.embed_dims[:-1]]
-        for i in range(self.num_stages):
-            clusterer = TokenClusterer(window_size=windows[i], **clustering)
-            block_cfgs = [
-                dict(num_heads=heads[i], ratios=ratios[i],
-                     mlp_ratio=mlp_ratios[i], clusterer=clusterer,
-                     scale_fusion=scale_fusion,
-                     kv_aggregation=kv_aggregation, qkv_bias=qkv_bias,
-                     drop_rate=drop_rate, attn_drop_rate=attn_drop_rate,
-                     drop_path_rate=rates[i][j], knn_ratio=knn_ratio,
-                     with_cp=with_cp) for j in range(depths[i])
+        for i, channels in enumerate(self.embed_dims):
+            patch_size, stride = (7, 4) if i == 0 else (3, 2)
+            patch_embed = PatchEmbed(
+                in_dims[i], channels, kernel_size=patch_size, stride=stride,
+                padding=patch_size // 2, norm_cfg=norm_cfg)
+            clusterer = TokenClusterer(window_size=arch['window_sizes'][i],
+                                       **clustering)
+            blocks = [
+                ClusTRBlock(channels, num_heads=arch['num_heads'][i],
+                            ratios=arch['reduction_ratios'][i],
+                            mlp_ratio=arch['mlp_ratios'][i],
+                            clusterer=clusterer, scale_fusion=scale_fusion,
+                            kv_aggregation=kv_aggregation, qkv_bias=qkv_bias,
+                            norm_cfg=norm_cfg, drop_rate=drop_rate,
+                            attn_drop_rate=attn_drop_rate,
+                            drop_path_rate=rate, knn_ratio=knn_ratio,
+                            with_cp=with_cp)
+                for rate in rates[i]
             ]
-            self.stages.append(
-                ClusTRStage(in_dims[i], self.embed_dims[i],
-                            patch_size=7 if i == 0 else 3,
-                            stride=4 if i == 0 else 2,
-                            block_cfgs=block_cfgs, norm_cfg=norm_cfg))
+            norm = build_norm_layer(norm_cfg, channels)[1]
+            self.stages.append(ClusTRStage(patch_embed, blocks, norm))
         self._freeze_stages()
 
     def frozen_modules(self):
         return [self.stages[0].patch_embed, *self.stages]
 
+    def layers_by_depth(self):
+        """The first patch embedding (the stem), then the blocks; a patch
+        embedding joins the first block of its stage, a stage's norm the
+        last."""
+        first = self.stages[0].patch_embed
+        return [[first]] + [
+            layer for stage in self.stages
+            for layer in stage_layers(
+                stage.blocks,
+                [] if stage.patch_embed is first else [stage.patch_embed],
+                [stage.norm])
+        ]
+
     def init_default_weights(self):
         """PVTv2's initialisation (:func:`init_pvt_weights`)."""
         init_pvt_weights(self)
 
-    @one_image_at_a_time_in_eval
     def forward(self, x):
-        """(B, 3, H, W) -> tuple of (B, C_i, H/s_i, W/s_i) for out_indices."""
+        """(B, 3, H, W) -> tuple of (B, C_i, H/s_i, W/s_i) for out_indices;
+        in eval mode, one image at a time unless ``eval_per_image=False``
+        (:func:`~mmhvit.models.layers.one_image_at_a_time`)."""
+        if self.eval_per_image and not self.training:
+            return one_image_at_a_time(self.forward_stages, x)
         return self.forward_stages(x)

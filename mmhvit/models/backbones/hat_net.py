@@ -26,10 +26,9 @@ from mmengine.model import BaseModule, ModuleList
 from mmengine.model.weight_init import constant_init, trunc_normal_init
 from torch import nn
 
-from mmhvit.checks.model import check_per_stage, resolve_arch
 from mmhvit.registry import MODELS
 from ..layers import WindowGrid, pad_to_multiple, real_positions
-from .base import PyramidBackbone, drop_path_rates
+from .base import PyramidBackbone, drop_path_rates, stage_layers
 
 # Attention on NCHW maps through SDPA. Channels are head-major,
 # ``(num_heads, head_dim)``: a map splits into heads by a view. Maps of
@@ -307,16 +306,13 @@ class HATBlock(BaseModule):
 
 
 class HATStage(BaseModule):
-    """An optional stride-2 downsampling, then one block per ``block_cfgs``
-    entry (keyword arguments of :class:`HATBlock`)."""
+    """A stage's downsampling (``nn.Identity`` in the first stage), then its
+    blocks."""
 
-    def __init__(self, in_channels, channels, block_cfgs, norm_cfg,
-                 downsample=True, init_cfg=None):
+    def __init__(self, downsample, blocks, init_cfg=None):
         super().__init__(init_cfg=init_cfg)
-        self.downsample = ConvDownsample(
-            in_channels, channels, norm_cfg) if downsample else nn.Identity()
-        self.blocks = ModuleList(
-            HATBlock(channels, norm_cfg=norm_cfg, **cfg) for cfg in block_cfgs)
+        self.downsample = downsample
+        self.blocks = ModuleList(blocks)
 
     def forward(self, x):
         x = self.downsample(x)
@@ -374,24 +370,37 @@ class HATNet(PyramidBackbone):
         >>> [tuple(o.shape) for o in model(torch.rand(1, 3, 100, 150))]
         [(1, 48, 25, 38), (1, 96, 13, 19), (1, 240, 7, 10), (1, 384, 4, 5)]
     """
+    # yapf: disable
     arch_zoo = {
-        **dict.fromkeys(['t', 'tiny'], dict(
-            stem_channels=16, embed_dims=(48, 96, 240, 384),
-            depths=(2, 2, 6, 3), head_dim=48, mlp_ratios=(8, 8, 4, 4),
-            kernel_sizes=(3, 3, 3, 3))),
-        **dict.fromkeys(['s', 'small'], dict(
-            stem_channels=16, embed_dims=(64, 128, 320, 512),
-            depths=(2, 3, 8, 3), head_dim=64, mlp_ratios=(8, 8, 4, 4),
-            kernel_sizes=(3, 3, 3, 3))),
-        **dict.fromkeys(['m', 'medium'], dict(
-            stem_channels=16, embed_dims=(64, 128, 320, 512),
-            depths=(3, 6, 18, 3), head_dim=64, mlp_ratios=(8, 8, 4, 4),
-            kernel_sizes=(5, 3, 5, 3))),
-        **dict.fromkeys(['l', 'large'], dict(
-            stem_channels=16, embed_dims=(64, 128, 320, 640),
-            depths=(3, 8, 27, 3), head_dim=64, mlp_ratios=(8, 8, 4, 4),
-            kernel_sizes=(3, 3, 3, 3))),
-    }
+        **dict.fromkeys(['t', 'tiny'],
+                        {'stem_channels': 16,
+                         'embed_dims':    (48, 96, 240, 384),
+                         'depths':        (2, 2, 6, 3),
+                         'head_dim':      48,
+                         'mlp_ratios':    (8, 8, 4, 4),
+                         'kernel_sizes':  (3, 3, 3, 3)}),
+        **dict.fromkeys(['s', 'small'],
+                        {'stem_channels': 16,
+                         'embed_dims':    (64, 128, 320, 512),
+                         'depths':        (2, 3, 8, 3),
+                         'head_dim':      64,
+                         'mlp_ratios':    (8, 8, 4, 4),
+                         'kernel_sizes':  (3, 3, 3, 3)}),
+        **dict.fromkeys(['m', 'medium'],
+                        {'stem_channels': 16,
+                         'embed_dims':    (64, 128, 320, 512),
+                         'depths':        (3, 6, 18, 3),
+                         'head_dim':      64,
+                         'mlp_ratios':    (8, 8, 4, 4),
+                         'kernel_sizes':  (5, 3, 5, 3)}),
+        **dict.fromkeys(['l', 'large'],
+                        {'stem_channels': 16,
+                         'embed_dims':    (64, 128, 320, 640),
+                         'depths':        (3, 8, 27, 3),
+                         'head_dim':      64,
+                         'mlp_ratios':    (8, 8, 4, 4),
+                         'kernel_sizes':  (3, 3, 3, 3)}),
+    }  # yapf: enable
     num_stages = 4
     official_format = 'hat_net'
 
@@ -413,39 +422,44 @@ class HATNet(PyramidBackbone):
                  init_cfg=None):
         super().__init__(self.num_stages, out_indices, frozen_stages,
                          norm_eval, init_cfg)
-        settings = resolve_arch(arch, self.arch_zoo, 'HATNet')
-        self.embed_dims = check_per_stage('embed_dims',
-                                          settings['embed_dims'], 4)
-        depths = check_per_stage('depths', settings['depths'], 4)
-        grid_sizes = check_per_stage('grid_sizes', grid_sizes, 4)
-        pool_sizes = check_per_stage('pool_sizes', pool_sizes, 4)
-        window_only = check_per_stage('window_only', window_only, 4)
-        mlp_ratios = check_per_stage('mlp_ratios', settings['mlp_ratios'], 4)
-        kernel_sizes = check_per_stage('kernel_sizes',
-                                       settings['kernel_sizes'], 4)
+        arch = self.arch_settings(arch, grid_sizes=grid_sizes,
+                                  pool_sizes=pool_sizes,
+                                  window_only=window_only)
+        self.embed_dims = arch['embed_dims']
 
-        self.stem = ConvStem(in_channels, settings['stem_channels'],
+        self.stem = ConvStem(in_channels, arch['stem_channels'],
                              self.embed_dims[0], norm_cfg, act_cfg)
-        rates = drop_path_rates(drop_path_rate, depths)
+        rates = drop_path_rates(drop_path_rate, arch['depths'])
         self.stages = ModuleList()
-        in_dims = [self.embed_dims[0]] + self.embed_dims[:-1]
-        for i in range(self.num_stages):
-            block_cfgs = [
-                dict(head_dim=settings['head_dim'], grid_size=grid_sizes[i],
-                     pool_size=pool_sizes[i], mlp_ratio=mlp_ratios[i],
-                     kernel_size=kernel_sizes[i], act_cfg=act_cfg,
-                     drop_rate=drop_rate,
-                     drop_path_rate=rates[i][j], window_only=window_only[i],
-                     ffn_dwconv=ffn_dwconv, with_cp=with_cp)
-                for j in range(depths[i])
+        for i, channels in enumerate(self.embed_dims):
+            downsample = ConvDownsample(
+                self.embed_dims[i - 1], channels,
+                norm_cfg) if i > 0 else nn.Identity()
+            blocks = [
+                HATBlock(channels, head_dim=arch['head_dim'],
+                         grid_size=arch['grid_sizes'][i],
+                         pool_size=arch['pool_sizes'][i],
+                         mlp_ratio=arch['mlp_ratios'][i],
+                         kernel_size=arch['kernel_sizes'][i],
+                         norm_cfg=norm_cfg, act_cfg=act_cfg,
+                         drop_rate=drop_rate, drop_path_rate=rate,
+                         window_only=arch['window_only'][i],
+                         ffn_dwconv=ffn_dwconv, with_cp=with_cp)
+                for rate in rates[i]
             ]
-            self.stages.append(
-                HATStage(in_dims[i], self.embed_dims[i], block_cfgs, norm_cfg,
-                         downsample=i > 0))
+            self.stages.append(HATStage(downsample, blocks))
         self._freeze_stages()
 
     def frozen_modules(self):
         return [self.stem, *self.stages]
+
+    def layers_by_depth(self):
+        """The stem, then the blocks; a downsampling joins the first block
+        of its stage."""
+        return [[self.stem]] + [
+            layer for stage in self.stages
+            for layer in stage_layers(stage.blocks, [stage.downsample])
+        ]
 
     def init_default_weights(self):
         """Truncated-normal convs, unit norms: the official initialisation."""

@@ -49,11 +49,10 @@ from mmengine.model.weight_init import constant_init, trunc_normal_init
 from mmpretrain.models.utils import LayerNorm2d
 from torch import nn
 
-from mmhvit.checks.model import check_per_stage, resolve_arch
 from mmhvit.registry import MODELS
 from ..layers import WindowGrid, heads_to_tokens, tokens_to_heads
 from ..layers.layout_cache import layout_cache
-from .base import PyramidBackbone, drop_path_rates
+from .base import PyramidBackbone, drop_path_rates, stage_layers
 
 
 def _mlp_stage(in_features: int, out_features: int) -> nn.Sequential:
@@ -373,26 +372,13 @@ class HLGLayer(BaseModule):
 
 
 class HLGStage(BaseModule):
-    """HLG layers (plain and dilated local windows alternating, the first
-    one downsampling), then a LayerNorm whose output both leaves the
-    backbone and feeds the next stage (official ``norm_out_i`` / ``norm``).
-    ``dilated=False`` makes every layer plain; ``dilated_window_size`` gives
-    the dilated layers their own window side (HLG Tab. 13).
-    """
+    """A stage's HLG layers (the first one downsampling), then a LayerNorm
+    whose output both leaves the backbone and feeds the next stage (official
+    ``norm_out_i`` / ``norm``)."""
 
-    def __init__(self, in_channels, channels, depth, norm_cfg, local,
-                 layer_cfg, drop_path_rates, dilated=True,
-                 dilated_window_size=None, init_cfg=None):
+    def __init__(self, layers, channels, norm_cfg, init_cfg=None):
         super().__init__(init_cfg=init_cfg)
-        dilated_cfg = dict(layer_cfg, window_size=dilated_window_size or
-                           layer_cfg['window_size'])
-        self.layers = ModuleList(
-            HLGLayer(in_channels if i == 0 else channels, channels,
-                     dilated=dilated and i % 2 == 1, local=local,
-                     downsample=i == 0, drop_path_rate=drop_path_rates[i],
-                     norm_cfg=norm_cfg,
-                     **(dilated_cfg if dilated and i % 2 else layer_cfg))
-            for i in range(depth))
+        self.layers = ModuleList(layers)
         self.norm = LayerNorm2d(channels, eps=norm_cfg.get('eps', 1e-5))
 
     def forward(self, x):
@@ -447,23 +433,24 @@ class HLG(PyramidBackbone):
         >>> [tuple(o.shape) for o in model(torch.rand(1, 3, 100, 150))]
         [(1, 48, 25, 38), (1, 96, 13, 19), (1, 192, 7, 10), (1, 384, 4, 5)]
     """
+    # yapf: disable
     arch_zoo = {
-        'mobile': dict(
-            embed_dims=(48, 96, 192, 384), num_heads=(2, 4, 8, 16),
-            depths=(2, 2, 2, 2)),
-        **dict.fromkeys(['t', 'tiny'], dict(
-            embed_dims=(64, 128, 256, 512), num_heads=(2, 4, 8, 16),
-            depths=(2, 2, 6, 2))),
-        **dict.fromkeys(['s', 'small'], dict(
-            embed_dims=(96, 192, 384, 768), num_heads=(3, 6, 12, 24),
-            depths=(2, 2, 6, 2))),
-        'medium': dict(
-            embed_dims=(96, 192, 384, 768), num_heads=(3, 6, 12, 24),
-            depths=(2, 2, 14, 2)),
-        **dict.fromkeys(['l', 'large'], dict(
-            embed_dims=(128, 256, 512, 1024), num_heads=(4, 8, 16, 32),
-            depths=(2, 2, 18, 2))),
-    }
+        'mobile':                       {'embed_dims': (48, 96, 192, 384),
+                                         'num_heads':  (2, 4, 8, 16),
+                                         'depths':     (2, 2, 2, 2)},
+        **dict.fromkeys(['t', 'tiny'],  {'embed_dims': (64, 128, 256, 512),
+                                         'num_heads':  (2, 4, 8, 16),
+                                         'depths':     (2, 2, 6, 2)}),
+        **dict.fromkeys(['s', 'small'], {'embed_dims': (96, 192, 384, 768),
+                                         'num_heads':  (3, 6, 12, 24),
+                                         'depths':     (2, 2, 6, 2)}),
+        'medium':                       {'embed_dims': (96, 192, 384, 768),
+                                         'num_heads':  (3, 6, 12, 24),
+                                         'depths':     (2, 2, 14, 2)},
+        **dict.fromkeys(['l', 'large'], {'embed_dims': (128, 256, 512, 1024),
+                                         'num_heads':  (4, 8, 16, 32),
+                                         'depths':     (2, 2, 18, 2)}),
+    }  # yapf: enable
     num_stages = 4
     official_format = 'hlg'
 
@@ -487,12 +474,8 @@ class HLG(PyramidBackbone):
                  init_cfg=None):
         super().__init__(self.num_stages, out_indices, frozen_stages,
                          norm_eval, init_cfg)
-        settings = resolve_arch(arch, self.arch_zoo, 'HLG')
-        self.embed_dims = check_per_stage('embed_dims',
-                                          settings['embed_dims'], 4)
-        num_heads = check_per_stage('num_heads', settings['num_heads'], 4)
-        self.depths = check_per_stage(
-            'depths', settings['depths'] if depths is None else depths, 4)
+        arch = self.arch_settings(arch, depths=depths)
+        self.embed_dims, self.depths = arch['embed_dims'], arch['depths']
         widths = [self.embed_dims[0]] + self.embed_dims
         if any(b % a for a, b in zip(widths, widths[1:])):
             raise ValueError(
@@ -510,24 +493,37 @@ class HLG(PyramidBackbone):
             ConvModule(stem_channels, stem_channels, 3, 1, 1,
                        norm_cfg=conv_norm_cfg, act_cfg=act_cfg))
         rates = drop_path_rates(drop_path_rate, self.depths)
-        in_dims = [stem_channels] + self.embed_dims[:-1]
-        self.stages = ModuleList(
-            HLGStage(in_dims[i], self.embed_dims[i], self.depths[i], norm_cfg,
-                     local=i < self.num_stages - 1,
-                     layer_cfg=dict(num_heads=num_heads[i],
-                                    window_size=window_size,
-                                    mlp_ratio=mlp_ratio,
-                                    conv_norm_cfg=conv_norm_cfg,
-                                    act_cfg=act_cfg,
-                                    window_embedding=window_embedding,
-                                    with_cp=with_cp),
-                     drop_path_rates=rates[i], dilated=dilated,
-                     dilated_window_size=dilated_window_size)
-            for i in range(self.num_stages))
+        self.stages = ModuleList()
+        for i, channels in enumerate(self.embed_dims):
+            # plain and dilated windows alternate (odd layers dilated)
+            dilated_layer = [dilated and j % 2 == 1
+                             for j in range(self.depths[i])]
+            layers = [
+                HLGLayer(widths[i] if j == 0 else channels, channels,
+                         num_heads=arch['num_heads'][i],
+                         window_size=(dilated_window_size or window_size)
+                         if dilated_layer[j] else window_size,
+                         dilated=dilated_layer[j],
+                         local=i < self.num_stages - 1, downsample=j == 0,
+                         mlp_ratio=mlp_ratio, drop_path_rate=rate,
+                         norm_cfg=norm_cfg, conv_norm_cfg=conv_norm_cfg,
+                         act_cfg=act_cfg, window_embedding=window_embedding,
+                         with_cp=with_cp)
+                for j, rate in enumerate(rates[i])
+            ]
+            self.stages.append(HLGStage(layers, channels, norm_cfg))
         self._freeze_stages()
 
     def frozen_modules(self):
         return [self.stem, *self.stages]
+
+    def layers_by_depth(self):
+        """The stem, then the HLG layers; a stage's norm joins its last
+        layer."""
+        return [[self.stem]] + [
+            layer for stage in self.stages
+            for layer in stage_layers(stage.layers, back=[stage.norm])
+        ]
 
     def init_default_weights(self):
         """Truncated-normal linears and unit LayerNorms as in the official

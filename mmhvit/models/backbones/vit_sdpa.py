@@ -14,6 +14,8 @@ computation are mmseg's, so checkpoints converted for mmseg's ViT
 (``vit2mmseg.py``, ``tools/model_converters/setr2mmhvit.py``) load
 unchanged and outputs agree with mmseg's to float rounding.
 """
+from typing import Tuple
+
 from mmcv.cnn.bricks.transformer import MultiheadAttention
 from mmseg.models.backbones import VisionTransformer
 
@@ -52,8 +54,31 @@ class SDPAVisionTransformer(VisionTransformer):
     seed gives the same weights.
     """
 
+    # the stem: depth 0 of get_layer_depth
+    stem_params = ('cls_token', 'pos_embed', 'patch_embed.', 'ln_pre.')
+
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
         for layer in self.layers:
             if type(layer.attn) is MultiheadAttention:
                 layer.attn.__class__ = SDPAMultiheadAttention
+
+    def get_layer_depth(self, param_name: str,
+                        prefix: str = '') -> Tuple[int, int]:
+        """The layer depth of a parameter and the number of depths, for
+        mmpretrain's ``LearningRateDecayOptimWrapperConstructor``, as
+        mmpretrain's ``VisionTransformer`` gives them (mmseg's ViT has no
+        such method): 0 for the class token, position and patch embeddings
+        (and the pre-norm, which mmpretrain leaves with the head), ``i + 1``
+        for ``layers.i``, and ``num_layers - 1 = len(layers) + 1`` for the
+        rest (final norm; neck and head: ``param_name`` without
+        ``prefix``)."""
+        num_layers = len(self.layers) + 2
+        if not param_name.startswith(prefix):
+            return num_layers - 1, num_layers
+        name = param_name[len(prefix):]
+        if name.startswith(self.stem_params):
+            return 0, num_layers
+        if name.startswith('layers.'):
+            return int(name.split('.')[1]) + 1, num_layers
+        return num_layers - 1, num_layers

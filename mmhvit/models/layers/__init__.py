@@ -5,7 +5,7 @@ one family lives in its backbone's file."""
 from .attention import heads_to_tokens, packed_self_attention, tokens_to_heads
 from .clustering import (TokenClusterer, TokenDict, cluster_by_scores, dpc_knn,
                          dpc_scores, importance_weight, kmeans, map2token,
-                         merge_tokens, one_image_at_a_time_in_eval, token2map)
+                         merge_tokens, one_image_at_a_time, token2map)
 from .windows import (WindowGrid, ceil_div, pad_to_multiple, real_positions,
                       window_layout)
 
@@ -13,7 +13,7 @@ __all__ = [
     'heads_to_tokens', 'packed_self_attention', 'tokens_to_heads',
     'TokenClusterer', 'TokenDict',
     'cluster_by_scores', 'dpc_knn', 'dpc_scores', 'importance_weight',
-    'kmeans', 'map2token', 'merge_tokens', 'one_image_at_a_time_in_eval',
+    'kmeans', 'map2token', 'merge_tokens', 'one_image_at_a_time',
     'token2map', 'WindowGrid',
     'ceil_div', 'pad_to_multiple', 'real_positions', 'window_layout'
 ]
