@@ -193,3 +193,49 @@ def test_det_child_trains_tests_and_infers(tmp_path):
     written = infer_image(inferencer, image, str(tmp_path / 'infer'),
                           score_thr=0.0)
     assert mmcv.imread(written['png']).shape == picture.shape
+
+
+# a config of each family (segmentation with and without auxiliary heads,
+# sliding-window test and ViT position embeddings; RetinaNet and Mask R-CNN,
+# multi-scale training; ADE20K, Cityscapes, Pascal Context and COCO bases):
+# a child setting classes, scale and crop leaves no old value behind
+FAMILY_CONFIGS = [
+    'hat_net/retinanet_hat-net-tiny_fpn_1x_coco.py',
+    'clustr/upernet_clustr-small_8xb2-160k_ade20k-512x512.py',
+    'hlg/upernet_hlg-small_8xb1-40k_cityscapes-768x768.py',
+    'hlg/mask-rcnn_hlg-tiny_fpn_1x_coco.py',
+    'setr/setr_vit-l-mla_8xb2-80k_pascal-context-480x480.py',
+]
+
+
+def values_of(node, key):
+    """Every value of ``key`` in the nested dicts and lists of ``node``."""
+    if isinstance(node, dict):
+        return ([node[key]] if key in node else []) + [
+            v for child in node.values() for v in values_of(child, key)]
+    if isinstance(node, (list, tuple)):
+        return [v for child in node for v in values_of(child, key)]
+    return []
+
+
+@pytest.mark.parametrize('config', FAMILY_CONFIGS)
+def test_every_family_takes_the_settings(tmp_path, config):
+    seg = 'coco' not in config
+    child = SETTINGS.format(
+        root=ROOT, base=config, data='data/mine/', classes=SEG_CLASSES,
+        scale=(128, 64), extra='crop_size = (64, 64)\n' if seg else '')
+    cfg = Config.fromfile(write(tmp_path / 'child.py',
+                                child + 'apply_data_settings(globals())\n'))
+    assert set(values_of(cfg.model, 'num_classes')) == {4}
+    data = [cfg[k] for k in cfg if k.endswith(('_pipeline', '_dataloader'))]
+    assert set(values_of(data, 'num_classes')) <= {4}
+    assert set(values_of(data, 'data_root')) == {'data/mine/'}
+    assert {tuple(c) for c in values_of(data, 'classes')} == {SEG_CLASSES}
+    # every resize at the new scale, test-time ones up to 1.75 times
+    scales = values_of(data, 'scale') + sum(values_of(data, 'scales'), [])
+    assert scales and max(max(s) for s in scales) <= 1.75 * 128
+    if seg:
+        assert {tuple(s) for s in values_of(data, 'crop_size')} == {(64, 64)}
+        sizes = values_of(cfg.model, 'size') + values_of(
+            cfg.model, 'img_size') + values_of(cfg.model, 'crop_size')
+        assert {tuple(s) for s in sizes} == {(64, 64)}
