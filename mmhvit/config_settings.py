@@ -117,7 +117,7 @@ def apply_data_settings(namespace):
                                   settings)
     # full values: mmengine replaces the base's instead of merging into it
     namespace.update({
-        k: dict(v, _delete_=True) if isinstance(v, dict) else v
+        k: dict(v, _delete_=True) if isinstance(v, dict) and k in base else v
         for k, v in new.items()
     })
 
