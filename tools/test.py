@@ -6,8 +6,9 @@
 
 Only the test split has to exist: the training data and settings of the
 config are dropped. ``--show-dir DIR`` writes every test image with its
-predictions drawn as ``tools/misc/infer.py`` draws them (enlarged, with a
-legend of the classes found). ``--out`` follows the upstream tools:
+predictions drawn as ``tools/misc/infer.py`` draws them (enlarged; masks
+with a legend of the classes found, boxes with names and scores;
+classification: mmpretrain's drawing). ``--out`` follows the upstream tools:
 segmentation writes a label PNG per test image into the directory (mmseg's
 ``IoUMetric(output_dir=...)``), detection and classification a pickle of
 the predictions; ``--dump FILE`` writes that pickle for every task.
@@ -60,6 +61,20 @@ def drop_training(cfg):
         cfg[key] = None
 
 
+def draw_predictions(cfg, args):
+    """``--show-dir``: segmentation and detection drawn as infer.py draws
+    them (mmhvit.DrawPredictionsHook); classification and ``--show`` (a
+    window) by the upstream visualization hook."""
+    if args.show or cfg.get('default_scope') == 'mmpretrain':
+        enable_visualization(cfg, args.show_dir, args.show, args.wait_time)
+        return
+    cfg.custom_hooks = [
+        *cfg.get('custom_hooks', []),
+        dict(type='mmhvit.DrawPredictionsHook', out_dir=args.show_dir,
+             score_thr=args.score_thr)
+    ]
+
+
 def write_label_maps(cfg, out_dir):
     """mmseg's ``--out``: the metrics write each predicted label map as
     ``out_dir/<image name>.png`` (class indices; + 1 where the dataset
@@ -77,14 +92,8 @@ def main():
     cfg.load_from = args.checkpoint
 
     drop_training(cfg)
-    if args.show:
-        enable_visualization(cfg, None, args.show, args.wait_time)
-    if args.show_dir:
-        cfg.custom_hooks = [
-            *cfg.get('custom_hooks', []),
-            dict(type='mmhvit.DrawPredictionsHook', out_dir=args.show_dir,
-                 score_thr=args.score_thr)
-        ]
+    if args.show or args.show_dir:
+        draw_predictions(cfg, args)
 
     if args.tta:
         cfg.test_dataloader.dataset.pipeline = cfg.tta_pipeline

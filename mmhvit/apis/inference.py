@@ -329,11 +329,11 @@ def _segment(inferencer, path, png):
 
 def _detect(inferencer, path, png, score_thr):
     """Boxes and masks above ``score_thr`` drawn; all predictions as JSON."""
-    result = inferencer(path, return_vis=True, pred_score_thr=score_thr)
-    predictions = result['predictions'][0]
-    picture, kept = detection_picture(
-        result['visualization'][0], predictions['labels'],
-        predictions['scores'], class_names(inferencer), score_thr)
+    sample = inferencer(path, return_datasamples=True)['predictions'][0]
+    predictions = inferencer.pred2dict(sample)
+    image = mmcv.imread(path, channel_order='rgb')
+    picture, kept = detection_picture(inferencer.visualizer, image, sample,
+                                      score_thr)
     write_rgb(png, picture)
     summary = (f'{len(kept)} of {len(predictions["labels"])} instances with '
                f'score >= {score_thr}: ' +

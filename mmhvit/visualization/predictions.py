@@ -1,13 +1,14 @@
 """Pictures of predictions, the same for ``tools/misc/infer.py``
 (:mod:`mmhvit.apis.inference`) and ``tools/test.py --show-dir``
-(:class:`DrawPredictionsHook`): the upstream visualizer draws the masks or
-boxes, these functions make the result readable.
+(:class:`DrawPredictionsHook`): the upstream visualizers draw the masks
+and boxes, these functions make the result readable.
 
 * segmentation: the input and the mask overlay side by side, enlarged to at
   least :data:`MIN_VIS_HEIGHT` pixels, with a legend of the predicted
   classes and their share of the pixels;
-* detection: boxes (and masks) with class names and scores, enlarged alike,
-  with a note when no box reaches the score threshold.
+* detection: boxes (and masks) with class names and scores, drawn on the
+  input enlarged alike, with a note when no box reaches the score
+  threshold.
 """
 import math
 import os
@@ -57,12 +58,37 @@ def segmentation_picture(image, overlay, sem_seg, classes, palette,
     return with_legend(panels, legend), found
 
 
-def detection_picture(drawn, labels, scores, classes, score_thr):
-    """The visualizer's boxes enlarged, with a note when none reaches
-    ``score_thr``; also ``[(name, score)]`` of the drawn ones."""
-    kept = [(classes[label], float(score))
-            for label, score in zip(labels, scores) if score >= score_thr]
-    picture = enlarge(drawn)
+def detection_picture(visualizer, image, sample, score_thr):
+    """Boxes (and masks) with class names and scores above ``score_thr``,
+    drawn by mmdet's ``visualizer`` on the input enlarged to
+    :data:`MIN_VIS_HEIGHT` rows (so names and scores are drawn at a
+    readable size), with a note when none reaches ``score_thr``.
+
+    Args:
+        visualizer (DetLocalVisualizer): With the classes as dataset_meta.
+        image (ndarray): ``(H, W, 3)`` RGB input.
+        sample (DetDataSample): Its ``pred_instances`` at the input's size.
+        score_thr (float): Lowest score of a drawn box.
+
+    Returns:
+        tuple: the picture ``(H', W', 3)`` RGB and ``[(name, score)]`` of
+        the drawn instances.
+    """
+    classes = visualizer.dataset_meta['classes']
+    instances = sample.pred_instances
+    labels, scores = instances.labels.tolist(), instances.scores.tolist()
+    kept = [(classes[label], score) for label, score in zip(labels, scores)
+            if score >= score_thr]
+    factor = _enlarge_factor(image)
+    if factor > 1:
+        sample = sample.clone()
+        sample.pred_instances.bboxes = instances.bboxes * factor
+        if 'masks' in instances:
+            sample.pred_instances.masks = instances.masks.repeat_interleave(
+                factor, 1).repeat_interleave(factor, 2)
+    visualizer.add_datasample('prediction', enlarge(image), sample,
+                              draw_gt=False, pred_score_thr=score_thr)
+    picture = visualizer.get_image()
     if not kept:  # say so on the image instead of leaving it bare
         best = max(zip(scores, labels), default=None)
         picture = with_note(
@@ -105,11 +131,15 @@ def with_note(image, text, height=28):
 def enlarge(image):
     """Nearest-neighbour upscale by an integer factor to ``MIN_VIS_HEIGHT``
     (pixels stay visible as they are)."""
-    factor = math.ceil(MIN_VIS_HEIGHT / image.shape[0])
+    factor = _enlarge_factor(image)
     if factor <= 1:
         return image
     return cv2.resize(image, None, fx=factor, fy=factor,
                       interpolation=cv2.INTER_NEAREST)
+
+
+def _enlarge_factor(image):
+    return math.ceil(MIN_VIS_HEIGHT / image.shape[0])
 
 
 def write_rgb(path, image):
@@ -166,11 +196,5 @@ class DrawPredictionsHook(Hook):
             return segmentation_picture(image, self.visualizer.get_image(),
                                         sem_seg, meta['classes'],
                                         meta['palette'], sample.img_path)[0]
-        self.visualizer.add_datasample(
-            'prediction', image, sample, draw_gt=False,
-            pred_score_thr=self.score_thr)
-        instances = sample.pred_instances
-        return detection_picture(self.visualizer.get_image(),
-                                 instances.labels.tolist(),
-                                 instances.scores.tolist(), meta['classes'],
+        return detection_picture(self.visualizer, image, sample,
                                  self.score_thr)[0]
