@@ -22,8 +22,8 @@ ends with one call::
 The call merges the config's own entries into its ``_base_`` (as mmengine
 will) and replaces every entry that depends on a setting the config assigns
 by its full, derived value, so the printed config shows each value that
-changed. Only pure Python runs at parse time (nothing is imported from
-torch or the OpenMMLab packages).
+changed. Only pure Python runs at parse time (torch and the OpenMMLab
+task packages are not imported; mmengine, which parses the config, is).
 
 What each setting (:data:`SETTINGS`) reaches:
 
@@ -47,6 +47,8 @@ What each setting (:data:`SETTINGS`) reaches:
 """
 import copy
 import types
+
+from mmhvit.utils import ConfigError
 
 #: The ``__init__`` defaults (img_suffix, seg_map_suffix, reduce_zero_label)
 #: of mmseg's named datasets, kept when :func:`data_settings` turns them into
@@ -76,9 +78,9 @@ def apply_data_settings(namespace):
             (mmengine's merged base config) and its own entries so far.
 
     Raises:
-        KeyError: ``scale`` or ``crop_size`` set, but the base has no
-            top-level value of it to scale from.
-        ValueError: ``classes`` and a different ``num_classes``.
+        ConfigError: ``scale`` or ``crop_size`` set, but the base has no
+            top-level value of it to scale from; ``classes`` and a different
+            ``num_classes``.
     """
     base = _plain(namespace['_base_'])
     own = {
@@ -91,15 +93,19 @@ def apply_data_settings(namespace):
     classes = settings.get('classes')
     if classes is not None:
         if settings.setdefault('num_classes', len(classes)) != len(classes):
-            raise ValueError(f'num_classes={settings["num_classes"]} but '
-                             f'{len(classes)} classes {tuple(classes)}')
+            raise ConfigError(
+                f'num_classes={settings["num_classes"]} but '
+                f'{len(classes)} classes {tuple(classes)}: set classes '
+                'alone (num_classes follows from them)')
         settings['metainfo'] = dict(classes=tuple(classes))
         if settings.get('palette') is not None:
             settings['metainfo']['palette'] = list(settings['palette'])
     for key in ('scale', 'crop_size'):
         if key in settings and key not in base:
-            raise KeyError(f'{key} set, but the base config has no '
-                           f'top-level {key} to scale from')
+            raise ConfigError(
+                f'{key} set, but the base config has no top-level {key} '
+                'that its pipelines and model use: set the sizes in the '
+                'pipelines and model instead, or give the base the variable')
     merged = _merged(own, base)
     new = {k: v for k, v in settings.items() if k != 'palette'}
     if 'model' in merged:

@@ -14,6 +14,7 @@ from mmengine.config import Config
 from mmhvit.apis import build_inferencer, infer_image, load_inference_config
 from mmhvit.config_settings import apply_data_settings
 from mmhvit.datasets.synthetic import make_ade20k, make_coco
+from mmhvit.utils import ConfigError
 from helpers import (BACKBONE, COMMON, DET_NECK, FAMILIES, FPN_HEADS, ROOT,
                      TINY_DET_HEADS, as_arguments, logged_metrics, run_tool,
                      write)
@@ -193,6 +194,15 @@ def test_det_child_trains_tests_and_infers(tmp_path):
     written = infer_image(inferencer, image, str(tmp_path / 'infer'),
                           score_thr=0.0)
     assert mmcv.imread(written['png']).shape == picture.shape
+
+
+def test_settings_that_cannot_apply_are_refused():
+    base = Config(dict(model=dict(head=dict(num_classes=9)))).to_dict()
+    with pytest.raises(ConfigError, match='num_classes=3 but 2 classes'):
+        apply_data_settings(dict(_base_=base, classes=('a', 'b'),
+                                 num_classes=3))
+    with pytest.raises(ConfigError, match='no top-level scale'):
+        apply_data_settings(dict(_base_=base, scale=(64, 64)))
 
 
 # a config of each family (segmentation with and without auxiliary heads,
