@@ -22,7 +22,10 @@ MODELS = Registry(
     scope='mmhvit',
     locations=['mmhvit.models'])
 HOOKS = Registry(
-    'hook', parent=MMENGINE_HOOKS, scope='mmhvit', locations=['mmhvit.engine'])
+    'hook',
+    parent=MMENGINE_HOOKS,
+    scope='mmhvit',
+    locations=['mmhvit.engine', 'mmhvit.visualization'])
 LOOPS = Registry(
     'loop', parent=MMENGINE_LOOPS, scope='mmhvit', locations=['mmhvit.engine'])
 RUNNERS = Registry(

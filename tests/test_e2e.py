@@ -274,7 +274,7 @@ def test_two_processes_match_one_and_evaluate_every_sample_once(tmp_path):
     assert_same_weights(one / 'iter_3.pth', two / 'iter_3.pth', rtol=1e-4,
                         atol=1e-6)
     run_tool('dist_test.sh', config, one / 'iter_3.pth', 2, '--work-dir',
-             tmp_path / 'test', '--out', tmp_path / 'predictions.pkl',
+             tmp_path / 'test', '--dump', tmp_path / 'predictions.pkl',
              env=env)
     predicted = [p['img_path']
                  for p in mmengine.load(tmp_path / 'predictions.pkl')]

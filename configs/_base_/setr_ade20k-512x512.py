@@ -18,15 +18,23 @@ tta_pipeline = [
             [
                 dict(
                     type='Resize',
-                    scale=(int(2048 * r), int(512 * r)),
+                    scale=tuple(int(s * r) for s in _base_.scale),
                     keep_ratio=True) for r in img_ratios
             ],
             [
                 dict(type='RandomFlip', prob=0., direction='horizontal'),
                 dict(type='RandomFlip', prob=1., direction='horizontal')
             ],
-            [dict(type='LoadAnnotations', reduce_zero_label=True)],
-            [dict(type='mmhvit.CheckSegLabels', num_classes=150)],
+            [
+                dict(
+                    type='LoadAnnotations',
+                    reduce_zero_label=_base_.reduce_zero_label)
+            ],
+            [
+                dict(
+                    type='mmhvit.CheckSegLabels',
+                    num_classes=_base_.num_classes)
+            ],
             [dict(type='PackSegInputs')],
         ])
 ]

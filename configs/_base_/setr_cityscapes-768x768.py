@@ -19,7 +19,7 @@ tta_pipeline = [
             [
                 dict(
                     type='Resize',
-                    scale=(int(2049 * r), int(1025 * r)),
+                    scale=tuple(int(s * r) for s in _base_.scale),
                     keep_ratio=True) for r in img_ratios
             ],
             [
@@ -27,7 +27,11 @@ tta_pipeline = [
                 dict(type='RandomFlip', prob=1., direction='horizontal')
             ],
             [dict(type='LoadAnnotations')],
-            [dict(type='mmhvit.CheckSegLabels', num_classes=19)],
+            [
+                dict(
+                    type='mmhvit.CheckSegLabels',
+                    num_classes=_base_.num_classes)
+            ],
             [dict(type='PackSegInputs')],
         ])
 ]

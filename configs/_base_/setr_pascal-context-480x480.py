@@ -20,7 +20,7 @@ tta_pipeline = [
             [
                 dict(
                     type='Resize',
-                    scale=(int(520 * r), int(520 * r)),
+                    scale=tuple(int(s * r) for s in _base_.scale),
                     keep_ratio=True) for r in img_ratios
             ],
             [
@@ -28,7 +28,11 @@ tta_pipeline = [
                 dict(type='RandomFlip', prob=1., direction='horizontal')
             ],
             [dict(type='LoadAnnotations')],
-            [dict(type='mmhvit.CheckSegLabels', num_classes=60)],
+            [
+                dict(
+                    type='mmhvit.CheckSegLabels',
+                    num_classes=_base_.num_classes)
+            ],
             [dict(type='PackSegInputs')],
         ])
 ]

@@ -25,7 +25,6 @@ import os.path as osp
 import tempfile
 from collections import Counter
 
-import cv2
 import mmcv
 import numpy as np
 import torch
@@ -34,6 +33,9 @@ from mmengine.registry import init_default_scope
 
 from mmhvit.checks import check_tested, merge_cfg_options
 from mmhvit.checks.samples import check_image
+from mmhvit.visualization.predictions import (MIN_VIS_HEIGHT,
+                                              detection_picture,
+                                              segmentation_picture, write_rgb)
 
 #: default_scope -> (task, upstream inferencer, its checkpoint argument)
 INFERENCERS = {
@@ -44,8 +46,6 @@ INFERENCERS = {
                    'pretrained'),
 }
 IMAGE_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.bmp', '.tif', '.tiff', '.webp')
-#: visualisations of smaller images are enlarged (nearest) to this height
-MIN_VIS_HEIGHT = 256
 #: mmhvit's checked loaders -> the upstream ones, which the inferencers find
 #: by name to replace them by their array loaders (or drop them)
 UPSTREAM_LOADERS = {
@@ -317,40 +317,24 @@ def _segment(inferencer, path, png):
                         opacity=0.5)
     sem_seg = result['predictions']  # (H, W) class indices
     meta = inferencer.visualizer.dataset_meta  # palette as drawn
-    ids, counts = np.unique(sem_seg, return_counts=True)
-    if ids.max() >= len(meta['classes']):
-        raise ValueError(
-            f'{path}: predicted class index {ids.max()}, but the checkpoint '
-            f'names {len(meta["classes"])} classes; the decode head\'s '
-            'num_classes and the dataset classes disagree')
-    order = np.argsort(-counts, kind='stable')  # most pixels first
-    names = [meta['classes'][ids[k]] for k in order]
-    shares = [counts[k] / sem_seg.size for k in order]
     image = mmcv.imread(path, channel_order='rgb')
-    panels = _enlarge(np.concatenate([image, result['visualization']], 1))
-    legend = [(name, meta['palette'][ids[k]], share)
-              for name, k, share in zip(names, order, shares)]
-    _write_rgb(png, _with_legend(panels, legend))
-    pixels = {name: int(counts[k]) for name, k in zip(names, order)}
-    summary = ', '.join(f'{name} {100 * share:.1f}%'
-                        for name, share in zip(names, shares))
-    return dict(sem_seg=sem_seg, pixels=pixels), summary
+    picture, found = segmentation_picture(image, result['visualization'],
+                                          sem_seg, meta['classes'],
+                                          meta['palette'], path)
+    write_rgb(png, picture)
+    summary = ', '.join(f'{name} {100 * count / sem_seg.size:.1f}%'
+                        for name, count in found)
+    return dict(sem_seg=sem_seg, pixels=dict(found)), summary
 
 
 def _detect(inferencer, path, png, score_thr):
     """Boxes and masks above ``score_thr`` drawn; all predictions as JSON."""
-    result = inferencer(path, return_vis=True, pred_score_thr=score_thr)
-    predictions = result['predictions'][0]
-    classes = class_names(inferencer)
-    kept = [(classes[label], score) for label, score in zip(
-        predictions['labels'], predictions['scores']) if score >= score_thr]
-    drawn = _enlarge(result['visualization'][0])
-    if not kept:  # say so on the image instead of leaving it bare
-        best = max(zip(predictions['scores'], predictions['labels']),
-                   default=None)
-        drawn = _with_note(drawn, f'no detection with score >= {score_thr}' + (
-            f' (highest: {classes[best[1]]} {best[0]:.2f})' if best else ''))
-    _write_rgb(png, drawn)
+    sample = inferencer(path, return_datasamples=True)['predictions'][0]
+    predictions = inferencer.pred2dict(sample)
+    image = mmcv.imread(path, channel_order='rgb')
+    picture, kept = detection_picture(inferencer.visualizer, image, sample,
+                                      score_thr)
+    write_rgb(png, picture)
     summary = (f'{len(kept)} of {len(predictions["labels"])} instances with '
                f'score >= {score_thr}: ' +
                ', '.join(f'{name} {score:.2f}' for name, score in kept[:10]))
@@ -382,52 +366,6 @@ def _classify(inferencer, path, png, topk):
         f'{top.get("class", top["label"])} {top["score"]:.2f}'
         for top in predictions['topk'])
     return predictions, summary
-
-
-def _with_legend(image, entries, row=22):
-    """Append a legend column: a colour swatch, a name and a percentage per
-    ``(name, rgb, share)`` entry."""
-    font, scale = cv2.FONT_HERSHEY_SIMPLEX, 0.5
-    texts = [f'{name} {100 * share:.1f}%' for name, _, share in entries]
-    width = max(cv2.getTextSize(t, font, scale, 1)[0][0] for t in texts) + 40
-    height = max(image.shape[0], row * len(entries) + 8)
-    canvas = np.full((height, image.shape[1] + width, 3), 255, np.uint8)
-    canvas[:image.shape[0], :image.shape[1]] = image
-    for i, ((_, color, _), text) in enumerate(zip(entries, texts)):
-        x, y = image.shape[1] + 6, 6 + i * row
-        cv2.rectangle(canvas, (x, y), (x + 16, y + 16),
-                      tuple(int(c) for c in color), -1)
-        cv2.rectangle(canvas, (x, y), (x + 16, y + 16), (0, 0, 0), 1)
-        cv2.putText(canvas, text, (x + 24, y + 13), font, scale, (0, 0, 0),
-                    1, cv2.LINE_AA)
-    return canvas
-
-
-def _with_note(image, text, height=28):
-    """Append a white strip with ``text`` below the image."""
-    font, scale = cv2.FONT_HERSHEY_SIMPLEX, 0.5
-    width = max(image.shape[1], cv2.getTextSize(text, font, scale, 1)[0][0]
-                + 12)
-    canvas = np.full((image.shape[0] + height, width, 3), 255, np.uint8)
-    canvas[:image.shape[0], :image.shape[1]] = image
-    cv2.putText(canvas, text, (6, image.shape[0] + 19), font, scale,
-                (200, 0, 0), 1, cv2.LINE_AA)
-    return canvas
-
-
-def _enlarge(image):
-    """Nearest-neighbour upscale by an integer factor to ``MIN_VIS_HEIGHT``
-    (pixels stay visible as they are)."""
-    factor = math.ceil(MIN_VIS_HEIGHT / image.shape[0])
-    if factor <= 1:
-        return image
-    return cv2.resize(image, None, fx=factor, fy=factor,
-                      interpolation=cv2.INTER_NEAREST)
-
-
-def _write_rgb(path, image):
-    if not mmcv.imwrite(mmcv.rgb2bgr(image), path):
-        raise OSError(f'could not write {path}')
 
 
 def _stem(path):

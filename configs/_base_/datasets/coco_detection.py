@@ -5,6 +5,13 @@
 # (mmhvit/datasets/transforms.py). The test pipeline keeps mmcv's loader, which
 # the upstream inferencers look for and replace.
 _base_ = 'mmdet::_base_/datasets/coco_detection.py'
+# The data settings, each in one place; mmdet's pipelines (the base) use these
+# values. A child config that changes them (its own data) ends with
+# `apply_data_settings(globals())` (mmhvit/config_settings.py), which carries
+# them into the pipelines, heads, datasets and evaluator
+# (docs/custom_dataset.md).
+num_classes = 80
+scale = (1333, 800)  # resize of training and test
 checked_loaders = dict(
     LoadImageFromFile=dict(type='mmhvit.CheckedLoadImageFromFile'))
 train_pipeline = [

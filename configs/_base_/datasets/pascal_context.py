@@ -5,9 +5,16 @@
 # classes (or the ignore index), stops training at that sample with an error
 # naming the file; test pipelines keep the upstream loaders (the upstream
 # inferencers look for them) and check the labels before packing them.
-# Change num_classes here with the heads'.
 _base_ = 'mmseg::_base_/datasets/pascal_context.py'
+# The data settings, each in one place; mmseg's pipelines (the base) use these
+# values. A child config that changes them (its own data) ends with
+# `apply_data_settings(globals())` (mmhvit/config_settings.py), which carries
+# them into the pipelines, heads, data preprocessor, datasets and evaluator
+# (docs/custom_dataset.md).
 num_classes = 60
+reduce_zero_label = False  # the dataset class's default
+scale = (520, 520)  # resize of training (before the random ratio) and test
+# crop_size = (480, 480) (mmseg's base)
 checked_loaders = dict(
     LoadImageFromFile=dict(type='mmhvit.CheckedLoadImageFromFile'),
     LoadAnnotations=dict(
