@@ -12,6 +12,8 @@ from mmengine.registry import DATASETS as MMENGINE_DATASETS
 from mmengine.registry import HOOKS as MMENGINE_HOOKS
 from mmengine.registry import LOOPS as MMENGINE_LOOPS
 from mmengine.registry import MODELS as MMENGINE_MODELS
+from mmengine.registry import \
+    OPTIM_WRAPPER_CONSTRUCTORS as MMENGINE_OPTIM_WRAPPER_CONSTRUCTORS
 from mmengine.registry import RUNNERS as MMENGINE_RUNNERS
 from mmengine.registry import TRANSFORMS as MMENGINE_TRANSFORMS
 from mmengine.registry import Registry
@@ -28,6 +30,11 @@ HOOKS = Registry(
     locations=['mmhvit.engine', 'mmhvit.visualization'])
 LOOPS = Registry(
     'loop', parent=MMENGINE_LOOPS, scope='mmhvit', locations=['mmhvit.engine'])
+OPTIM_WRAPPER_CONSTRUCTORS = Registry(
+    'optimizer wrapper constructor',
+    parent=MMENGINE_OPTIM_WRAPPER_CONSTRUCTORS,
+    scope='mmhvit',
+    locations=['mmhvit.engine'])
 RUNNERS = Registry(
     'runner',
     parent=MMENGINE_RUNNERS,

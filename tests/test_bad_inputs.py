@@ -6,6 +6,7 @@ work-dir, disk, signal and resume rows in tests/test_reliability.py,
 inference rows in tests/test_inference.py."""
 import copy
 import functools
+import glob
 import json
 import logging
 import os.path as osp
@@ -791,10 +792,9 @@ def test_catalogue_lists_every_test():
     names = {name for line in rows
              for name in re.findall(r'`(test_\w+)`', line)}
     defined = set()
-    for module in ('test_bad_inputs', 'test_compat', 'test_configs',
-                   'test_e2e', 'test_reliability', 'test_inference',
-                   'test_inputs', 'test_models/test_pretrained'):
-        with open(osp.join(ROOT, 'tests', module + '.py')) as f:
+    for path in glob.glob(osp.join(ROOT, 'tests', '**', 'test_*.py'),
+                          recursive=True):
+        with open(path) as f:
             defined |= set(re.findall(r'^def (test_\w+)', f.read(),
                                       flags=re.MULTILINE))
     assert names <= defined, names - defined

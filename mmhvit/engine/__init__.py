@@ -5,13 +5,15 @@ from mmhvit.utils import ConfigError, latest_checkpoint
 from .hooks import (AtomicCheckpointHook, IterationSeedHook, NonFiniteLossHook,
                     PreemptionHook, PreflightCheckHook, WorkDirLockHook)
 from .loops import EpochBasedTrainLoop
+from .optimizers import BackboneLayerDecayOptimWrapperConstructor
 from .runner import (ResumableRunner, add_runtime_args, build_runner,
                      enable_visualization, load_config,
                      prepare_resumable_training, release_process_group,
                      setup_launcher)
 
 __all__ = [
-    'ConfigError', 'AtomicCheckpointHook', 'EpochBasedTrainLoop',
+    'ConfigError', 'AtomicCheckpointHook',
+    'BackboneLayerDecayOptimWrapperConstructor', 'EpochBasedTrainLoop',
     'IterationSeedHook', 'NonFiniteLossHook', 'PreemptionHook',
     'PreflightCheckHook', 'ResumableRunner',
     'WorkDirLockHook', 'add_runtime_args', 'build_runner',

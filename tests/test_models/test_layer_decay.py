@@ -5,9 +5,11 @@ built optimizer's lr of a parameter at depth ``d`` of ``L`` is
 ``lr * decay ** (L - 1 - d)``."""
 import mmpretrain.engine  # noqa: F401 (registers the constructor)
 import pytest
+import torch
 from mmengine.optim import build_optim_wrapper
 from mmpretrain.registry import MODELS
 
+from mmhvit.utils import ConfigError
 from tiny_archs import TINY_CLUSTR, TINY_HAT_NET, TINY_HLG, TINY_PVT, TINY_SWIN
 
 LR, DECAY = 1e-3, 0.5
@@ -93,3 +95,58 @@ def test_decayed_lrs_follow_the_formula(backbone, channels, num_layers,
     for name, group in groups.items():
         expected = LR * DECAY**(num_layers - 1 - group['layer_id'])
         assert group['lr'] == pytest.approx(expected, rel=1e-12), name
+
+
+def segmentor(backbone):
+    """A tiny Semantic FPN segmentor (mmseg) on ``backbone``."""
+    import mmseg.models  # noqa: F401 (registers the segmentor)
+    from mmseg.registry import MODELS as SEG_MODELS
+    return SEG_MODELS.build(dict(
+        type='EncoderDecoder', backbone=backbone,
+        neck=dict(type='FPN', in_channels=[16, 32, 48, 64], out_channels=16,
+                  num_outs=4),
+        decode_head=dict(type='FPNHead', in_channels=[16] * 4,
+                         in_index=[0, 1, 2, 3], feature_strides=[4, 8, 16, 32],
+                         channels=16, num_classes=3)))
+
+
+def test_segmentor_lrs_decay_with_its_backbone_and_keep_lr_mult():
+    """mmhvit's constructor gives a segmentor (no get_layer_depth of its
+    own) its backbone's depths; necks and heads train at the full lr, times
+    their custom_keys' lr_mult, as SETR's schedules set for the heads."""
+    model = segmentor(dict(type='mmhvit.HATNet', arch=TINY_HAT_NET))
+    optim_wrapper = build_optim_wrapper(
+        model,
+        dict(optimizer=dict(type='SGD', lr=LR, weight_decay=0.0),
+             constructor='mmhvit.BackboneLayerDecayOptimWrapperConstructor',
+             paramwise_cfg=dict(layer_decay_rate=DECAY, custom_keys={
+                 'head': dict(lr_mult=10.)})))
+    groups = {group['param_name']: group
+              for group in optim_wrapper.optimizer.param_groups}
+    assert len(groups) == len(list(model.parameters()))
+    num_layers = 6
+    for name, group in groups.items():
+        expected = LR * DECAY**(num_layers - 1 - group['layer_id'])
+        if name.startswith('decode_head.'):
+            expected *= 10
+        assert group['lr'] == pytest.approx(expected, rel=1e-12), name
+        assert 'lr_mult' not in group
+    assert groups['backbone.stem.conv1.weight']['lr'] == pytest.approx(
+        LR * DECAY**5)
+    assert groups['neck.lateral_convs.0.conv.weight']['lr'] == LR
+    assert groups['decode_head.conv_seg.weight']['lr'] == pytest.approx(
+        10 * LR)
+
+
+def test_backbone_without_layer_depths_is_named():
+    """docs/errors.md row 102."""
+    model = segmentor(dict(type='ResNetV1c', depth=18, num_stages=4,
+                           out_indices=(0, 1, 2, 3)))
+    model.neck = torch.nn.Identity()
+    with pytest.raises(ConfigError, match=r'EncoderDecoder has no '
+                       r'get_layer_depth and its backbone \(ResNetV1c\) none '
+                       'either'):
+        build_optim_wrapper(model, dict(
+            optimizer=dict(type='SGD', lr=LR),
+            constructor='mmhvit.BackboneLayerDecayOptimWrapperConstructor',
+            paramwise_cfg=dict(layer_decay_rate=DECAY)))
