@@ -53,6 +53,41 @@ def run_tool_in_process(monkeypatch, tool, *args):
     runpy.run_path(osp.join(ROOT, 'tools', tool), run_name='__main__')
 
 
+# The upstream inferencers as docs/inference.md shows them, on our config and
+# a checkpoint: what each prints of its prediction
+UPSTREAM_INFERENCERS = dict(
+    seg=("from mmseg.apis import MMSegInferencer as Inferencer",
+         "print('PREDICTION', result['predictions'].shape)"),
+    det=("from mmdet.apis import DetInferencer as Inferencer",
+         "print('PREDICTION', len(result['predictions'][0]['labels']))"),
+    cls=("from mmpretrain.apis import ImageClassificationInferencer as "
+         "Inferencer",
+         "print('PREDICTION', result[0]['pred_label'])"))
+UPSTREAM_INFERENCE = """
+import sys
+{imports}
+config, checkpoint, image = sys.argv[1:]
+result = Inferencer(config, checkpoint, device='cpu')(image)
+{output}
+"""
+
+
+def infer_upstream(task, config, checkpoint, image, tmp_path):
+    """Predict ``image`` with the upstream inferencer of ``task`` (``seg``,
+    ``det``, ``cls``) in a fresh process started outside the checkout, which
+    knows mmhvit only through the config's ``custom_imports``. Returns what
+    it printed of the prediction."""
+    imports, output = UPSTREAM_INFERENCERS[task]
+    script = write(tmp_path / f'infer_{task}.py', UPSTREAM_INFERENCE.format(
+        imports=imports, output=output))
+    run = subprocess.run(
+        [sys.executable, script, str(config), str(checkpoint), str(image)],
+        capture_output=True, text=True, cwd='/')
+    assert run.returncode == 0, run.stderr[-3000:]
+    return next(line for line in run.stdout.splitlines()
+                if line.startswith('PREDICTION'))
+
+
 def free_port():
     with socket.socket() as sock:
         sock.bind(('127.0.0.1', 0))

@@ -25,9 +25,9 @@ import torch
 from mmhvit.datasets import (SHAPE_CLASSES, make_ade20k, make_cityscapes,
                              make_coco, make_imagenet)
 from helpers import (BACKBONE, COMMON, FAMILIES, FPN_HEADS, ROOT,
-                     assert_same_weights, det_config, logged_metrics, run_tool,
-                     seg_config, train_one_and_two_processes, train_scalars,
-                     write)
+                     assert_same_weights, det_config, infer_upstream,
+                     logged_metrics, run_tool, seg_config,
+                     train_one_and_two_processes, train_scalars, write)
 from tiny_archs import TINY_HAT_NET
 
 # every test trains in a fresh process (importing tools/train.py alone takes
@@ -295,13 +295,21 @@ def test_two_processes_match_one_and_evaluate_every_sample_once(tmp_path):
 ])
 def test_detectors_train_and_test(tmp_path, datasets, family, detector,
                                   metrics):
+    """``tools/train.py`` then ``tools/test.py``; mmdet's ``DetInferencer``
+    (docs/inference.md, a fresh process) predicts with the checkpoint the
+    runner wrote, as mmseg's does in test_mim.py."""
     config = det_config(tmp_path, datasets['coco'], family, detector)
     run_tool('train.py', config, '--work-dir', tmp_path / 'work')
-    run_tool('test.py', config, tmp_path / 'work' / 'epoch_1.pth',
-             '--work-dir', tmp_path / 'test')
+    checkpoint = tmp_path / 'work' / 'epoch_1.pth'
+    run_tool('test.py', config, checkpoint, '--work-dir', tmp_path / 'test')
     record = logged_metrics(tmp_path / 'test')
     for metric in metrics:
         assert 0 <= record[metric] <= 1
+    if family == 'hat_net':  # one inferencer run per detector kind
+        image = sorted(glob.glob(osp.join(datasets['coco'], 'val2017',
+                                          '*.jpg')))[0]
+        assert infer_upstream('det', config, checkpoint, image,
+                              tmp_path).startswith('PREDICTION ')
 
 
 @pytest.mark.hat_net  # HAT-Net's ImageNet config
@@ -313,9 +321,15 @@ def test_classifier_trains_and_tests(tmp_path, datasets):
                           classes=SHAPE_CLASSES[:4],
                           common=COMMON))
     run_tool('train.py', config, '--work-dir', tmp_path / 'work')
-    run_tool('test.py', config, tmp_path / 'work' / 'epoch_2.pth',
-             '--work-dir', tmp_path / 'test')
+    checkpoint = tmp_path / 'work' / 'epoch_2.pth'
+    run_tool('test.py', config, checkpoint, '--work-dir', tmp_path / 'test')
     assert 0 <= logged_metrics(tmp_path / 'test')['accuracy/top1'] <= 100
+    # mmpretrain's inferencer (docs/inference.md) on the runner's checkpoint
+    image = sorted(glob.glob(osp.join(datasets['imagenet'], 'val',
+                                      '*.JPEG')))[0]
+    label = int(infer_upstream('cls', config, checkpoint, image,
+                               tmp_path).split()[1])
+    assert 0 <= label < 4
 
 
 @pytest.mark.parametrize('problem', ['label', 'image'])

@@ -18,7 +18,7 @@ from mmengine.registry import RUNNERS
 
 from mmhvit.datasets import make_ade20k
 from mmhvit.engine.runner import ResumableRunner, add_safety_hooks
-from helpers import ROOT, det_config, seg_config, write
+from helpers import ROOT, det_config, infer_upstream, seg_config, write
 
 MIM = osp.join(osp.dirname(sys.executable), 'mim')
 
@@ -121,15 +121,6 @@ def test_plain_runner_gets_the_checks_and_atomic_checkpoints(
     assert not list((tmp_path / 'bad').glob('iter_*.pth'))
 
 
-UPSTREAM_INFERENCE = """
-import sys
-from mmseg.apis import MMSegInferencer
-config, checkpoint, image = sys.argv[1:]
-result = MMSegInferencer(config, checkpoint, device='cpu')(image)
-print('PREDICTION', result['predictions'].shape)
-"""
-
-
 @pytest.mark.slow
 def test_upstream_tools_read_the_checkpoints_the_runner_wrote(
         tmp_path, tiny_seg):
@@ -156,12 +147,8 @@ def test_upstream_tools_read_the_checkpoints_the_runner_wrote(
     data_root = Config.fromfile(tiny_seg).test_dataloader.dataset.data_root
     image = sorted(glob.glob(osp.join(data_root, 'images', 'validation',
                                       '*.jpg')))[0]
-    script = write(tmp_path / 'infer.py', UPSTREAM_INFERENCE)
-    run = subprocess.run([sys.executable, script, tiny_seg,
-                          str(work / 'iter_3.pth'), image],
-                         capture_output=True, text=True, cwd='/')
-    assert run.returncode == 0, run.stderr[-3000:]
-    assert 'PREDICTION (64, 64)' in run.stdout
+    assert infer_upstream('seg', tiny_seg, work / 'iter_3.pth', image,
+                          tmp_path) == 'PREDICTION (64, 64)'
 
 
 @pytest.mark.parametrize('family', ['hat_net', 'clustr'])
