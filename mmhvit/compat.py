@@ -40,7 +40,20 @@ named by the base configs (``mmhvit.engine.hooks``,
    and writes), so two processes writing different timings can leave a
    corrupt file. :func:`apply` makes that dump run on the main process
    only, as the hook's other writes already do.
+5. mmseg 1.2's ``SegLocalVisualizer`` draws its class labels with
+   ``cv2.rectangle`` into ``np.zeros_like(image)``, which keeps the strides
+   of a non-contiguous image; OpenCV 5 refuses such arrays ("Layout of the
+   output array img is incompatible with cv::Mat"). mmseg's
+   ``browse_dataset`` passes exactly such an image (a permuted tensor), and
+   dies on the first sample. :func:`contiguous_image` hands the visualizer a
+   contiguous copy.
+
+:func:`upstream_tool` finds the scripts mmseg, mmdet and mmpretrain ship
+inside their packages (``<package>/.mim/tools``), which
+``tools/analysis_tools`` wrap.
 """
+import functools
+import importlib
 import logging
 import os.path as osp
 import pickle
@@ -196,6 +209,47 @@ def ddp_init(self, module, **kwargs):
     _mmengine_ddp_init(self, module, **kwargs)
 
 
+def _seg_visualizer():
+    """mmseg's ``SegLocalVisualizer`` when mmseg is a 1.2 release."""
+    import mmseg
+    from mmseg.visualization import SegLocalVisualizer
+    if digit_version(mmseg.__version__)[:2] != digit_version('1.2.0')[:2]:
+        return None
+    return SegLocalVisualizer
+
+
+def contiguous_image(draw_sem_seg):
+    """``SegLocalVisualizer._draw_sem_seg`` on a contiguous image."""
+    @functools.wraps(draw_sem_seg)
+    def draw(self, image, *args, **kwargs):
+        return draw_sem_seg(self, np.ascontiguousarray(image), *args,
+                            **kwargs)
+    return draw
+
+
+def upstream_tool(scope: str, path: str) -> str:
+    """The path of a script an OpenMMLab package ships.
+
+    Args:
+        scope (str): ``'mmseg'``, ``'mmdet'`` or ``'mmpretrain'`` (a
+            config's ``default_scope``).
+        path (str): The script under the package's ``tools/``, e.g.
+            ``'analysis_tools/browse_dataset.py'``.
+
+    Returns:
+        str: The script's path.
+
+    Raises:
+        FileNotFoundError: the package ships no such script.
+    """
+    package = importlib.import_module(scope)
+    script = osp.join(osp.dirname(package.__file__), '.mim', 'tools', path)
+    if not osp.isfile(script):
+        raise FileNotFoundError(f'{scope} {package.__version__} ships no '
+                                f'tools/{path} ({script})')
+    return script
+
+
 def apply() -> bool:
     """Install the fixes (idempotent) when mmengine is a 0.10 release;
     the weights-only loader only with torch >= 2.6.
@@ -220,4 +274,7 @@ def apply() -> bool:
     BaseDataset._serialize_data = serialize_data
     if not hasattr(logger_hook.dump, '__wrapped__'):
         logger_hook.dump = master_only(logger_hook.dump)
+    visualizer = _seg_visualizer()
+    if visualizer and not hasattr(visualizer._draw_sem_seg, '__wrapped__'):
+        visualizer._draw_sem_seg = contiguous_image(visualizer._draw_sem_seg)
     return True

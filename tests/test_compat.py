@@ -116,6 +116,20 @@ def test_test_metrics_json_is_written_by_the_main_process_only():
     assert logger_hook.dump.__wrapped__ is dump
 
 
+def test_seg_visualizer_draws_labels_on_a_non_contiguous_image():
+    """mmseg's ``browse_dataset`` hands the visualizer a permuted tensor's
+    array with its channels reordered (channels the outer axis in memory),
+    which OpenCV 5 refused in ``cv2.rectangle``."""
+    from mmengine.structures import PixelData
+    from mmseg.visualization import SegLocalVisualizer
+    image = torch.zeros(3, 32, 48, dtype=torch.uint8).permute(
+        1, 2, 0).numpy()[..., [2, 1, 0]]
+    labels = PixelData(data=torch.zeros(1, 32, 48, dtype=torch.long))
+    drawn = SegLocalVisualizer(name='contiguous')._draw_sem_seg(
+        image, labels, ['wall'], [(255, 0, 0)], with_labels=True)
+    assert drawn.shape == (32, 48, 3) and drawn.any()
+
+
 def test_configs_install_the_fixes_through_custom_imports():
     """Every shipped config imports ``mmhvit.apply_compat``, so a tool that
     only reads the config (an upstream inferencer, ``mim``, mmseg's

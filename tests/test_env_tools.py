@@ -220,6 +220,18 @@ def test_epoch_based_val_metrics_are_per_epoch():
                                                             'epoch')
 
 
+def test_join_segments_replaces_what_a_resumed_segment_logs_again():
+    """A run that went on to iteration 3 but resumed from iteration 2; a
+    test run's log in the same work dir is no segment."""
+    first = [dict(loss=3.0, iter=1), dict(loss=2.0, iter=2),
+             dict(mIoU=1.0, step=2), dict(loss=1.5, iter=3)]
+    second = [dict(loss=1.0, iter=3), dict(loss=0.5, iter=4),
+              dict(mIoU=2.0, step=4)]
+    test_only = [dict(mIoU=3.0)]
+    assert analyze_logs.join_segments([first, second, test_only]) == [
+        *first[:3], *second]
+
+
 def test_train_time():
     timing = analyze_logs.train_time(ITER_RUN)
     assert timing['slowest'] == (2, 0.6) and timing['iters'] == 4

@@ -4,9 +4,13 @@
         [--keys loss mIoU] [--out curves.png] [--legend A B] [--title T]
     python tools/analysis_tools/analyze_logs.py cal_train_time RUN [RUN ...]
 
-RUN is a work dir (its latest ``<timestamp>/vis_data/scalars.json``) or a
-JSON-lines log of mmengine (``vis_data/scalars.json`` or
-``<timestamp>/<timestamp>.json``). Training records carry ``iter``; the
+RUN is a work dir or a JSON-lines log of mmengine (``vis_data/scalars.json``
+or ``<timestamp>/<timestamp>.json``). A work dir's log is every
+``<timestamp>/vis_data/scalars.json`` with training records in it (a run and
+its ``--resume`` segments), joined in iteration order: where a segment
+starts at an iteration an earlier one already logged (it resumed from an
+older checkpoint), its records replace the earlier ones from there on.
+Training records carry ``iter``; the
 validation records that follow them only ``step``, the iteration (iteration
 based runs) or the epoch (epoch based runs) they were taken at. Each key gets
 its own panel, with one curve per RUN.
@@ -40,17 +44,18 @@ def parse_args():
     return parser, parser.parse_args()
 
 
-def find_log(run):
-    """The JSON-lines log of ``run`` (a work dir or the log itself)."""
+def find_logs(run):
+    """The JSON-lines logs of ``run`` (a work dir: one per timestamp, oldest
+    first; or the log itself)."""
     if osp.isfile(run):
-        return run
+        return [run]
     if not osp.isdir(run):
         raise FileNotFoundError(f'{run} does not exist')
     logs = sorted(glob.glob(osp.join(run, '*', 'vis_data', 'scalars.json')))
     if not logs:
         raise FileNotFoundError(
             f'no <timestamp>/vis_data/scalars.json under {run}')
-    return logs[-1]
+    return logs
 
 
 def load_records(path):
@@ -60,6 +65,32 @@ def load_records(path):
             return [json.loads(line) for line in f if line.strip()]
         except json.JSONDecodeError as error:
             raise ValueError(f'{path} is not a JSON-lines log: {error}')
+
+
+def join_segments(segments):
+    """One run's records from its segments (oldest first); a segment's
+    records replace the earlier ones from its first training iteration on.
+    Segments without training records (test runs) are left out."""
+    joined = []
+    for records in segments:
+        iters = [r['iter'] for r in records if 'iter' in r]
+        if not iters:
+            continue
+        cut = next((i for i, r in enumerate(joined)
+                    if r.get('iter', -1) >= iters[0]), len(joined))
+        joined = joined[:cut] + records
+    return joined
+
+
+def load_run(run):
+    """The records of ``run`` (:func:`find_logs`), segments joined, and how
+    many segments it has."""
+    logs = find_logs(run)
+    if len(logs) == 1:
+        return load_records(logs[0]), 1
+    segments = [load_records(log) for log in logs]
+    return join_segments(segments), sum(
+        any('iter' in r for r in records) for records in segments)
 
 
 def curve(records, key):
@@ -74,30 +105,33 @@ def curve(records, key):
             'epoch' if by_epoch else 'iter')
 
 
-def plot_curves(logs, keys, out, legend=None, title=None):
-    """Draw one panel per key with one curve per log and save ``out``.
+def plot_curves(runs, keys, out, legend=None, title=None):
+    """Draw one panel per key with one curve per run and save ``out``.
 
     Args:
-        logs (list[str]): JSON-lines logs.
+        runs (list[str]): Work dirs or JSON-lines logs.
         keys (list[str]): Logged keys, one panel each.
         out (str): Image file to write.
-        legend (list[str], optional): Curve name per log (default: the
+        legend (list[str], optional): Curve name per run (default: the
             paths).
         title (str, optional): Figure title.
 
     Returns:
-        list[str]: One summary line per (log, key).
+        list[str]: One summary line per (run, key), after one line per
+        run of several segments.
     """
     import matplotlib
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
 
-    legend = legend or logs
+    legend = legend or runs
     fig, axes = plt.subplots(len(keys), 1, squeeze=False,
                              figsize=(7, 3 * len(keys)))
     lines = []
-    for path, name in zip(logs, legend):
-        records = load_records(path)
+    for path, name in zip(runs, legend):
+        records, segments = load_run(path)
+        if segments > 1:
+            lines.append(f'{name}: {segments} segments (resumed runs) joined')
         for ax, key in zip(axes[:, 0], keys):
             x, y, x_label = curve(records, key)
             if not x:
@@ -152,8 +186,8 @@ def train_time(records):
 
 
 def print_train_time(path):
-    """One summary of :func:`train_time` for the log at ``path``."""
-    t = train_time(load_records(path))
+    """One summary of :func:`train_time` for the run at ``path``."""
+    t = train_time(load_run(path)[0])
     print(f'{path}\n  {t["mean"]:.4f} s/iter (std {t["std"]:.4f}), slowest '
           f'{t["slowest"][1]:.4f} s at iter {t["slowest"][0]}, fastest '
           f'{t["fastest"][1]:.4f} s at iter {t["fastest"][0]}; '
@@ -167,12 +201,11 @@ def main():
             and len(args.legend) != len(args.runs):
         parser.error('--legend needs one name per RUN')
     try:
-        logs = [find_log(run) for run in args.runs]
         if args.command == 'cal_train_time':
-            for path in logs:
+            for path in args.runs:
                 print_train_time(path)
             return
-        for line in plot_curves(logs, args.keys, args.out,
+        for line in plot_curves(args.runs, args.keys, args.out,
                                 args.legend or args.runs, args.title):
             print(line)
         print(f'wrote {args.out}')

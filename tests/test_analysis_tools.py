@@ -1,0 +1,118 @@
+"""The tools mmseg and mmdet users reach for, on our configs and the
+checkpoints our runner writes: a dataset browser, a confusion matrix, config
+printing, ``publish_model`` and ``analyze_logs`` over a resumed run. One
+tiny segmentor (trained 2 iterations, resumed to 4) and one tiny detector
+(1 epoch) per module."""
+import json
+
+import cv2
+import numpy as np
+import pytest
+import torch
+
+from mmhvit.datasets import make_ade20k, make_coco
+from helpers import assert_same_weights, det_config, run_tool, seg_config
+
+
+@pytest.fixture(scope='module')
+def seg(tmp_path_factory):
+    """The config and work dir of a segmentor trained 2 iterations, then
+    resumed to 4 (two log segments)."""
+    root = tmp_path_factory.mktemp('seg')
+    data = make_ade20k(str(root / 'ade'), num_train=4, num_val=2,
+                       size=(64, 64))
+    config = seg_config(root, dict(ade20k=data), 2, 2)
+    work = root / 'work'
+    run_tool('train.py', config, '--work-dir', work)
+    run_tool('train.py', config, '--work-dir', work, '--resume',
+             '--cfg-options', 'train_cfg.max_iters=4')
+    return config, work
+
+
+@pytest.fixture(scope='module')
+def det(tmp_path_factory):
+    """The config and the ``tools/test.py --out`` results of a RetinaNet
+    trained 1 epoch."""
+    root = tmp_path_factory.mktemp('det')
+    data = make_coco(str(root / 'coco'), num_train=4, num_val=2,
+                     size=(96, 96))
+    config = det_config(root, data)
+    run_tool('train.py', config, '--work-dir', root / 'work')
+    results = root / 'results.pkl'
+    run_tool('test.py', config, root / 'work' / 'epoch_1.pth', '--out',
+             results, '--work-dir', root / 'test')
+    return config, results
+
+
+@pytest.mark.slow
+def test_analyze_logs_joins_the_segments_of_a_resumed_run(seg, tmp_path):
+    """Before: only the newest segment (iterations 3 and 4) was drawn."""
+    _, work = seg
+    out = tmp_path / 'curves.png'
+    lines = run_tool('analysis_tools/analyze_logs.py', 'plot_curve', work,
+                     '--keys', 'loss', 'mIoU', '--out', out,
+                     '--legend', 'run').stdout.splitlines()
+    assert lines[0] == 'run: 2 segments (resumed runs) joined'
+    assert lines[1].startswith('run loss: 4 points, iter 1..4, ')
+    assert lines[2].startswith('run mIoU: 2 points, iter 2..4, ')
+    assert cv2.imread(str(out)) is not None
+    timing = run_tool('analysis_tools/analyze_logs.py', 'cal_train_time',
+                      work).stdout
+    assert '4 iters take about' in timing
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize('task', ['seg', 'det'])
+def test_browse_dataset_draws_the_training_set(task, request, tmp_path):
+    """mmseg's tool died in ``cv2.rectangle`` under OpenCV 5."""
+    config = request.getfixturevalue(task)[0]
+    run_tool('analysis_tools/browse_dataset.py', config, '--output-dir',
+             tmp_path, '--not-show')
+    drawn = sorted(tmp_path.iterdir())
+    assert len(drawn) == 4  # the training images
+    assert all(cv2.imread(str(path)) is not None for path in drawn)
+
+
+@pytest.mark.slow
+def test_segmentation_confusion_matrix_from_a_checkpoint(seg, tmp_path):
+    config, work = seg
+    out = run_tool('analysis_tools/confusion_matrix.py', config,
+                   work / 'iter_4.pth', tmp_path).stdout
+    matrix = np.load(tmp_path / 'confusion_matrix.npy')
+    assert matrix.shape == (150, 150)
+    labelled = np.count_nonzero(matrix.sum(1))
+    drawn = np.count_nonzero(matrix.sum(0) + matrix.sum(1))
+    assert (f'{int(matrix.sum())} pixels; {labelled} of 150 classes '
+            f'labelled, {drawn} labelled or predicted' in out)
+    assert cv2.imread(str(tmp_path / 'confusion_matrix.png')) is not None
+
+
+@pytest.mark.slow
+def test_detection_confusion_matrix_from_test_results(det, tmp_path):
+    config, results = det
+    run_tool('analysis_tools/confusion_matrix.py', config, results, tmp_path)
+    assert cv2.imread(str(tmp_path / 'confusion_matrix.png')) is not None
+
+
+@pytest.mark.slow
+def test_print_config_prints_the_merged_config(seg, tmp_path):
+    config, _ = seg
+    saved = tmp_path / 'full.py'
+    out = run_tool('analysis_tools/print_config.py', config, '--save-path',
+                   saved, '--cfg-options', 'train_cfg.max_iters=7').stdout
+    assert 'max_iters=7' in out and "type='mmhvit.HATNet'" in out
+    assert 'max_iters=7' in saved.read_text()
+
+
+@pytest.mark.slow
+def test_publish_model_keeps_weights_and_meta(seg, tmp_path):
+    _, work = seg
+    out = run_tool('analysis_tools/publish_model.py', work / 'iter_4.pth',
+                   tmp_path / 'tiny.pth').stdout
+    published, = tmp_path.glob('tiny-*.pth')
+    assert f'wrote {published} ' in out
+    assert 'dropped message_hub, optimizer, param_schedulers' in out
+    checkpoint = torch.load(published, weights_only=True)
+    assert set(checkpoint) == {'meta', 'state_dict'}
+    assert_same_weights(work / 'iter_4.pth', published)
+    assert json.dumps(checkpoint['meta']['iter']) == '4'
