@@ -24,7 +24,6 @@ from mmhvit.analysis.reproduce import (Launcher, RowDir, find_table,
                                        paper_tables, report, row_status,
                                        run_table, select_rows, step_status,
                                        table_slug)
-from mmhvit.datasets import make_imagenet
 from helpers import ROOT
 
 TABLES = paper_tables(ROOT)
@@ -264,25 +263,6 @@ def test_failed_row_is_reported_and_the_others_run(tmp_path):
     assert 'exit code' not in json.dumps(state)
 
 
-def shrink(data):
-    """--cfg-options that train the ImageNet configs on the synthetic set:
-    32x32 images, one batch of 4 per epoch, 2 epochs, no validation; one
-    training data worker (what an exact resume needs), none for testing."""
-    options = [f'{split}_dataloader.{key}'
-               for split in ('train', 'val', 'test')
-               for key in (f'dataset.data_root={data}', 'batch_size=4',
-                           f'num_workers={int(split == "train")}')]
-    options += [f'{split}_dataloader.dataset.pipeline.{key}'
-                for split in ('val', 'test')
-                for key in ('1.scale=32', '2.crop_size=32')]
-    return options + [
-        'train_dataloader.dataset.pipeline.1.scale=32',
-        'train_cfg.max_epochs=2', 'train_cfg.val_interval=10',
-        'param_scheduler.0.end=1', 'param_scheduler.1.begin=1',
-        'randomness.seed=0'
-    ]
-
-
 def reproduce(*args, **kwargs):
     return subprocess.Popen(
         [sys.executable, osp.join(ROOT, 'tools', 'reproduce.py'), *args],
@@ -292,17 +272,14 @@ def reproduce(*args, **kwargs):
 
 @pytest.mark.slow
 def test_table_run_killed_resumed_and_reported(tmp_path):
-    """ClusTR Tab. 7 (2 rows) shrunk to the synthetic ImageNet set, run
-    with ``--launcher none``; the whole process group is killed (SIGKILL)
+    """ClusTR Tab. 7 (2 rows) with ``--smoke`` (the synthetic ImageNet
+    set, one process); the whole process group is killed (SIGKILL)
     while the second row trains, after its first epoch's checkpoint: the
     report shows the first row done and the second interrupted; run
     again, the first row is skipped, the second resumes from its
     checkpoint and is tested; the report has both results."""
-    data = make_imagenet(str(tmp_path / 'imagenet'), num_train=4, num_val=4,
-                         size=(32, 32))
     work = tmp_path / 'work'
-    args = ['run', 'clustr-tab7', '--launcher', 'none', '--work-root',
-            str(work), '--cfg-options', *shrink(data)]
+    args = ['run', 'clustr-tab7', '--smoke', '--work-root', str(work)]
     first = reproduce(*args, start_new_session=True)
     checkpoint = work / 'clustr-tiny-single-64_8xb128-100e_in1k' / \
         'epoch_1.pth'
@@ -326,6 +303,9 @@ def test_table_run_killed_resumed_and_reported(tmp_path):
     assert second.returncode == 0, output
     assert 'clustr-tiny-grid_8xb128-100e_in1k [ss]: done, skipped' in output
     assert 'resuming from' in output and 'epoch_1.pth' in output
+    single = work / 'clustr-tiny-single-64_8xb128-100e_in1k'
+    assert f'; log: {single / "train.log"}' in output
+    assert f'; log: {single / "test-ss.log"}' in output
     state = RowDir(str(work), SINGLE).load()
     assert state['train']['resumed_from'].endswith('epoch_1.pth')
     with open(state['train']['log']) as f:

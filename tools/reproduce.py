@@ -7,6 +7,7 @@ paper.
         [--gpus N] [--partition P] [--rows 1 3-5 NAME ...]
         [--work-root work_dirs] [--dry-run]
         [--cfg-options KEY=VALUE ...]
+    python tools/reproduce.py run TABLE --smoke    # minutes on the CPU
     python tools/reproduce.py report TABLE [--tolerance 0.5] [--out FILE]
         [--no-params]
 
@@ -26,6 +27,18 @@ paper's total batch) over its ``train_dataloader.batch_size``. With
 ``--gpus N`` (or ``--launcher none``: one process) of another total batch,
 the lr is scaled (``tools/train.py --auto-scale-lr``) and the run says so.
 
+The console names the log of the step that runs (``WORK_ROOT/<config
+name>/train.log``, ``test-ss.log``); ``tail -f`` it to follow.
+
+``--smoke`` checks that a classification table runs end to end, in minutes
+on the CPU: every row (and the ImageNet runs it starts from) is trained 2
+epochs of one batch of 4 synthetic 32x32 images
+(``WORK_ROOT/smoke_imagenet``, written on first use) with one process
+(``--launcher none``), tested and reported; the numbers mean nothing. Its
+work root defaults to ``work_dirs/smoke``, apart from real runs. It shrinks
+the ImageNet configs only (``mmhvit.analysis.reproduce.smoke_options``):
+segmentation and detection rows fail, each with its error.
+
 ``report`` reads the metrics mmengine's test wrote and prints, and writes
 as markdown (default ``WORK_ROOT/<table slug>.md``), paper value, ours,
 difference (marked beyond ``--tolerance``), parameters (paper / ours) and
@@ -38,7 +51,8 @@ import sys
 
 from mmhvit.analysis.reproduce import (TOLERANCE, Launcher, find_table,
                                        list_tables, paper_tables, report,
-                                       run_table, select_rows, table_slug)
+                                       run_table, select_rows, smoke_data,
+                                       smoke_options, table_slug)
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 
@@ -58,16 +72,22 @@ def parse_args():
                              'other')
         else:
             sub.add_argument('table')
-        sub.add_argument('--work-root', default='work_dirs',
-                         help='one work dir per config under it (the '
-                         "default is tools/train.py's, where the dense "
-                         'configs find the ImageNet runs they start from)')
+        sub.add_argument('--work-root',
+                         help='one work dir per config under it (default: '
+                         "work_dirs, tools/train.py's, where the dense "
+                         'configs find the ImageNet runs they start from; '
+                         'work_dirs/smoke with --smoke)')
         sub.add_argument('--rows', nargs='+',
                          help='only these rows: 1-based numbers, ranges '
                          '(2-4) or parts of config names')
         if name == 'run':
-            sub.add_argument('--launcher', required=True,
-                             choices=['none', 'pytorch', 'slurm'])
+            sub.add_argument('--launcher',
+                             choices=['none', 'pytorch', 'slurm'],
+                             help='required unless --smoke (none)')
+            sub.add_argument('--smoke', action='store_true',
+                             help='2 epochs on 4 synthetic 32x32 images, '
+                             'one process on the CPU: the table runs end to '
+                             'end in minutes (classification tables)')
             sub.add_argument('--gpus', type=int,
                              help="processes per row (default: the paper's, "
                              "auto_scale_lr.base_batch_size over the "
@@ -86,7 +106,17 @@ def parse_args():
                              'WORK_ROOT/<table slug>.md)')
             sub.add_argument('--no-params', action='store_true',
                              help='skip counting our parameters')
-    return parser.parse_args()
+    args = parser.parse_args()
+    if args.command == 'run' and args.smoke:
+        if args.launcher not in (None, 'none'):
+            parser.error('--smoke runs one process: --launcher none')
+        args.launcher = 'none'
+    elif args.command == 'run' and args.launcher is None:
+        parser.error('the following arguments are required: --launcher')
+    if args.command != 'list' and args.work_root is None:
+        args.work_root = osp.join('work_dirs', 'smoke') if getattr(
+            args, 'smoke', False) else 'work_dirs'
+    return args
 
 
 def main():
@@ -104,8 +134,11 @@ def main():
     chosen = [find_table(tables, table) for table in args.tables]
     if args.rows and len(chosen) > 1:
         sys.exit('--rows selects rows of one table, not of several.')
+    options = args.cfg_options
+    if args.smoke:
+        options = smoke_options(smoke_data(args.work_root)) + options
     launcher = Launcher(args.launcher, ROOT, args.gpus, args.partition,
-                        args.cfg_options)
+                        options)
     failed = False
     for table in chosen:
         rows = select_rows(tables[table], args.rows)

@@ -329,6 +329,10 @@ class RowDir:
             json.dump(state, f, indent=2)
         os.replace(tmp, self.state_file)
 
+    def log_file(self, step: str) -> str:
+        """Where the output of ``step`` goes."""
+        return osp.join(self.path, f'{step}.log')
+
     def update(self, step: str, **values) -> None:
         state = self.load()
         state.setdefault(step, {}).update(values)
@@ -589,7 +593,8 @@ def train(config: str, work_root: str, launcher: Launcher,
     state['cfg_options'] = options
     work.save(state)
     log(f'{name}: training'
-        + (f', resuming from {checkpoint}' if checkpoint else ''))
+        + (f', resuming from {checkpoint}' if checkpoint else '')
+        + f'; log: {work.log_file("train")}')
     batch = dict(gpus=plan.gpus, per_gpu=plan.per_gpu, total=plan.total,
                  paper_total=plan.paper_total)
     if not _run_step(work, 'train', command, env, resumed_from=checkpoint,
@@ -627,7 +632,8 @@ def run_row(row: PaperRow, work_root: str, launcher: Launcher,
     state = work.load()
     state['cfg_options'] = list(launcher.cfg_options)
     work.save(state)
-    log(f'{row.config_name}: testing {checkpoint} [{row.mode}]')
+    log(f'{row.config_name}: testing {checkpoint} [{row.mode}]; log: '
+        f'{work.log_file(step)}')
     if not _run_step(work, step, command, env, checkpoint=checkpoint):
         log(f'{row.config_name}: test failed: {work.load()[step]["error"]}')
         return 'failed'
@@ -635,7 +641,7 @@ def run_row(row: PaperRow, work_root: str, launcher: Launcher,
 
 
 def _run_step(work: RowDir, step: str, command, env, **info) -> bool:
-    log_file = osp.join(work.path, f'{step}.log')
+    log_file = work.log_file(step)
     work.update(step, state='running', command=command, log=log_file,
                 host=socket.gethostname(), pid=None, error=None,
                 started=time.time(), **info)
@@ -657,6 +663,39 @@ def _run_step(work: RowDir, step: str, command, env, **info) -> bool:
     work.update(step, state='failed', finished=time.time(),
                 error=f'exit code {code}: {last_error(log_file)}')
     return False
+
+
+def smoke_options(data_root: str) -> List[str]:
+    """``--cfg-options`` of ``tools/reproduce.py run --smoke``: an ImageNet
+    config trained on the synthetic set at ``data_root`` (``make_imagenet``,
+    32x32 images): one batch of 4 per epoch, 2 epochs, no validation, one
+    training data worker (what an exact resume needs), none for testing.
+    The pipeline indices are those of the ImageNet configs
+    (``RandomResizedCrop``; ``ResizeEdge``, ``CenterCrop``) and the
+    schedulers a warm-up and a cosine."""
+    options = [f'{split}_dataloader.{key}'
+               for split in ('train', 'val', 'test')
+               for key in (f'dataset.data_root={data_root}', 'batch_size=4',
+                           f'num_workers={int(split == "train")}')]
+    options += [f'{split}_dataloader.dataset.pipeline.{key}'
+                for split in ('val', 'test')
+                for key in ('1.scale=32', '2.crop_size=32')]
+    return options + [
+        'train_dataloader.dataset.pipeline.1.scale=32',
+        'train_cfg.max_epochs=2', 'train_cfg.val_interval=10',
+        'param_scheduler.0.end=1', 'param_scheduler.1.begin=1',
+        'randomness.seed=0'
+    ]
+
+
+def smoke_data(work_root: str) -> str:
+    """The synthetic ImageNet set of ``--smoke`` under ``work_root`` (4
+    training and 4 validation images of 32x32), written once."""
+    from mmhvit.datasets import make_imagenet
+    root = osp.join(work_root, 'smoke_imagenet')
+    if not osp.isdir(root):
+        make_imagenet(root, num_train=4, num_val=4, size=(32, 32))
+    return root
 
 
 def run_table(rows: Sequence[PaperRow], work_root: str, launcher: Launcher,

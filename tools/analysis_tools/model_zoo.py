@@ -1,9 +1,13 @@
-"""Measure every model of the model index against its paper row and write
+"""Measure every model of the model index against its paper row and print
 the model-zoo table.
 
     python tools/analysis_tools/model_zoo.py [--collections HLG SETR ...]
-        [--out docs/model_zoo.md] [--json work_dirs/model_zoo.json]
-        [--no-macs]
+        [--out table.md | --write | --check]
+        [--json work_dirs/model_zoo.json] [--no-macs]
+
+The table goes to the screen unless ``--out FILE`` names a file;
+``--write`` replaces the tracked ``docs/model_zoo.md`` and ``--check`` exits
+with status 1 when that file differs from the measured table.
 
 For each entry of the metafiles listed in ``model-index.yml`` it builds the
 config's model (no weights), counts parameters (auxiliary heads included,
@@ -24,6 +28,7 @@ import mmhvit  # noqa: F401
 from mmhvit.analysis.model_zoo import measure_config, metafile_models
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+DOC = 'docs/model_zoo.md'
 
 
 def parse_args():
@@ -31,7 +36,13 @@ def parse_args():
         description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     parser.add_argument('--collections', nargs='*',
                         help='only these collections (default: all)')
-    parser.add_argument('--out', default=osp.join(ROOT, 'docs/model_zoo.md'))
+    target = parser.add_mutually_exclusive_group()
+    target.add_argument('--out', help='write the table to this file')
+    target.add_argument('--write', action='store_true',
+                        help=f'write the tracked {DOC}')
+    target.add_argument('--check', action='store_true',
+                        help=f'exit with status 1 when {DOC} differs from '
+                        'the measured table')
     parser.add_argument('--json', help='also save the measurements here; '
                         'rows already in it are reused (delete it to '
                         're-measure)')
@@ -149,10 +160,20 @@ def main():
         save_rows(args.json, rows)
         print(f"{row['name']:<60} {giga(row['params'], 1e6, 3):>9} M "
               f"{giga(row.get('macs')):>9} G MACs", flush=True)
-    os.makedirs(osp.dirname(osp.abspath(args.out)), exist_ok=True)
-    with open(args.out, 'w') as f:
-        f.write(markdown(rows))
-    print(f'Wrote {args.out}')
+    table = markdown(rows)
+    if args.check:
+        with open(osp.join(ROOT, DOC)) as f:
+            same = f.read() == table
+        print(f'{DOC} is {"up to date" if same else "out of date (--write)"}')
+        raise SystemExit(0 if same else 1)
+    out = osp.join(ROOT, DOC) if args.write else args.out
+    if out is None:
+        print(table)
+        return
+    os.makedirs(osp.dirname(osp.abspath(out)), exist_ok=True)
+    with open(out, 'w') as f:
+        f.write(table)
+    print(f'Wrote {out}')
 
 
 if __name__ == '__main__':
