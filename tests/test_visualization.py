@@ -52,7 +52,10 @@ def test_visualize_clusters_tool(tmp_path):
                       checkpoint, image, '--out', out)
     assert 'similarity to a stride-2 convolution' in result.stdout
     picture = cv2.imread(out)
-    assert picture.shape == (224, 2 * 299, 3)  # input + one SIA panel
+    # input + one SIA panel, each under a title of 2 lines
+    assert picture.shape == (224 + 2 * 18 + 6, 2 * 299, 3)
+    strip = picture[:42, 299:]
+    assert (strip < 128).any() and (strip == 255).mean() > 0.8
 
     missing = run_tool('analysis_tools/visualize_clusters.py', config,
                        checkpoint, tmp_path / 'nope.png', fails=True)

@@ -33,8 +33,8 @@ from mmengine.registry import init_default_scope
 
 from mmhvit.checks import check_tested, merge_cfg_options
 from mmhvit.checks.samples import check_image
-from mmhvit.visualization.predictions import (MIN_VIS_HEIGHT,
-                                              detection_picture,
+from mmhvit.visualization.predictions import (classification_picture,
+                                              detection_picture, percent,
                                               segmentation_picture, write_rgb)
 
 #: default_scope -> (task, upstream inferencer, its checkpoint argument)
@@ -336,35 +336,30 @@ def _detect(inferencer, path, png, score_thr):
                                       score_thr)
     write_rgb(png, picture)
     summary = (f'{len(kept)} of {len(predictions["labels"])} instances with '
-               f'score >= {score_thr}: ' +
-               ', '.join(f'{name} {score:.2f}' for name, score in kept[:10]))
+               f'score >= {percent(score_thr)}: ' +
+               ', '.join(f'{name} {percent(score)}'
+                         for name, score in kept[:10]))
     return predictions, summary
 
 
 def _classify(inferencer, path, png, topk):
-    """Top-k classes drawn by mmpretrain's visualizer; scores as JSON."""
-    from mmpretrain.visualization import UniversalVisualizer
+    """The top-k classes and their scores beside the image; all scores as
+    JSON."""
     classes = class_names(inferencer)
     sample = inferencer(path, return_datasamples=True)[0]
     scores, labels = sample.pred_score.topk(min(topk, len(sample.pred_score)))
-    sample.set_pred_label(labels)  # what the visualizer draws
-    image = mmcv.imread(path, channel_order='rgb')
-    short_edge = min(image.shape[:2])
-    # upstream's visualize() names its file by the input's stem; draw
-    # through the same visualizer into our file instead
-    inferencer.visualizer = inferencer.visualizer or UniversalVisualizer()
-    inferencer.visualizer.visualize_cls(
-        image, sample, classes=classes, draw_gt=False,
-        resize=MIN_VIS_HEIGHT if short_edge < MIN_VIS_HEIGHT else None,
-        out_file=png)
     predictions = inferencer.postprocess([sample], None)[0]
     predictions['topk'] = [
         dict(label=int(label), score=float(score),
              **({'class': classes[int(label)]} if classes else {}))
         for label, score in zip(labels, scores)]
+    names = [str(top.get('class', top['label']))
+             for top in predictions['topk']]
+    image = mmcv.imread(path, channel_order='rgb')
+    write_rgb(png, classification_picture(image, names, scores))
     summary = f'top-{len(labels)}: ' + ', '.join(
-        f'{top.get("class", top["label"])} {top["score"]:.2f}'
-        for top in predictions['topk'])
+        f'{name} {100 * top["score"]:.2f}%'
+        for name, top in zip(names, predictions['topk']))
     return predictions, summary
 
 

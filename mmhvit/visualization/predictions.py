@@ -8,7 +8,9 @@ and boxes, these functions make the result readable.
   classes and their share of the pixels;
 * detection: boxes (and masks) with class names and scores, drawn on the
   input enlarged alike, with a note when no box reaches the score
-  threshold.
+  threshold; scores in percent as mmdet draws them (:func:`percent`);
+* classification (``infer.py`` only): the input enlarged alike with the
+  top-k class names in full and their scores beside it.
 """
 import math
 import os
@@ -92,16 +94,35 @@ def detection_picture(visualizer, image, sample, score_thr):
     if not kept:  # say so on the image instead of leaving it bare
         best = max(zip(scores, labels), default=None)
         picture = with_note(
-            picture, f'no detection with score >= {score_thr}' +
-            (f' (highest: {classes[best[1]]} {best[0]:.2f})' if best else ''))
+            picture, f'no detection with score >= {percent(score_thr)}' +
+            (f' (highest: {classes[best[1]]} {percent(best[0])})'
+             if best else ''))
     return picture, kept
 
 
-def with_legend(image, entries, row=22):
-    """Append a legend column: a colour swatch, a name and a percentage per
-    ``(name, rgb, share)`` entry."""
+def classification_picture(image, names, scores):
+    """The input enlarged to :data:`MIN_VIS_HEIGHT` rows with the classes
+    ``names`` (in full) and their ``scores`` beside it, in percent with two
+    decimals (a 1000-class model is rarely sure: mmpretrain's drawing
+    showed ``0.00`` and cut long names)."""
+    shades = np.linspace(40, 200, len(names)).astype(int)
+    return with_legend(enlarge(image), [
+        (name, (shade, ) * 3, float(score))
+        for name, shade, score in zip(names, shades, scores)], digits=2)
+
+
+def percent(score):
+    """A score in percent with one decimal, as mmdet's visualizer draws it
+    next to a box (``car: 45.3``)."""
+    return f'{100 * float(score):.1f}%'
+
+
+def with_legend(image, entries, row=22, digits=1):
+    """Append a legend column: a colour swatch, a name and a percentage
+    (``digits`` decimals) per ``(name, rgb, share)`` entry."""
     font, scale = cv2.FONT_HERSHEY_SIMPLEX, 0.5
-    texts = [f'{name} {100 * share:.1f}%' for name, _, share in entries]
+    texts = [f'{name} {100 * share:.{digits}f}%'
+             for name, _, share in entries]
     width = max(cv2.getTextSize(t, font, scale, 1)[0][0] for t in texts) + 40
     height = max(image.shape[0], row * len(entries) + 8)
     canvas = np.full((height, image.shape[1] + width, 3), 255, np.uint8)

@@ -6,8 +6,9 @@ supplement's Sec. 3 similarity).
         IMAGE [--out clusters.png] [--short-side 224]
 
 The PNG shows the input, then one panel per SIA module: every cluster in
-its own colour, outlined. Works with any config whose backbone has SIA
-modules (configs/hafa/).
+its own colour, outlined; above each panel its title (the module, its
+number of clusters and their similarity to a stride-2 convolution). Works
+with any config whose backbone has SIA modules (configs/hafa/).
 """
 import argparse
 import os.path as osp
@@ -41,6 +42,17 @@ def build_model(config, checkpoint):
     return model.eval()
 
 
+def titled(panel, lines, line_height=18):
+    """``panel`` below a white strip with ``lines`` of text (black)."""
+    font, scale = cv2.FONT_HERSHEY_SIMPLEX, 0.45
+    strip = np.full((line_height * len(lines) + 6, panel.shape[1], 3), 255,
+                    np.uint8)
+    for i, line in enumerate(lines):
+        cv2.putText(strip, line, (4, line_height * (i + 1)), font, scale,
+                    (0, 0, 0), 1, cv2.LINE_AA)
+    return np.vstack([strip, panel])
+
+
 def main():
     args = parse_args()
     compat.apply()
@@ -56,11 +68,13 @@ def main():
     found = collect_sia_clusters(model.backbone, inputs)
     if not found:
         raise SystemExit(f'The backbone of {args.config} has no SIA module.')
-    panels = [image]
+    panels = [titled(image, ['input', f'{image.shape[1]}x{image.shape[0]}'])]
     for name, tokens in found:
         clusters = cluster_map(tokens)[0]
-        panels.append(draw_clusters(image, clusters))
         similarity = 100 * conv_similarity(clusters)
+        title = [name, f'{tokens.num_tokens} clusters, {similarity:.0f}% '
+                 'like a conv']
+        panels.append(titled(draw_clusters(image, clusters), title))
         print(f'{name}: {tokens.num_tokens} clusters over a '
               f'{tokens.init_size[0]}x{tokens.init_size[1]} grid; similarity '
               f'to a stride-2 convolution {similarity:.1f}%')
