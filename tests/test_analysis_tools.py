@@ -17,16 +17,33 @@ from helpers import assert_same_weights, det_config, run_tool, seg_config
 @pytest.fixture(scope='module')
 def seg(tmp_path_factory):
     """The config and work dir of a segmentor trained 2 iterations, then
-    resumed to 4 (two log segments)."""
+    resumed to 4 (two log segments), at log level INFO; the screen output
+    of both runs (the second ``--verbose``)."""
     root = tmp_path_factory.mktemp('seg')
     data = make_ade20k(str(root / 'ade'), num_train=4, num_val=2,
                        size=(64, 64))
     config = seg_config(root, dict(ade20k=data), 2, 2)
     work = root / 'work'
-    run_tool('train.py', config, '--work-dir', work)
-    run_tool('train.py', config, '--work-dir', work, '--resume',
-             '--cfg-options', 'train_cfg.max_iters=4')
-    return config, work
+    screens = [run_tool('train.py', config, '--work-dir', work,
+                        '--cfg-options', 'log_level=INFO').stdout,
+               run_tool('train.py', config, '--work-dir', work, '--resume',
+                        '--verbose', '--cfg-options', 'log_level=INFO',
+                        'train_cfg.max_iters=4').stdout]
+    return config, work, screens
+
+
+@pytest.mark.slow
+def test_environment_and_config_go_to_the_log_file(seg):
+    """Before: 592 lines on the screen before the first iteration of this
+    config, now 19."""
+    _, work, (quiet, verbose) = seg
+    first = sorted(work.glob('*/*.log'))[0]
+    start = quiet[:quiet.index('Iter(train)')]
+    assert f'Environment, full config and hook order: {first} ' in start
+    for shown in ('System environment:', 'Config:', 'Hooks will be '):
+        assert shown not in start and shown in verbose
+        assert shown in first.read_text()
+    assert len(start.splitlines()) < 40
 
 
 @pytest.fixture(scope='module')
@@ -47,7 +64,7 @@ def det(tmp_path_factory):
 @pytest.mark.slow
 def test_analyze_logs_joins_the_segments_of_a_resumed_run(seg, tmp_path):
     """Before: only the newest segment (iterations 3 and 4) was drawn."""
-    _, work = seg
+    _, work, _ = seg
     out = tmp_path / 'curves.png'
     lines = run_tool('analysis_tools/analyze_logs.py', 'plot_curve', work,
                      '--keys', 'loss', 'mIoU', '--out', out,
@@ -75,7 +92,7 @@ def test_browse_dataset_draws_the_training_set(task, request, tmp_path):
 
 @pytest.mark.slow
 def test_segmentation_confusion_matrix_from_a_checkpoint(seg, tmp_path):
-    config, work = seg
+    config, work, _ = seg
     out = run_tool('analysis_tools/confusion_matrix.py', config,
                    work / 'iter_4.pth', tmp_path).stdout
     matrix = np.load(tmp_path / 'confusion_matrix.npy')
@@ -96,7 +113,7 @@ def test_detection_confusion_matrix_from_test_results(det, tmp_path):
 
 @pytest.mark.slow
 def test_print_config_prints_the_merged_config(seg, tmp_path):
-    config, _ = seg
+    config, _, _ = seg
     saved = tmp_path / 'full.py'
     out = run_tool('analysis_tools/print_config.py', config, '--save-path',
                    saved, '--cfg-options', 'train_cfg.max_iters=7').stdout
@@ -106,7 +123,7 @@ def test_print_config_prints_the_merged_config(seg, tmp_path):
 
 @pytest.mark.slow
 def test_publish_model_keeps_weights_and_meta(seg, tmp_path):
-    _, work = seg
+    _, work, _ = seg
     out = run_tool('analysis_tools/publish_model.py', work / 'iter_4.pth',
                    tmp_path / 'tiny.pth').stdout
     published, = tmp_path.glob('tiny-*.pth')

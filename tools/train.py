@@ -3,6 +3,11 @@ classification (mmpretrain); the config's ``default_scope`` decides which.
 
     python tools/train.py CONFIG [--work-dir DIR] [--resume [CKPT]] [--amp]
         [--auto-scale-lr] [--cfg-options KEY=VALUE ...] [--launcher pytorch]
+        [--verbose]
+
+The system environment, the full config and the hook order go to the log
+file (``<work_dir>/<timestamp>/<timestamp>.log``) only, unless
+``--verbose``.
 """
 import argparse
 
@@ -35,6 +40,10 @@ def parse_args():
         action='store_true',
         help='scale the lr by the actual total batch size over the '
         "config's auto_scale_lr.base_batch_size")
+    parser.add_argument(
+        '--verbose', action='store_true',
+        help='print the system environment, the full config and the hook '
+        'order on the screen too (without it: only into the log file)')
     add_runtime_args(parser)
     return parser.parse_args()
 
@@ -77,7 +86,7 @@ def main():
     if not cfg.get('resume') and not cfg.get('load_from'):
         check_checkpoint_paths(cfg)
     prepare_resumable_training(cfg)
-    build_runner(cfg).train()
+    build_runner(cfg, verbose=args.verbose).train()
     release_process_group()
 
 

@@ -65,15 +65,53 @@ SAFETY_HOOKS = ('WorkDirLockHook', 'PreflightCheckHook', 'NonFiniteLossHook',
                 'IterationSeedHook', 'PreemptionHook')
 
 
-def build_runner(cfg: Config) -> Runner:
+def build_runner(cfg: Config, verbose: bool = True) -> Runner:
     """mmengine's Runner, or the config's own ``runner_type``, with the
     safety hooks of :data:`SAFETY_HOOKS` added to a config that does not
-    list them (one that does not inherit mmhvit's base runtimes)."""
+    list them (one that does not inherit mmhvit's base runtimes).
+
+    Not ``verbose``, mmengine's Runner writes the system environment, the
+    full config and the hook order (some 500 lines) to its log file only,
+    and the screen gets one line naming that file."""
     add_safety_hooks(cfg)
-    runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg else \
-        RUNNERS.build(cfg)
+    if 'runner_type' in cfg:
+        runner = RUNNERS.build(cfg)
+    else:
+        runner = (Runner if verbose else FileOnlyStartRunner).from_cfg(cfg)
+    if not verbose and 'runner_type' not in cfg:
+        log_files = [handler.baseFilename
+                     for handler in runner.logger.handlers
+                     if isinstance(handler, logging.FileHandler)]
+        print_log('Environment, full config and hook order: '
+                  f'{", ".join(log_files) or "(no log file)"} '
+                  '(--verbose: on the screen too)', logger='current')
     warn_only_determinism_on_cuda()
     return runner
+
+
+class FileOnly(logging.Filter):
+    """Drops, on the handler it filters, the environment, config and hook
+    order that mmengine's Runner logs at its start."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = str(record.msg)
+        return not (message.lstrip('\n-').startswith('System environment:')
+                    or message.startswith(
+                        ('Config:\n', 'Hooks will be executed in the '
+                         'following order')))
+
+
+class FileOnlyStartRunner(Runner):
+    """mmengine's Runner whose console handlers leave out what
+    :class:`FileOnly` drops; its log file keeps everything."""
+
+    def build_logger(self, *args, **kwargs):
+        logger = super().build_logger(*args, **kwargs)
+        for handler in logger.handlers:
+            if not isinstance(handler, logging.FileHandler) and not any(
+                    isinstance(f, FileOnly) for f in handler.filters):
+                handler.addFilter(FileOnly())
+        return logger
 
 
 def add_safety_hooks(cfg: Config) -> None:
