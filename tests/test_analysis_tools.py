@@ -4,6 +4,7 @@ printing, ``publish_model`` and ``analyze_logs`` over a resumed run. One
 tiny segmentor (trained 2 iterations, resumed to 4) and one tiny detector
 (1 epoch) per module."""
 import json
+import re
 
 import cv2
 import numpy as np
@@ -18,14 +19,16 @@ from helpers import assert_same_weights, det_config, run_tool, seg_config
 def seg(tmp_path_factory):
     """The config and work dir of a segmentor trained 2 iterations, then
     resumed to 4 (two log segments), at log level INFO; the screen output
-    of both runs (the second ``--verbose``)."""
+    of both runs (the first with the configs' logger interval of 50, the
+    second ``--verbose``)."""
     root = tmp_path_factory.mktemp('seg')
     data = make_ade20k(str(root / 'ade'), num_train=4, num_val=2,
                        size=(64, 64))
     config = seg_config(root, dict(ade20k=data), 2, 2)
     work = root / 'work'
     screens = [run_tool('train.py', config, '--work-dir', work,
-                        '--cfg-options', 'log_level=INFO').stdout,
+                        '--cfg-options', 'log_level=INFO',
+                        'default_hooks.logger.interval=50').stdout,
                run_tool('train.py', config, '--work-dir', work, '--resume',
                         '--verbose', '--cfg-options', 'log_level=INFO',
                         'train_cfg.max_iters=4').stdout]
@@ -62,15 +65,28 @@ def det(tmp_path_factory):
 
 
 @pytest.mark.slow
+def test_progress_lines_from_the_first_iteration_on(seg):
+    """mmengine's LoggerHook prints every 50 iterations in the configs;
+    ProgressHook says that training starts and how far it is after the
+    first iterations, from where a resumed run starts."""
+    _, _, (first, resumed) = seg
+    assert 'Training iterations 1..2; the first may take a while' in first
+    assert re.search(r'Progress: iter 2/2 \(100\.0%\), [\d.]+ s/iter, eta '
+                     r'0:00:00', first)
+    assert 'Training iterations 3..4' in resumed
+
+
+@pytest.mark.slow
 def test_analyze_logs_joins_the_segments_of_a_resumed_run(seg, tmp_path):
-    """Before: only the newest segment (iterations 3 and 4) was drawn."""
+    """Before: only the newest segment (iterations 3 and 4) was drawn.
+    (The first segment logs fewer iterations: logger interval 50.)"""
     _, work, _ = seg
     out = tmp_path / 'curves.png'
     lines = run_tool('analysis_tools/analyze_logs.py', 'plot_curve', work,
                      '--keys', 'loss', 'mIoU', '--out', out,
                      '--legend', 'run').stdout.splitlines()
     assert lines[0] == 'run: 2 segments (resumed runs) joined'
-    assert lines[1].startswith('run loss: 4 points, iter 1..4, ')
+    assert re.match(r'run loss: \d points, iter 1\.\.4, ', lines[1])
     assert lines[2].startswith('run mIoU: 2 points, iter 2..4, ')
     assert cv2.imread(str(out)) is not None
     timing = run_tool('analysis_tools/analyze_logs.py', 'cal_train_time',

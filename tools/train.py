@@ -5,6 +5,8 @@ classification (mmpretrain); the config's ``default_scope`` decides which.
         [--auto-scale-lr] [--cfg-options KEY=VALUE ...] [--launcher pytorch]
         [--verbose]
 
+A progress line with the ETA follows the first iterations (1, 2, 5, 10,
+20) and comes at least every minute (``mmhvit.engine.hooks.ProgressHook``).
 The system environment, the full config and the hook order go to the log
 file (``<work_dir>/<timestamp>/<timestamp>.log``) only, unless
 ``--verbose``.
@@ -19,7 +21,7 @@ from mmhvit.checks import check_checkpoint_paths, check_data_paths
 from mmhvit.engine import (add_runtime_args, build_runner, latest_checkpoint,
                            load_config, prepare_resumable_training,
                            release_process_group)
-from mmhvit.engine.hooks import lock_work_dir
+from mmhvit.engine.hooks import ProgressHook, lock_work_dir
 
 
 def parse_args():
@@ -86,7 +88,9 @@ def main():
     if not cfg.get('resume') and not cfg.get('load_from'):
         check_checkpoint_paths(cfg)
     prepare_resumable_training(cfg)
-    build_runner(cfg, verbose=args.verbose).train()
+    runner = build_runner(cfg, verbose=args.verbose)
+    runner.register_hook(ProgressHook())
+    runner.train()
     release_process_group()
 
 

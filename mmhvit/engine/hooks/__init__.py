@@ -6,12 +6,14 @@ from .iteration_seed_hook import IterationSeedHook
 from .nonfinite_loss_hook import NonFiniteLossHook
 from .preemption_hook import PreemptionHook
 from .preflight_check_hook import PreflightCheckHook
+from .progress_hook import ProgressHook
 from .work_dir_lock_hook import (WorkDirInUseError, WorkDirLockHook,
                                  lock_work_dir, unlock_work_dir)
 
 __all__ = [
     'ATOMIC_BACKEND_ARGS', 'AtomicCheckpointHook', 'AtomicLocalBackend',
     'NoRoomError', 'IterationSeedHook', 'NonFiniteLossHook',
-    'PreemptionHook', 'PreflightCheckHook', 'WorkDirInUseError',
-    'WorkDirLockHook', 'lock_work_dir', 'unlock_work_dir'
+    'PreemptionHook', 'PreflightCheckHook', 'ProgressHook',
+    'WorkDirInUseError', 'WorkDirLockHook', 'lock_work_dir',
+    'unlock_work_dir'
 ]

@@ -1,0 +1,61 @@
+"""Progress on the screen from the first iterations on."""
+import datetime
+import time
+
+from mmengine.hooks import Hook, LoggerHook
+
+from mmhvit.registry import HOOKS
+
+
+@HOOKS.register_module()
+class ProgressHook(Hook):
+    """A line before the first training iteration, and progress lines
+    (iteration, share done, seconds per iteration and ETA from the mean
+    so far) after the iterations ``first`` counts from the start or resume
+    and whenever ``every_s`` seconds passed without one.
+
+    mmengine's ``LoggerHook`` prints only every ``interval`` iterations
+    (50 in the configs): a short run showed no training line, and a slow
+    start nothing for minutes. Iterations that ``LoggerHook`` logs anyway
+    are left to it. ``tools/train.py`` adds this hook; the lines also go to
+    the ``.log`` file, the JSON logs are untouched.
+
+    Args:
+        first (tuple[int]): Iterations after which to print.
+        every_s (float): Longest time without a line, in seconds.
+    """
+    priority = 'VERY_LOW'
+
+    def __init__(self, first=(1, 2, 5, 10, 20), every_s=60.0):
+        self.first = set(first)
+        self.every_s = every_s
+
+    def before_train(self, runner) -> None:
+        self._start_iter = runner.iter
+        self._start = self._last = time.monotonic()
+        loggers = [h for h in runner.hooks if isinstance(h, LoggerHook)]
+        self._logged = loggers[0].interval if loggers else 0
+        runner.logger.info(
+            f'Training iterations {runner.iter + 1}..{runner.max_iters}; the '
+            'first may take a while (workers start, data is loaded); '
+            'progress after iterations '
+            f'{", ".join(map(str, sorted(self.first)))} and every '
+            f'{self.every_s:g} s')
+
+    def after_train_iter(self, runner, batch_idx, data_batch=None,
+                         outputs=None) -> None:
+        done = runner.iter + 1  # mmengine counts it after this hook
+        now = time.monotonic()
+        run = done - self._start_iter
+        if run not in self.first and now - self._last < self.every_s:
+            return
+        self._last = now
+        if self._logged and done % self._logged == 0:
+            return  # LoggerHook prints this one
+        per_iter = (now - self._start) / run
+        eta = datetime.timedelta(
+            seconds=round(per_iter * (runner.max_iters - done)))
+        runner.logger.info(
+            f'Progress: iter {done}/{runner.max_iters} '
+            f'({100 * done / runner.max_iters:.1f}%), {per_iter:.2f} s/iter, '
+            f'eta {eta}')
