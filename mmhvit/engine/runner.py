@@ -66,19 +66,22 @@ SAFETY_HOOKS = ('WorkDirLockHook', 'PreflightCheckHook', 'NonFiniteLossHook',
 
 
 def build_runner(cfg: Config, verbose: bool = True) -> Runner:
-    """mmengine's Runner, or the config's own ``runner_type``, with the
-    safety hooks of :data:`SAFETY_HOOKS` added to a config that does not
-    list them (one that does not inherit mmhvit's base runtimes).
+    """The config's ``runner_type`` (mmhvit's base runtimes:
+    :class:`ResumableRunner`) or mmengine's Runner, with the safety hooks of
+    :data:`SAFETY_HOOKS` added to a config that does not list them (one that
+    does not inherit mmhvit's base runtimes).
 
-    Not ``verbose``, mmengine's Runner writes the system environment, the
-    full config and the hook order (some 500 lines) to its log file only,
-    and the screen gets one line naming that file."""
+    Not ``verbose``, the runner writes the system environment, the full
+    config and the hook order (some 570 lines) to its log file only, and
+    the screen gets one line naming that file."""
     add_safety_hooks(cfg)
-    if 'runner_type' in cfg:
-        runner = RUNNERS.build(cfg)
+    runner_class = RUNNERS.get(cfg.runner_type) if 'runner_type' in cfg \
+        else Runner
+    if verbose:
+        runner = runner_class.from_cfg(cfg)
     else:
-        runner = (Runner if verbose else FileOnlyStartRunner).from_cfg(cfg)
-    if not verbose and 'runner_type' not in cfg:
+        runner = type(runner_class.__name__, (FileOnlyStart, runner_class),
+                      {}).from_cfg(cfg)
         log_files = [handler.baseFilename
                      for handler in runner.logger.handlers
                      if isinstance(handler, logging.FileHandler)]
@@ -101,8 +104,8 @@ class FileOnly(logging.Filter):
                          'following order')))
 
 
-class FileOnlyStartRunner(Runner):
-    """mmengine's Runner whose console handlers leave out what
+class FileOnlyStart:
+    """Mixin of a Runner class whose console handlers leave out what
     :class:`FileOnly` drops; its log file keeps everything."""
 
     def build_logger(self, *args, **kwargs):
