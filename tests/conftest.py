@@ -61,8 +61,10 @@ def families(item):
 
 # Test files whose tests share a costly module-level cache or fixture: the
 # parsed configs (test_configs, test_reproduce), the inference models
-# (test_inference) and the trained tiny config (test_mim).
-GROUPED = ('test_configs', 'test_reproduce', 'test_inference', 'test_mim')
+# (test_inference), the trained tiny config (test_mim) and the trained
+# segmentor and detector (test_analysis_tools).
+GROUPED = ('test_configs', 'test_reproduce', 'test_inference', 'test_mim',
+           'test_analysis_tools')
 
 
 def pytest_collection_modifyitems(config, items):

@@ -2,7 +2,7 @@
 
     python tools/test.py CONFIG CHECKPOINT [--work-dir DIR] [--show-dir DIR]
         [--out PATH] [--dump FILE] [--tta] [--cfg-options KEY=VALUE ...]
-        [--launcher pytorch]
+        [--launcher pytorch] [--verbose]
 
 Only the test split has to exist: the training data and settings of the
 config are dropped. ``--show-dir DIR`` writes every test image with its
@@ -11,7 +11,9 @@ with a legend of the classes found, boxes with names and scores;
 classification: mmpretrain's drawing). ``--out`` follows the upstream tools:
 segmentation writes a label PNG per test image into the directory (mmseg's
 ``IoUMetric(output_dir=...)``), detection and classification a pickle of
-the predictions; ``--dump FILE`` writes that pickle for every task.
+the predictions; ``--dump FILE`` writes that pickle for every task. The
+system environment, the full config and the hook order go to the log file
+only, unless ``--verbose``.
 """
 import argparse
 
@@ -112,7 +114,7 @@ def main():
         ]
 
     check_data_paths(cfg, 'test_dataloader')
-    build_runner(cfg).test()
+    build_runner(cfg, verbose=args.verbose).test()
     release_process_group()
 
 

@@ -42,10 +42,6 @@ def parse_args():
         action='store_true',
         help='scale the lr by the actual total batch size over the '
         "config's auto_scale_lr.base_batch_size")
-    parser.add_argument(
-        '--verbose', action='store_true',
-        help='print the system environment, the full config and the hook '
-        'order on the screen too (without it: only into the log file)')
     add_runtime_args(parser)
     return parser.parse_args()
 

@@ -20,7 +20,8 @@ from mmhvit.registry import RUNNERS as MMHVIT_RUNNERS
 
 
 def add_runtime_args(parser: argparse.ArgumentParser) -> None:
-    """``--work-dir``, ``--cfg-options``, ``--launcher``, ``--local-rank``."""
+    """``--work-dir``, ``--cfg-options``, ``--launcher``, ``--verbose``,
+    ``--local-rank``."""
     parser.add_argument('--work-dir', help='the dir to save logs and models')
     parser.add_argument(
         '--cfg-options',
@@ -32,6 +33,10 @@ def add_runtime_args(parser: argparse.ArgumentParser) -> None:
         choices=['none', 'pytorch', 'slurm', 'mpi'],
         default='none',
         help='job launcher')
+    parser.add_argument(
+        '--verbose', action='store_true',
+        help='print the system environment, the full config and the hook '
+        'order on the screen too (without it: only into the log file)')
     # torch.distributed.launch passes --local-rank; torchrun sets LOCAL_RANK
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
 
