@@ -11,6 +11,7 @@ the first such lookup imports ``mmhvit.registry`` and, through
 from mmengine.registry import DATASETS as MMENGINE_DATASETS
 from mmengine.registry import HOOKS as MMENGINE_HOOKS
 from mmengine.registry import LOOPS as MMENGINE_LOOPS
+from mmengine.registry import METRICS as MMENGINE_METRICS
 from mmengine.registry import MODELS as MMENGINE_MODELS
 from mmengine.registry import \
     OPTIM_WRAPPER_CONSTRUCTORS as MMENGINE_OPTIM_WRAPPER_CONSTRUCTORS
@@ -30,6 +31,11 @@ HOOKS = Registry(
     locations=['mmhvit.engine', 'mmhvit.visualization'])
 LOOPS = Registry(
     'loop', parent=MMENGINE_LOOPS, scope='mmhvit', locations=['mmhvit.engine'])
+METRICS = Registry(
+    'metric',
+    parent=MMENGINE_METRICS,
+    scope='mmhvit',
+    locations=['mmhvit.evaluation'])
 OPTIM_WRAPPER_CONSTRUCTORS = Registry(
     'optimizer wrapper constructor',
     parent=MMENGINE_OPTIM_WRAPPER_CONSTRUCTORS,

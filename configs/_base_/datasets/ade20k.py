@@ -39,3 +39,7 @@ tta_pipeline = [
         _base_.tta_pipeline[1],
         transforms=tta_groups[:-1] + [[label_check], tta_groups[-1]])
 ]
+# mmseg's IoUMetric whose per-class table lists only the classes the evaluated
+# labels or predictions hold (mmhvit/evaluation/iou_metric.py; same metrics)
+val_evaluator = dict(type='mmhvit.IoUMetric')
+test_evaluator = val_evaluator

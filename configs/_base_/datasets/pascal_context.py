@@ -31,3 +31,7 @@ test_pipeline = _base_.test_pipeline[:-1] + [
 train_dataloader = dict(dataset=dict(pipeline=train_pipeline))
 val_dataloader = dict(dataset=dict(pipeline=test_pipeline))
 test_dataloader = val_dataloader
+# mmseg's IoUMetric whose per-class table lists only the classes the evaluated
+# labels or predictions hold (mmhvit/evaluation/iou_metric.py; same metrics)
+val_evaluator = dict(type='mmhvit.IoUMetric')
+test_evaluator = val_evaluator
