@@ -7,6 +7,7 @@ import mmpretrain.engine  # noqa: F401 (registers the constructor)
 import pytest
 import torch
 from mmengine.optim import build_optim_wrapper
+from mmengine.registry import DefaultScope
 from mmpretrain.registry import MODELS
 
 from mmhvit.utils import ConfigError
@@ -72,14 +73,18 @@ CASES = [
 ]
 
 
+def classifier(backbone, channels):
+    return dict(type='ImageClassifier', backbone=backbone,
+                neck=dict(type='mmhvit.GlobalAveragePooling'),
+                head=dict(type='LinearClsHead', num_classes=3,
+                          in_channels=channels))
+
+
 @pytest.mark.parametrize('backbone,channels,num_layers,depths', CASES)
 def test_decayed_lrs_follow_the_formula(backbone, channels, num_layers,
                                         depths):
-    model = MODELS.build(
-        dict(type='ImageClassifier', backbone=backbone,
-             neck=dict(type='mmhvit.GlobalAveragePooling'),
-             head=dict(type='LinearClsHead', num_classes=3,
-                       in_channels=channels)))
+    with DefaultScope.overwrite_default_scope('mmpretrain'):
+        model = MODELS.build(classifier(backbone, channels))
     optim_wrapper = build_optim_wrapper(
         model,
         dict(optimizer=dict(type='AdamW', lr=LR, weight_decay=0.05),
@@ -101,13 +106,14 @@ def segmentor(backbone):
     """A tiny Semantic FPN segmentor (mmseg) on ``backbone``."""
     import mmseg.models  # noqa: F401 (registers the segmentor)
     from mmseg.registry import MODELS as SEG_MODELS
-    return SEG_MODELS.build(dict(
-        type='EncoderDecoder', backbone=backbone,
-        neck=dict(type='FPN', in_channels=[16, 32, 48, 64], out_channels=16,
-                  num_outs=4),
-        decode_head=dict(type='FPNHead', in_channels=[16] * 4,
-                         in_index=[0, 1, 2, 3], feature_strides=[4, 8, 16, 32],
-                         channels=16, num_classes=3)))
+    head = dict(type='FPNHead', in_channels=[16] * 4, in_index=[0, 1, 2, 3],
+                feature_strides=[4, 8, 16, 32], channels=16, num_classes=3)
+    with DefaultScope.overwrite_default_scope('mmseg'):
+        return SEG_MODELS.build(dict(
+            type='EncoderDecoder', backbone=backbone,
+            neck=dict(type='FPN', in_channels=[16, 32, 48, 64],
+                      out_channels=16, num_outs=4),
+            decode_head=head))
 
 
 def test_segmentor_lrs_decay_with_its_backbone_and_keep_lr_mult():
