@@ -7,6 +7,7 @@ import glob
 import json
 import os
 import os.path as osp
+import re
 import runpy
 import socket
 import subprocess
@@ -84,8 +85,10 @@ def infer_upstream(task, config, checkpoint, image, tmp_path):
         [sys.executable, script, str(config), str(checkpoint), str(image)],
         capture_output=True, text=True, cwd='/')
     assert run.returncode == 0, run.stderr[-3000:]
-    return next(line for line in run.stdout.splitlines()
-                if line.startswith('PREDICTION'))
+    # after the inferencers' progress bar, on its line (no newline of its own)
+    printed = re.search(r'PREDICTION .*', run.stdout)
+    assert printed, run.stdout[-3000:]
+    return printed.group()
 
 
 def free_port():
