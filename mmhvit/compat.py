@@ -47,6 +47,13 @@ named by the base configs (``mmhvit.engine.hooks``,
    ``browse_dataset`` passes exactly such an image (a permuted tensor), and
    dies on the first sample. :func:`contiguous_image` hands the visualizer a
    contiguous copy.
+6. mmengine 0.10 resolves each ``mmseg::``/``mmdet::``/``mmpretrain::``
+   base of a config by reloading ``pkg_resources`` and parsing every
+   metafile the package's ``model-index.yml`` lists (about 100 YAML files,
+   2-3 s), once per reference: a dense config names four or five, so each
+   ``Config.fromfile`` spent about 10 s there. :func:`external_cfg_path`
+   and :func:`is_installed` give the same answers from what they read once
+   per process.
 
 :func:`upstream_tool` finds the scripts mmseg, mmdet and mmpretrain ship
 inside their packages (``<package>/.mim/tools``), which
@@ -64,6 +71,7 @@ import mmengine
 import numpy as np
 import torch
 import torch.distributed as torch_dist
+from mmengine.config import config as mmengine_config
 from mmengine.dataset import BaseDataset
 from mmengine.dist import master_only
 from mmengine.dist import utils as dist_utils
@@ -73,7 +81,8 @@ from mmengine.model import MMDistributedDataParallel, revert_sync_batchnorm
 from mmengine.runner.checkpoint import CheckpointLoader
 from mmengine.runner.checkpoint import \
     load_from_http as _mmengine_load_from_http
-from mmengine.utils import digit_version
+from mmengine.utils import check_file_exist, digit_version
+from mmengine.utils import is_installed as _mmengine_is_installed
 
 try:  # numpy >= 2
     from numpy._core.multiarray import _reconstruct, scalar
@@ -227,6 +236,40 @@ def contiguous_image(draw_sem_seg):
     return draw
 
 
+@functools.lru_cache(maxsize=None)
+def metafile_configs(package_path: str) -> dict:
+    """Config paths the metafiles of the package at ``package_path`` name,
+    by name (``'fcn/fcn_r50-d8_4xb2-40k_cityscapes-512x1024'``): for each
+    name the first row's, as mmengine picks."""
+    mim = osp.join(package_path, '.mim')
+    configs = {}
+    for metafile in mmengine.load(osp.join(mim, 'model-index.yml'))['Import']:
+        for model in mmengine.load(osp.join(mim, metafile))['Models']:
+            if 'Config' in model:
+                configs.setdefault(model['Config'].partition('/')[-1],
+                                   model['Config'])
+    return configs
+
+
+def external_cfg_path(package_path: str, cfg_file: str) -> str:
+    """mmengine's ``_get_external_cfg_path``: the path of the config a
+    package's metafiles name ``cfg_file``; ValueError for any other name
+    (mmengine then looks for it under the package's ``.mim/configs``)."""
+    name = cfg_file.split('.')[0]
+    configs = metafile_configs(package_path)
+    if name not in configs:
+        raise ValueError(f'No metafile of {package_path} names {name}.')
+    path = osp.join(package_path, configs[name])
+    check_file_exist(path)
+    return path
+
+
+@functools.lru_cache(maxsize=None)
+def is_installed(package: str) -> bool:
+    """mmengine's ``is_installed``, asked once per package."""
+    return _mmengine_is_installed(package)
+
+
 def upstream_tool(scope: str, path: str) -> str:
     """The path of a script an OpenMMLab package ships.
 
@@ -274,6 +317,8 @@ def apply() -> bool:
     BaseDataset._serialize_data = serialize_data
     if not hasattr(logger_hook.dump, '__wrapped__'):
         logger_hook.dump = master_only(logger_hook.dump)
+    mmengine_config._get_external_cfg_path = external_cfg_path
+    mmengine_config.is_installed = is_installed
     visualizer = _seg_visualizer()
     if visualizer and not hasattr(visualizer._draw_sem_seg, '__wrapped__'):
         visualizer._draw_sem_seg = contiguous_image(visualizer._draw_sem_seg)
