@@ -326,6 +326,7 @@ log_level = 'WARNING'
 """
 
 
+@pytest.mark.slow
 def test_training_refuses_a_backbone_its_loader_left_empty(
         monkeypatch, tmp_path, ade):
     """tools/train.py with SETR's backbone (mmseg's ViT) and an official

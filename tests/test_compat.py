@@ -84,6 +84,7 @@ def test_unreadable_checkpoint_is_named(tmp_path, warnings, damage):
         CheckpointLoader.load_checkpoint(path, map_location='cpu')
 
 
+@pytest.mark.slow
 def test_importing_mmhvit_changes_nothing_in_mmengine():
     """Only ``compat.apply()`` installs the fixes; importing every package
     of mmhvit (as a config's ``custom_imports`` or a registry lookup does)

@@ -63,7 +63,14 @@ def rel(path):
     return osp.relpath(path, ROOT)
 
 
-@pytest.mark.parametrize('path', CONFIGS, ids=rel)
+def configs_slow_where(pattern):
+    """CONFIGS, those whose path matches ``pattern`` marked ``slow``."""
+    return [pytest.param(path, marks=pytest.mark.slow)
+            if re.search(pattern, path) else path for path in CONFIGS]
+
+
+# BEiT-L's builds take 15-30 s (its relative position tables)
+@pytest.mark.parametrize('path', configs_slow_where('beit-l'), ids=rel)
 def test_config_builds_with_its_paper_parameters(path):
     model = build_model(path)
     if parsed(path).get('default_scope') == 'mmpretrain':  # a classifier
@@ -120,7 +127,9 @@ def official_depths(checkpoint):
     return tuple(HLG_OFFICIAL[match[1]][2]) if match else None
 
 
-@pytest.mark.parametrize('path', CONFIGS, ids=rel)
+# HLG-M/L: two full-size builds and a full-size checkpoint, 10-20 s
+@pytest.mark.parametrize('path', configs_slow_where(r'hlg-(medium|large)'),
+                         ids=rel)
 def test_official_checkpoint_fills_the_backbone(path, tmp_path):
     """A checkpoint in the official layout (every tensor 0.25) loads into
     every parameter of the backbone of a config that starts from it."""
@@ -201,6 +210,7 @@ SETR_PRETRAINED = {
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('path', SETR_PRETRAINED)
 def test_pretrained_encoder_fills_the_setr_backbone(path, tmp_path):
     """A converted ViT / DeiT / BEiT file (every tensor 0.25, at the

@@ -92,6 +92,7 @@ def test_check_env_passes_in_the_project_venv():
 
 
 # -------------------------------------------------------------- scan_labels
+@pytest.mark.slow
 def test_scan_labels_names_a_value_beyond_num_classes(tmp_path):
     root = make_custom_seg(str(tmp_path / 'data'), num_train=4, num_val=0)
     bad = osp.join(root, 'ann_dir', 'train', 'bad.png')

@@ -45,6 +45,7 @@ def test_onnx_export_matches_pytorch(name):
         np.testing.assert_allclose(out, ref.numpy(), rtol=1e-4, atol=1e-4)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('name', TINY)
 def test_torch_compile_matches_eager(name):
     model, image = tiny(name), torch.rand(*SHAPE)
@@ -59,6 +60,7 @@ def test_torch_compile_matches_eager(name):
 
 # Inductor generates and compiles C++ for each backbone (35-70 s apiece on
 # 2 cores; all six compile): one windowed and one clustering model here.
+@pytest.mark.slow
 @pytest.mark.parametrize('name', ['hat_net', 'clustr'])
 def test_torch_compile_inductor_matches_eager(name):
     model, image = tiny(name), torch.rand(*SHAPE)

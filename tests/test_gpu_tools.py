@@ -37,6 +37,7 @@ def cells_of(report, **match):
             if all(c[k] == v for k, v in match.items())]
 
 
+@pytest.mark.slow
 def test_gpu_report_cpu_mode_end_to_end(tmp_path):
     """Ours, an upstream peer and an external model side by side: images/s
     and peak memory for every precision, with_cp where the model has it,
@@ -131,6 +132,7 @@ GPU_CHECK_STEPS = ['env', 'install', 'stack', 'pytest', 'pytest-counts',
                    'train-clustr', 'train-hafa', 'report']
 
 
+@pytest.mark.slow
 def test_gpu_check_dry_run_on_the_cpu(tmp_path):
     """tools/misc/gpu_check.sh where there is no CUDA: every step writes its
     row to summary.md; the CUDA tests run (all skipped, with the reason, in

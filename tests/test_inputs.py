@@ -103,6 +103,7 @@ def test_files_left_out_by_suffix_case_are_named(tmp_path, ade):
             'max_left_out=0.05.)') in log
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('split', ['training', 'validation'])
 def test_missing_label_maps_stop_training_before_it_starts(
         tmp_path, ade, split):
@@ -157,6 +158,7 @@ def test_coco_annotation_without_area(tmp_path):
         check_coco_annotations(path)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('role', ['train', 'val'])
 def test_reduce_zero_label_of_loader_and_dataset_differ(tmp_path, ade,
                                                         role):
@@ -184,6 +186,7 @@ def ade_labels_with_zero(root):
             cv2.imwrite(osp.join(folder, name), label)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('role', ['train', 'val'])
 def test_labels_that_do_not_fit_reduce_zero_label(tmp_path, ade, role,
                                                   capsys, monkeypatch):

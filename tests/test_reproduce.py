@@ -2,7 +2,6 @@
 of each launcher, a failed row reported without stopping the others, and a
 whole table trained, killed, resumed and reported end to end on the CPU."""
 import fnmatch
-import functools
 import glob
 import json
 import os
@@ -16,8 +15,6 @@ import sys
 import time
 
 import pytest
-from mmengine.config import config as config_module
-from mmengine.config import utils as config_utils
 
 from mmhvit.analysis.reproduce import (Launcher, RowDir, find_table,
                                        last_error, list_tables, load_config,
@@ -56,7 +53,7 @@ def test_tables_and_rows():
     assert 'Grid-based' in list_tables(TABLES, 'clustr Tab. 7')
 
 
-def test_commands_of_each_launcher(tmp_path, quick_config_parsing):
+def test_commands_of_each_launcher(tmp_path):
     config = osp.join(ROOT, 'configs/hlg/'
                       'setr-pup_hlg-small_8xb2-160k_ade20k-512x512.py')
     options = ['train_cfg.max_iters=10']
@@ -101,23 +98,6 @@ def recipe_batches():
 RECIPES = recipe_batches()
 
 
-@pytest.fixture(scope='module')
-def quick_config_parsing():
-    """Parse configs without re-reading upstream metafiles every time:
-    mmengine reads all of mmseg's, mmdet's or mmpretrain's metafiles (60-odd
-    YAML files) and reloads ``pkg_resources`` at each ``mmseg::`` base of
-    every config it parses, some 90 % of a parse. Both depend only on the
-    installed packages; they are remembered while this module's tests parse
-    every config."""
-    remember = functools.lru_cache(maxsize=None)
-    patch = pytest.MonkeyPatch()
-    patch.setattr(config_utils, 'load', remember(config_utils.load))
-    patch.setattr(config_module, 'is_installed',
-                  remember(config_module.is_installed))
-    yield
-    patch.undo()
-
-
 def recipe_batch(config):
     """``(total, GPUs, images per GPU)`` of ``config`` by its family
     README's "Total batch" table."""
@@ -130,8 +110,9 @@ def recipe_batch(config):
                          f'README.md matches {name}.')
 
 
+@pytest.mark.slow
 def test_every_table_launches_the_papers_total_batch(
-        tmp_path, capsys, monkeypatch, quick_config_parsing):
+        tmp_path, capsys, monkeypatch):
     """``tools/reproduce.py run <every table> --launcher pytorch
     --dry-run``: each training it launches (rows and the ImageNet runs they
     start from) runs the GPUs and per-GPU batch of its family README's
@@ -185,8 +166,8 @@ def test_other_process_counts_scale_the_lr_and_say_so():
     assert shrunk.plan(config).total == 32 and shrunk.plan(config).scaled
 
 
-def test_every_config_has_the_papers_total_batch_for_auto_scale_lr(
-        quick_config_parsing):
+@pytest.mark.slow
+def test_every_config_has_the_papers_total_batch_for_auto_scale_lr():
     """``tools/train.py --auto-scale-lr`` needs
     ``auto_scale_lr.base_batch_size``: every config has it, the total batch
     of its family README's recipe, a multiple of its per-GPU batch."""

@@ -261,6 +261,7 @@ def test_unknown_official_keys_are_an_error():
         convert_setr(official)
 
 
+@pytest.mark.slow
 def test_converter_cli(tmp_path):
     official = ref.random_official_state_dict('mla', DIMS, DEPTH, GRID,
                                               NUM_CLASSES, CHANNELS,

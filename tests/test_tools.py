@@ -31,6 +31,7 @@ def test_benchmark_sweeps_sizes_and_fits_the_exponent():
     float(sweep[-1].split()[-1])  # the fitted exponent
 
 
+@pytest.mark.slow
 def test_benchmark_clustering_compares_with_plain(tmp_path):
     """Ours, the plain N x N computation and an external implementation
     (here the plain one again, through an adapter file) take turns; all
