@@ -182,65 +182,88 @@ def test_unseeded_paper_config_resumes_to_the_uninterrupted_result(
     assert_same_weights(straight / 'iter_6.pth', crashed / 'iter_6.pth')
 
 
+@pytest.mark.parametrize('family,detector', [
+    ('hat_net', 'retinanet'), ('clustr', 'retinanet'), ('hafa', 'mask-rcnn'),
+    ('hlg', 'retinanet')])
 def test_epoch_based_paper_config_preempted_mid_epoch_resumes_exactly(
-        tmp_path):
-    """HAT-Net's RetinaNet config as shipped, without a seed (its 2
+        tmp_path, family, detector):
+    """Each family's COCO detector config as shipped, without a seed (its 2
     persistent workers, random flip, the warm-up learning rate rising every
-    iteration), shrunk to 2 epochs of 4 iterations: SIGTERM to the job's
-    process group once iteration 5 is logged, in the middle of epoch 2:
-    `--resume` trains the remaining iterations only, on the uninterrupted
-    run's learning rates, to its weights. Before, mmengine's loop trained
-    epoch 2 again from its start (6 or 7 iterations instead of 3 or 2, to
-    a later learning rate), and its restarted persistent workers drew other
-    flips."""
+    iteration), stochastic depth on, shrunk to 2 epochs of 4 iterations:
+    SIGKILL once ``epoch_1.pth`` is written, ``--resume``, SIGTERM to the
+    job's process group once iteration 6 is logged, in the middle of epoch
+    2 (it stops after 6 or 7), ``--resume``: the resumed parts train
+    iterations 5-8 once each, on the uninterrupted run's learning rates, to
+    its weights. Before, mmengine's loop trained epoch 2 again from its
+    start (6 or 7 iterations instead of 3 or 2, to a later learning rate),
+    and its restarted persistent workers drew other flips."""
     coco = make_coco(str(tmp_path / 'coco'), num_train=8, num_val=2,
                      size=(96, 96))
     config = det_config(
-        tmp_path, coco,
+        tmp_path, coco, family, detector,
         common=AS_SHIPPED + 'param_scheduler = _base_.param_scheduler\n')
     options = ['--cfg-options', 'train_cfg.max_epochs=2',
-               'train_cfg.val_interval=2']
+               'train_cfg.val_interval=2', 'model.backbone.drop_path_rate=0.1']
     stopped, straight = tmp_path / 'stopped', tmp_path / 'straight'
-    process = subprocess.Popen(
-        [sys.executable, osp.join(ROOT, 'tools', 'train.py'), config,
-         '--work-dir', str(stopped), *options], cwd=ROOT,
-        start_new_session=True, stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL)
-    start = time.monotonic()
-    while not any(r.get('iter') == 5 for r in first_run_scalars(stopped)):
-        assert process.poll() is None, 'training ended before iteration 5'
-        assert time.monotonic() - start < 300
-        time.sleep(0.02)
-    os.killpg(process.pid, signal.SIGTERM)
-    assert process.wait(60) == 143
-    first = [(r['iter'], r['lr']) for r in first_run_scalars(stopped)
-             if 'loss' in r]
-    assert not (stopped / 'epoch_2.pth').exists(), 'stopped too late'
+    kill_after_checkpoint(config, stopped, 'epoch_1.pth', *options)
     seed = recorded_seed(stopped / 'epoch_1.pth')
+    terminate_after_iteration(config, stopped, 6, '--resume', *options)
+    assert not (stopped / 'epoch_2.pth').exists(), 'stopped too late'
     result = run_tool('train.py', config, '--work-dir', stopped, '--resume',
                       *options)
     assert 'in the middle of epoch 2' in result.stdout
     run_tool('train.py', config, '--work-dir', straight, *options,
              f'randomness.seed={seed}')
-    rates = {d: [(r['iter'], r['lr']) for r in train_scalars(d)
-                 if 'loss' in r] for d in (stopped, straight)}
-    assert [i for i, _ in first] + [i for i, _ in rates[stopped]] == \
-        list(range(1, 9))
-    assert first + rates[stopped] == rates[straight]
+    killed, preempted, last = (rates(stopped, run) for run in range(3))
+    uninterrupted = rates(straight)
+    # SIGKILL loses what followed epoch_1.pth; the resumed parts train each
+    # of iterations 5-8 once
+    assert killed == uninterrupted[:len(killed)] and len(killed) >= 4
+    assert preempted + last == uninterrupted[4:]
+    assert [i for i, _ in uninterrupted] == list(range(1, 9))
     assert_same_weights(straight / 'epoch_2.pth', stopped / 'epoch_2.pth')
 
 
-def first_run_scalars(work_dir):
-    """The records the first run in ``work_dir`` has logged so far (whole
-    lines)."""
+def rates(work_dir, run=-1):
+    """``(iteration, lr)`` of each training iteration that the ``run``-th
+    run in ``work_dir`` (by start time) has logged so far."""
+    return [(r['iter'], r['lr']) for r in run_scalars(work_dir, run)
+            if 'loss' in r]
+
+
+def run_scalars(work_dir, run=-1):
+    """The records the ``run``-th run in ``work_dir`` (by start time) has
+    logged so far (whole lines); none before it has started."""
     found = sorted(glob.glob(osp.join(work_dir, '*', 'vis_data',
                                       'scalars.json')))
-    if not found:
+    if not -len(found) <= run < len(found):
         return []
-    with open(found[0]) as f:
+    with open(found[run]) as f:
         text = f.read()
     return [json.loads(line) for line in text.splitlines(keepends=True)
             if line.endswith('\n')]
+
+
+def terminate_after_iteration(config, work_dir, iteration, *options,
+                              timeout=300):
+    """Start training and, once it has logged ``iteration``, send SIGTERM to
+    its process group (a job scheduler's preemption: the data workers get it
+    too); it must save and exit 143."""
+    runs = len(glob.glob(osp.join(work_dir, '*', 'vis_data')))
+    process = subprocess.Popen(
+        [sys.executable, osp.join(ROOT, 'tools', 'train.py'), config,
+         '--work-dir', str(work_dir), *options], cwd=ROOT,
+        start_new_session=True, stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL)
+    start = time.monotonic()
+    while not any(r.get('iter') == iteration
+                  for r in run_scalars(work_dir, runs)):
+        assert process.poll() is None, \
+            f'training ended before iteration {iteration}'
+        assert time.monotonic() - start < timeout
+        time.sleep(0.02)
+    os.killpg(process.pid, signal.SIGTERM)
+    assert process.wait(60) == 143
 
 
 def kill_after_checkpoint(config, work_dir, checkpoint='', *options,
