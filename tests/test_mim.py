@@ -17,7 +17,8 @@ from mmengine.config import Config
 from mmengine.registry import RUNNERS
 
 from mmhvit.datasets import make_ade20k
-from mmhvit.engine.runner import ResumableRunner, add_safety_hooks
+from mmhvit.engine.runner import (ResumableRunner, add_safety_hooks,
+                                  build_runner)
 from helpers import ROOT, det_config, infer_upstream, seg_config, write
 
 MIM = osp.join(osp.dirname(sys.executable), 'mim')
@@ -168,6 +169,19 @@ def test_upstream_runner_builds_train_epochs_with_the_resumable_loop(
     assert isinstance(runner, ResumableRunner)
     assert runner._train_loop['type'] == 'mmhvit.EpochBasedTrainLoop'
     assert cfg.train_cfg.type == 'EpochBasedTrainLoop'
+
+
+def test_tools_build_the_resumable_runner_for_configs_without_one(tmp_path):
+    """``tools/train.py`` (``build_runner``) builds ``mmhvit.ResumableRunner``
+    for a config that names no ``runner_type`` (one that does not inherit
+    mmhvit's base runtimes), so its resume takes the recorded seed and its
+    epochs the resumable loop; the config's own ``runner_type`` wins."""
+    cfg = Config.fromfile(det_config(tmp_path, tmp_path / 'coco'))
+    cfg.work_dir = str(tmp_path / 'work')
+    cfg.pop('runner_type')
+    runner = build_runner(cfg, verbose=False)
+    assert isinstance(runner, ResumableRunner)
+    assert runner._train_loop['type'] == 'mmhvit.EpochBasedTrainLoop'
 
 
 def test_tools_add_the_safety_hooks_to_configs_without_them(tiny_seg):

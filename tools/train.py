@@ -19,8 +19,7 @@ from mmengine.logging import print_log
 from mmhvit import compat
 from mmhvit.checks import check_checkpoint_paths, check_data_paths
 from mmhvit.engine import (add_runtime_args, build_runner, latest_checkpoint,
-                           load_config, prepare_resumable_training,
-                           release_process_group)
+                           load_config, release_process_group)
 from mmhvit.engine.hooks import ProgressHook, lock_work_dir
 
 
@@ -83,7 +82,6 @@ def main():
     check_data_paths(cfg, 'train_dataloader', 'val_dataloader')
     if not cfg.get('resume') and not cfg.get('load_from'):
         check_checkpoint_paths(cfg)
-    prepare_resumable_training(cfg)
     runner = build_runner(cfg, verbose=args.verbose)
     runner.register_hook(ProgressHook())
     runner.train()

@@ -7,8 +7,7 @@ from .hooks import (AtomicCheckpointHook, IterationSeedHook, NonFiniteLossHook,
 from .loops import EpochBasedTrainLoop
 from .optimizers import BackboneLayerDecayOptimWrapperConstructor
 from .runner import (ResumableRunner, add_runtime_args, build_runner,
-                     enable_visualization, load_config,
-                     prepare_resumable_training, release_process_group,
+                     enable_visualization, load_config, release_process_group,
                      setup_launcher)
 
 __all__ = [
@@ -18,5 +17,5 @@ __all__ = [
     'PreflightCheckHook', 'ResumableRunner',
     'WorkDirLockHook', 'add_runtime_args', 'build_runner',
     'enable_visualization', 'latest_checkpoint', 'load_config',
-    'prepare_resumable_training', 'release_process_group', 'setup_launcher'
+    'release_process_group', 'setup_launcher'
 ]

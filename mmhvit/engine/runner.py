@@ -72,16 +72,16 @@ SAFETY_HOOKS = ('WorkDirLockHook', 'PreflightCheckHook', 'NonFiniteLossHook',
 
 def build_runner(cfg: Config, verbose: bool = True) -> Runner:
     """The config's ``runner_type`` (mmhvit's base runtimes:
-    :class:`ResumableRunner`) or mmengine's Runner, with the safety hooks of
-    :data:`SAFETY_HOOKS` added to a config that does not list them (one that
-    does not inherit mmhvit's base runtimes).
+    :class:`ResumableRunner`; a config without one gets it too), with the
+    safety hooks of :data:`SAFETY_HOOKS` added to a config that does not
+    list them (one that does not inherit mmhvit's base runtimes).
 
     Not ``verbose``, the runner writes the system environment, the full
     config and the hook order (some 570 lines) to its log file only, and
     the screen gets one line naming that file."""
     add_safety_hooks(cfg)
     runner_class = RUNNERS.get(cfg.runner_type) if 'runner_type' in cfg \
-        else Runner
+        else ResumableRunner
     if verbose:
         runner = runner_class.from_cfg(cfg)
     else:
@@ -137,34 +137,29 @@ def add_safety_hooks(cfg: Config) -> None:
                   logger='current')
 
 
-def prepare_resumable_training(cfg: Config) -> None:
-    """What ``tools/train.py`` sets before the runner is built so that a
-    resumed run continues as the uninterrupted one: mmhvit's epoch-based
-    loop (:func:`use_resumable_epoch_loop`) and, for a resumed run, the seed
-    of the run it continues (:func:`resume_with_its_seed`)."""
-    use_resumable_epoch_loop(cfg)
-    resume_with_its_seed(cfg)
-
-
 @MMHVIT_RUNNERS.register_module()
 class ResumableRunner(Runner):
-    """mmengine's ``Runner``, built from a config prepared by
-    :func:`prepare_resumable_training`: a resumed run takes the seed it
-    recorded and epoch-based training runs ``mmhvit.EpochBasedTrainLoop``.
+    """mmengine's ``Runner``, built so that a resumed run continues as the
+    uninterrupted one: a resumed run takes the seed it recorded
+    (:func:`resume_with_its_seed`) and epoch-based training runs
+    ``mmhvit.EpochBasedTrainLoop`` (:func:`use_resumable_epoch_loop`). The
+    one place that prepares a config for exact resume.
 
     mmhvit's base runtimes (``configs/_base_/runtimes/safety_hooks.py``) set
     ``runner_type='mmhvit.ResumableRunner'``, so the entry points that build
     the runner with ``RUNNERS.build(cfg)`` get it too: ``tools/train.py``,
     ``mim train``, and mmseg's, mmdet's and mmpretrain's ``tools/train.py``
-    (``--resume`` included). mmengine's ``Runner.from_cfg(cfg)`` ignores
-    ``runner_type``: call ``RUNNERS.build(cfg)`` instead, or
+    (``--resume`` included); ``tools/train.py`` builds it for a config
+    without ``runner_type`` as well. mmengine's ``Runner.from_cfg(cfg)``
+    ignores ``runner_type``: call ``RUNNERS.build(cfg)`` instead, or
     ``ResumableRunner.from_cfg(cfg)``.
     """
 
     @classmethod
     def from_cfg(cls, cfg: Config) -> Runner:
         cfg = copy.deepcopy(cfg)
-        prepare_resumable_training(cfg)
+        use_resumable_epoch_loop(cfg)
+        resume_with_its_seed(cfg)
         return super().from_cfg(cfg)
 
 
