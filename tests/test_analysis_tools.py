@@ -4,7 +4,10 @@ printing, ``publish_model`` and ``analyze_logs`` over a resumed run. One
 tiny segmentor (trained 2 iterations, resumed to 4) and one tiny detector
 (1 epoch) per module."""
 import json
+import os.path as osp
 import re
+import subprocess
+import sys
 
 import cv2
 import numpy as np
@@ -12,7 +15,8 @@ import pytest
 import torch
 
 from mmhvit.datasets import make_ade20k, make_coco
-from helpers import assert_same_weights, det_config, run_tool, seg_config
+from helpers import (ROOT, assert_same_weights, det_config, run_tool,
+                     seg_config, write)
 
 
 @pytest.fixture(scope='module')
@@ -149,3 +153,35 @@ def test_publish_model_keeps_weights_and_meta(seg, tmp_path):
     assert set(checkpoint) == {'meta', 'state_dict'}
     assert_same_weights(work / 'iter_4.pth', published)
     assert json.dumps(checkpoint['meta']['iter']) == '4'
+
+
+# The models of configs built one after another in one process, as
+# model_zoo.py does; "built" after each
+BUILD_ONE_AFTER_ANOTHER = """
+import sys
+from mmhvit.analysis.model_zoo import build_from_config
+for config in sys.argv[1:]:
+    build_from_config(config)
+    print('built', file=sys.stderr, flush=True)
+"""
+
+
+@pytest.mark.slow
+def test_each_upstream_warning_once_per_process(tmp_path):
+    """Python forgets which warnings it showed whenever the warning
+    filters change, and parsing a config changes them (mmengine reloads
+    ``pkg_resources``, which adds a filter): mmseg's warnings came once
+    per config built ([1, 1, 1] here). ``compat.apply()``, which the
+    configs' ``custom_imports`` and the tools run, shows each once."""
+    script = write(tmp_path / 'build.py', BUILD_ONE_AFTER_ANOTHER)
+    hat_net, clustr = (
+        osp.join(ROOT, 'configs', name) for name in (
+            'hat_net/fpn_hat-net-tiny_8xb2-40k_ade20k-512x512.py',
+            'clustr/fpn_clustr-tiny_8xb2-80k_ade20k-512x512.py'))
+    run = subprocess.run([sys.executable, script, hat_net, clustr, hat_net],
+                         capture_output=True, text=True, cwd=ROOT)
+    assert run.returncode == 0, run.stderr[-3000:]
+    builds = run.stderr.split('built\n')[:-1]
+    for warning in ('UserWarning: ``build_loss`` would be deprecated',
+                    'UserWarning: Default ``avg_non_ignore`` is False'):
+        assert [build.count(warning) for build in builds] == [1, 0, 0]
