@@ -4,17 +4,24 @@ printing, ``publish_model`` and ``analyze_logs`` over a resumed run. One
 tiny segmentor (trained 2 iterations, resumed to 4) and one tiny detector
 (1 epoch) per module."""
 import json
+import os
 import os.path as osp
 import re
 import subprocess
 import sys
+import threading
+import time
 
 import cv2
 import numpy as np
 import pytest
 import torch
+from mmengine.model import BaseModel
+from mmengine.runner import Runner
+from torch import nn
 
 from mmhvit.datasets import make_ade20k, make_coco
+from mmhvit.engine.hooks import ProgressHook
 from helpers import (ROOT, assert_same_weights, det_config, run_tool,
                      seg_config, write)
 
@@ -78,6 +85,46 @@ def test_progress_lines_from_the_first_iteration_on(seg):
     assert re.search(r'Progress: iter 2/2 \(100\.0%\), [\d.]+ s/iter, eta '
                      r'0:00:00', first)
     assert 'Training iterations 3..4' in resumed
+
+
+class SlowModel(BaseModel):
+    """A linear model whose training step takes ``delay`` seconds."""
+
+    def __init__(self, delay):
+        super().__init__()
+        self.delay = delay
+        self.linear = nn.Linear(2, 1)
+
+    def forward(self, inputs, data_samples=None, mode='tensor'):
+        time.sleep(self.delay)
+        return dict(loss=self.linear(torch.stack(inputs)).pow(2).mean())
+
+
+@pytest.mark.parametrize('delay, said', [(1.0, True), (0.0, False)])
+def test_a_slow_iteration_is_said_to_run(delay, said, tmp_path):
+    """ProgressHook prints between iterations; a watcher thread says when
+    one runs longer than ``slow_s`` (30 s in train.py, 0.2 s here), is
+    silent for fast ones and is gone when training ends."""
+    runner = Runner(
+        model=SlowModel(delay), work_dir=str(tmp_path),
+        experiment_name=str(tmp_path).replace(os.sep, '_'),
+        train_dataloader=dict(dataset=[dict(inputs=torch.ones(2))] * 2,
+                              batch_size=1, sampler=dict(
+                                  type='DefaultSampler', shuffle=False)),
+        optim_wrapper=dict(optimizer=dict(type='SGD', lr=0.1)),
+        train_cfg=dict(by_epoch=False, max_iters=2),
+        default_hooks=dict(checkpoint=None),
+        custom_hooks=[ProgressHook(slow_s=0.2, every_s=10)],
+        log_level='INFO')
+    runner.train()
+    log = next(tmp_path.glob('*/*.log')).read_text()
+    slow = re.findall(r'Iteration (\d)/2 still running after \d+ s( \(the '
+                      r'first iterations start the data workers)?', log)
+    assert slow == ([('1', ' (the first iterations start the data workers'),
+                     ('2', ' (the first iterations start the data workers')]
+                    if said else [])
+    assert not [thread for thread in threading.enumerate()
+                if thread.name == 'ProgressHook']
 
 
 @pytest.mark.slow
