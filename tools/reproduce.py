@@ -51,8 +51,7 @@ import sys
 
 from mmhvit.analysis.reproduce import (TOLERANCE, Launcher, find_table,
                                        list_tables, paper_tables, report,
-                                       run_table, select_rows, smoke_data,
-                                       smoke_options, table_slug)
+                                       run_table, select_rows, table_slug)
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 
@@ -134,11 +133,9 @@ def main():
     chosen = [find_table(tables, table) for table in args.tables]
     if args.rows and len(chosen) > 1:
         sys.exit('--rows selects rows of one table, not of several.')
-    options = args.cfg_options
-    if args.smoke:
-        options = smoke_options(smoke_data(args.work_root)) + options
     launcher = Launcher(args.launcher, ROOT, args.gpus, args.partition,
-                        options)
+                        args.cfg_options,
+                        smoke_root=args.work_root if args.smoke else None)
     failed = False
     for table in chosen:
         rows = select_rows(tables[table], args.rows)
