@@ -69,14 +69,19 @@ named by the base configs (``mmhvit.engine.hooks``,
 
 :func:`upstream_tool` finds the scripts mmseg, mmdet and mmpretrain ship
 inside their packages (``<package>/.mim/tools``), which
-``tools/analysis_tools`` wrap.
+``tools/analysis_tools`` wrap; :func:`run_upstream_tool` runs one on a
+config changed for it.
 """
 import functools
 import importlib
 import logging
 import os.path as osp
 import pickle
+import runpy
+import sys
+import tempfile
 import warnings
+from typing import Sequence
 from urllib.error import URLError
 from urllib.parse import urlparse
 
@@ -325,6 +330,19 @@ def upstream_tool(scope: str, path: str) -> str:
         raise FileNotFoundError(f'{scope} {package.__version__} ships no '
                                 f'tools/{path} ({script})')
     return script
+
+
+def run_upstream_tool(script: str, cfg: mmengine.Config,
+                      args: Sequence[str]) -> None:
+    """Run an upstream tool script (:func:`upstream_tool`) as
+    ``__main__`` on ``cfg``, a config changed for it: written to a
+    temporary file under the original file's name, which comes first in
+    the tool's arguments, then ``args``."""
+    with tempfile.TemporaryDirectory() as folder:
+        path = osp.join(folder, osp.basename(cfg.filename))
+        cfg.dump(path)
+        sys.argv = [script, path, *args]
+        runpy.run_path(script, run_name='__main__')
 
 
 def apply() -> bool:

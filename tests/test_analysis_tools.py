@@ -1,6 +1,7 @@
 """The tools mmseg and mmdet users reach for, on our configs and the
 checkpoints our runner writes: a dataset browser, a confusion matrix, config
-printing, ``publish_model`` and ``analyze_logs`` over a resumed run. One
+printing, ``publish_model``, ``analyze_logs`` over a resumed run, result
+analysis and the scheduler plot; the terminal (progress, warnings). One
 tiny segmentor (trained 2 iterations, resumed to 4) and one tiny detector
 (1 epoch) per module."""
 import json
@@ -176,6 +177,34 @@ def test_detection_confusion_matrix_from_test_results(det, tmp_path):
     config, results = det
     run_tool('analysis_tools/confusion_matrix.py', config, results, tmp_path)
     assert cv2.imread(str(tmp_path / 'confusion_matrix.png')) is not None
+
+
+@pytest.mark.slow
+def test_analyze_results_draws_the_best_and_worst_images(det, tmp_path):
+    """mmdet's tool failed on the configs' checked image loader."""
+    config, results = det
+    run_tool('analysis_tools/analyze_results.py', config, results, tmp_path,
+             '--topk', '1')
+    for kind in ('good', 'bad'):
+        drawn, = (tmp_path / kind).iterdir()
+        assert re.fullmatch(r'\d{12}_[\d.]+\.jpg', drawn.name)
+        assert cv2.imread(str(drawn)).shape == (96, 96, 3)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize('task, size', [('seg', 8), ('det', 4)])
+def test_scheduler_plot(task, size, request, tmp_path):
+    """mmpretrain's ``vis_scheduler`` on our configs: the iteration-based
+    one steps through ``max_iters`` (2) batches (of 4) without restarting
+    its loader (a 2 s pause each time), the epoch-based one through its
+    training set (4 images)."""
+    config = request.getfixturevalue(task)[0]
+    out = tmp_path / 'lr.png'
+    printed = run_tool('analysis_tools/vis_scheduler.py', config,
+                       '--save-path', out, '--not-show').stdout
+    assert f' - Dataset size: {size}' in printed
+    assert 'Reach the end of the dataloader' not in printed
+    assert cv2.imread(str(out)) is not None
 
 
 @pytest.mark.slow
