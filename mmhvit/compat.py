@@ -62,10 +62,10 @@ named by the base configs (``mmhvit.engine.hooks``,
    and every import that adds a filter (``pkg_resources``, which mmengine
    reloaded for every ``mmseg::`` base before fix 6). So mmseg's
    ``build_loss`` and ``avg_non_ignore`` warnings came again with every
-   model built in one process (4 times each for 4 models). :func:`show_warnings_once`
-   shows each warning (category and text) at most once per process, where
-   the filters let it through; :func:`apply` installs it whatever the
-   versions.
+   model built in one process (4 times each for 4 models).
+   :func:`show_warnings_once` shows each warning (category and text) at
+   most once per process, where the filters let it through; :func:`apply`
+   installs it whatever the versions.
 
 :func:`upstream_tool` finds the scripts mmseg, mmdet and mmpretrain ship
 inside their packages (``<package>/.mim/tools``), which

@@ -245,10 +245,12 @@ for config in sys.argv[1:]:
 @pytest.mark.slow
 def test_each_upstream_warning_once_per_process(tmp_path):
     """Python forgets which warnings it showed whenever the warning
-    filters change, and parsing a config changes them (mmengine reloads
-    ``pkg_resources``, which adds a filter): mmseg's warnings came once
-    per config built ([1, 1, 1] here). ``compat.apply()``, which the
-    configs' ``custom_imports`` and the tools run, shows each once."""
+    filters change, which building models does (a ``catch_warnings``, an
+    import that adds a filter): mmseg's warnings came again with a later
+    model ([1, 1, 0] here without the fix; [1, 1, 1] before compat fix 6,
+    which stopped mmengine's reloads of ``pkg_resources``).
+    ``compat.apply()``, which the configs' ``custom_imports`` and the tools
+    run, shows each once."""
     script = write(tmp_path / 'build.py', BUILD_ONE_AFTER_ANOTHER)
     hat_net, clustr = (
         osp.join(ROOT, 'configs', name) for name in (

@@ -75,8 +75,7 @@ def test_commands_of_each_launcher(tmp_path):
         Launcher('slurm', ROOT)
 
 
-def test_smoke_runs_every_task_on_synthetic_data(tmp_path,
-                                                 quick_config_parsing):
+def test_smoke_runs_every_task_on_synthetic_data(tmp_path):
     """``--smoke``: classification rows take ``--cfg-options``;
     segmentation and detection rows run a child config on the synthetic
     set in the dataset's layout, small, from random weights, 2 iterations
