@@ -54,16 +54,34 @@ named by the base configs (``mmhvit.engine.hooks``,
    ``Config.fromfile`` spent about 10 s there. :func:`external_cfg_path`
    and :func:`is_installed` give the same answers from what they read once
    per process.
+7. Python keeps the "shown once" marks of warnings in each module's
+   ``__warningregistry__`` (the ``once`` action too, in CPython's C
+   implementation) and clears them whenever the warning filters change:
+   at every ``warnings.catch_warnings`` (torch's jit tracing, which
+   ``get_flops.py`` and ``model_zoo.py`` run for every model, enters one)
+   and every import that adds a filter (``pkg_resources``, which mmengine
+   reloaded for every ``mmseg::`` base before fix 6). So mmseg's
+   ``build_loss`` and ``avg_non_ignore`` warnings came again with every
+   model built in one process (4 times each for 4 models).
+   :func:`show_warnings_once` shows each warning (category and text) at
+   most once per process, where the filters let it through; :func:`apply`
+   installs it whatever the versions.
 
 :func:`upstream_tool` finds the scripts mmseg, mmdet and mmpretrain ship
 inside their packages (``<package>/.mim/tools``), which
-``tools/analysis_tools`` wrap.
+``tools/analysis_tools`` wrap; :func:`run_upstream_tool` runs one on a
+config changed for it.
 """
 import functools
 import importlib
 import logging
 import os.path as osp
 import pickle
+import runpy
+import sys
+import tempfile
+import warnings
+from typing import Sequence
 from urllib.error import URLError
 from urllib.parse import urlparse
 
@@ -270,6 +288,27 @@ def is_installed(package: str) -> bool:
     return _mmengine_is_installed(package)
 
 
+def show_warnings_once() -> None:
+    """Show each warning (category and text) at most once per process
+    (idempotent). Filters still decide what is shown; recording warnings
+    (``catch_warnings(record=True)``, ``pytest.warns``) is unaffected."""
+    show = warnings.showwarning
+    if getattr(show, 'shows_once', False):
+        return
+    shown = set()
+
+    @functools.wraps(show)
+    def show_once(message, category, filename, lineno, file=None,
+                  line=None):
+        key = (category, str(message))
+        if key not in shown:
+            shown.add(key)
+            show(message, category, filename, lineno, file, line)
+
+    show_once.shows_once = True
+    warnings.showwarning = show_once
+
+
 def upstream_tool(scope: str, path: str) -> str:
     """The path of a script an OpenMMLab package ships.
 
@@ -293,13 +332,28 @@ def upstream_tool(scope: str, path: str) -> str:
     return script
 
 
+def run_upstream_tool(script: str, cfg: mmengine.Config,
+                      args: Sequence[str]) -> None:
+    """Run an upstream tool script (:func:`upstream_tool`) as
+    ``__main__`` on ``cfg``, a config changed for it: written to a
+    temporary file under the original file's name, which comes first in
+    the tool's arguments, then ``args``."""
+    with tempfile.TemporaryDirectory() as folder:
+        path = osp.join(folder, osp.basename(cfg.filename))
+        cfg.dump(path)
+        sys.argv = [script, path, *args]
+        runpy.run_path(script, run_name='__main__')
+
+
 def apply() -> bool:
     """Install the fixes (idempotent) when mmengine is a 0.10 release;
-    the weights-only loader only with torch >= 2.6.
+    the weights-only loader only with torch >= 2.6; each warning once
+    whatever the versions.
 
     Returns:
-        bool: Whether they were installed.
+        bool: Whether the version-bound fixes were installed.
     """
+    show_warnings_once()
     version = digit_version(mmengine.__version__)
     if not digit_version('0.10.0') <= version <= digit_version('0.10.7'):
         print_log(

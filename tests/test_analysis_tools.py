@@ -1,18 +1,30 @@
 """The tools mmseg and mmdet users reach for, on our configs and the
 checkpoints our runner writes: a dataset browser, a confusion matrix, config
-printing, ``publish_model`` and ``analyze_logs`` over a resumed run. One
+printing, ``publish_model``, ``analyze_logs`` over a resumed run, result
+analysis and the scheduler plot; the terminal (progress, warnings). One
 tiny segmentor (trained 2 iterations, resumed to 4) and one tiny detector
 (1 epoch) per module."""
 import json
+import os
+import os.path as osp
 import re
+import subprocess
+import sys
+import threading
+import time
 
 import cv2
 import numpy as np
 import pytest
 import torch
+from mmengine.model import BaseModel
+from mmengine.runner import Runner
+from torch import nn
 
 from mmhvit.datasets import make_ade20k, make_coco
-from helpers import assert_same_weights, det_config, run_tool, seg_config
+from mmhvit.engine.hooks import ProgressHook
+from helpers import (ROOT, assert_same_weights, det_config, run_tool,
+                     seg_config, write)
 
 
 @pytest.fixture(scope='module')
@@ -76,6 +88,46 @@ def test_progress_lines_from_the_first_iteration_on(seg):
     assert 'Training iterations 3..4' in resumed
 
 
+class SlowModel(BaseModel):
+    """A linear model whose training step takes ``delay`` seconds."""
+
+    def __init__(self, delay):
+        super().__init__()
+        self.delay = delay
+        self.linear = nn.Linear(2, 1)
+
+    def forward(self, inputs, data_samples=None, mode='tensor'):
+        time.sleep(self.delay)
+        return dict(loss=self.linear(torch.stack(inputs)).pow(2).mean())
+
+
+@pytest.mark.parametrize('delay, said', [(1.0, True), (0.0, False)])
+def test_a_slow_iteration_is_said_to_run(delay, said, tmp_path):
+    """ProgressHook prints between iterations; a watcher thread says when
+    one runs longer than ``slow_s`` (30 s in train.py, 0.2 s here), is
+    silent for fast ones and is gone when training ends."""
+    runner = Runner(
+        model=SlowModel(delay), work_dir=str(tmp_path),
+        experiment_name=str(tmp_path).replace(os.sep, '_'),
+        train_dataloader=dict(dataset=[dict(inputs=torch.ones(2))] * 2,
+                              batch_size=1, sampler=dict(
+                                  type='DefaultSampler', shuffle=False)),
+        optim_wrapper=dict(optimizer=dict(type='SGD', lr=0.1)),
+        train_cfg=dict(by_epoch=False, max_iters=2),
+        default_hooks=dict(checkpoint=None),
+        custom_hooks=[ProgressHook(slow_s=0.2, every_s=10)],
+        log_level='INFO')
+    runner.train()
+    log = next(tmp_path.glob('*/*.log')).read_text()
+    slow = re.findall(r'Iteration (\d)/2 still running after \d+ s( \(the '
+                      r'first iterations start the data workers)?', log)
+    assert slow == ([('1', ' (the first iterations start the data workers'),
+                     ('2', ' (the first iterations start the data workers')]
+                    if said else [])
+    assert not [thread for thread in threading.enumerate()
+                if thread.name == 'ProgressHook']
+
+
 @pytest.mark.slow
 def test_analyze_logs_joins_the_segments_of_a_resumed_run(seg, tmp_path):
     """Before: only the newest segment (iterations 3 and 4) was drawn.
@@ -128,6 +180,34 @@ def test_detection_confusion_matrix_from_test_results(det, tmp_path):
 
 
 @pytest.mark.slow
+def test_analyze_results_draws_the_best_and_worst_images(det, tmp_path):
+    """mmdet's tool failed on the configs' checked image loader."""
+    config, results = det
+    run_tool('analysis_tools/analyze_results.py', config, results, tmp_path,
+             '--topk', '1')
+    for kind in ('good', 'bad'):
+        drawn, = (tmp_path / kind).iterdir()
+        assert re.fullmatch(r'\d{12}_[\d.]+\.jpg', drawn.name)
+        assert cv2.imread(str(drawn)).shape == (96, 96, 3)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize('task, size', [('seg', 8), ('det', 4)])
+def test_scheduler_plot(task, size, request, tmp_path):
+    """mmpretrain's ``vis_scheduler`` on our configs: the iteration-based
+    one steps through ``max_iters`` (2) batches (of 4) without restarting
+    its loader (a 2 s pause each time), the epoch-based one through its
+    training set (4 images)."""
+    config = request.getfixturevalue(task)[0]
+    out = tmp_path / 'lr.png'
+    printed = run_tool('analysis_tools/vis_scheduler.py', config,
+                       '--save-path', out, '--not-show').stdout
+    assert f' - Dataset size: {size}' in printed
+    assert 'Reach the end of the dataloader' not in printed
+    assert cv2.imread(str(out)) is not None
+
+
+@pytest.mark.slow
 def test_print_config_prints_the_merged_config(seg, tmp_path):
     config, _, _ = seg
     saved = tmp_path / 'full.py'
@@ -149,3 +229,37 @@ def test_publish_model_keeps_weights_and_meta(seg, tmp_path):
     assert set(checkpoint) == {'meta', 'state_dict'}
     assert_same_weights(work / 'iter_4.pth', published)
     assert json.dumps(checkpoint['meta']['iter']) == '4'
+
+
+# The models of configs built one after another in one process, as
+# model_zoo.py does; "built" after each
+BUILD_ONE_AFTER_ANOTHER = """
+import sys
+from mmhvit.analysis.model_zoo import build_from_config
+for config in sys.argv[1:]:
+    build_from_config(config)
+    print('built', file=sys.stderr, flush=True)
+"""
+
+
+@pytest.mark.slow
+def test_each_upstream_warning_once_per_process(tmp_path):
+    """Python forgets which warnings it showed whenever the warning
+    filters change, which building models does (a ``catch_warnings``, an
+    import that adds a filter): mmseg's warnings came again with a later
+    model ([1, 1, 0] here without the fix; [1, 1, 1] before compat fix 6,
+    which stopped mmengine's reloads of ``pkg_resources``).
+    ``compat.apply()``, which the configs' ``custom_imports`` and the tools
+    run, shows each once."""
+    script = write(tmp_path / 'build.py', BUILD_ONE_AFTER_ANOTHER)
+    hat_net, clustr = (
+        osp.join(ROOT, 'configs', name) for name in (
+            'hat_net/fpn_hat-net-tiny_8xb2-40k_ade20k-512x512.py',
+            'clustr/fpn_clustr-tiny_8xb2-80k_ade20k-512x512.py'))
+    run = subprocess.run([sys.executable, script, hat_net, clustr, hat_net],
+                         capture_output=True, text=True, cwd=ROOT)
+    assert run.returncode == 0, run.stderr[-3000:]
+    builds = run.stderr.split('built\n')[:-1]
+    for warning in ('UserWarning: ``build_loss`` would be deprecated',
+                    'UserWarning: Default ``avg_non_ignore`` is False'):
+        assert [build.count(warning) for build in builds] == [1, 0, 0]

@@ -30,14 +30,19 @@ the lr is scaled (``tools/train.py --auto-scale-lr``) and the run says so.
 The console names the log of the step that runs (``WORK_ROOT/<config
 name>/train.log``, ``test-ss.log``); ``tail -f`` it to follow.
 
-``--smoke`` checks that a classification table runs end to end, in minutes
-on the CPU: every row (and the ImageNet runs it starts from) is trained 2
-epochs of one batch of 4 synthetic 32x32 images
-(``WORK_ROOT/smoke_imagenet``, written on first use) with one process
-(``--launcher none``), tested and reported; the numbers mean nothing. Its
-work root defaults to ``work_dirs/smoke``, apart from real runs. It shrinks
-the ImageNet configs only (``mmhvit.analysis.reproduce.smoke_options``):
-segmentation and detection rows fail, each with its error.
+``--smoke`` checks that a table runs end to end, in minutes on the CPU,
+with one process (``--launcher none``): every row's model is trained on a
+synthetic set in its dataset's layout (``WORK_ROOT/smoke_imagenet``,
+``smoke_ade20k``, ``smoke_cityscapes``, ``smoke_coco``, written on first
+use), tested and reported; the numbers mean nothing. Classification rows:
+2 epochs of one batch of 4 32x32 images. Segmentation and detection rows:
+a child config (``WORK_ROOT/smoke_configs/<config name>.py``) with images
+shrunk to a shorter side of 64 and 64x64 crops, 2 iterations (detection: 1
+epoch of 2 batches of 2), from random weights (the runs dense rows start
+from are not trained). Rows on Pascal Context or Cityscapes with coarse
+labels run unchanged and fail without their data
+(``mmhvit.analysis.reproduce.smoke_config``). Its work root defaults to
+``work_dirs/smoke``, apart from real runs.
 
 ``report`` reads the metrics mmengine's test wrote and prints, and writes
 as markdown (default ``WORK_ROOT/<table slug>.md``), paper value, ours,
@@ -51,8 +56,7 @@ import sys
 
 from mmhvit.analysis.reproduce import (TOLERANCE, Launcher, find_table,
                                        list_tables, paper_tables, report,
-                                       run_table, select_rows, smoke_data,
-                                       smoke_options, table_slug)
+                                       run_table, select_rows, table_slug)
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 
@@ -85,9 +89,9 @@ def parse_args():
                              choices=['none', 'pytorch', 'slurm'],
                              help='required unless --smoke (none)')
             sub.add_argument('--smoke', action='store_true',
-                             help='2 epochs on 4 synthetic 32x32 images, '
-                             'one process on the CPU: the table runs end to '
-                             'end in minutes (classification tables)')
+                             help='tiny synthetic data, 2 epochs or '
+                             'iterations, one process on the CPU: the table '
+                             'runs end to end in minutes')
             sub.add_argument('--gpus', type=int,
                              help="processes per row (default: the paper's, "
                              "auto_scale_lr.base_batch_size over the "
@@ -134,11 +138,9 @@ def main():
     chosen = [find_table(tables, table) for table in args.tables]
     if args.rows and len(chosen) > 1:
         sys.exit('--rows selects rows of one table, not of several.')
-    options = args.cfg_options
-    if args.smoke:
-        options = smoke_options(smoke_data(args.work_root)) + options
     launcher = Launcher(args.launcher, ROOT, args.gpus, args.partition,
-                        options)
+                        args.cfg_options,
+                        smoke_root=args.work_root if args.smoke else None)
     failed = False
     for table in chosen:
         rows = select_rows(tables[table], args.rows)

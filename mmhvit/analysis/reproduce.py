@@ -394,6 +394,9 @@ class Launcher:
         partition (str, optional): Slurm partition.
         cfg_options (Sequence[str]): ``--cfg-options`` of every step.
         python (str): The interpreter of the tools.
+        smoke_root (str, optional): Run every step as ``--smoke`` does,
+            with the synthetic sets and smoke configs under this folder
+            (:func:`smoke_config`).
     """
     launcher: str
     root: str
@@ -401,6 +404,7 @@ class Launcher:
     partition: Optional[str] = None
     cfg_options: Sequence[str] = field(default_factory=list)
     python: str = sys.executable
+    smoke_root: Optional[str] = None
 
     def __post_init__(self):
         if self.launcher not in ('none', 'pytorch', 'slurm'):
@@ -421,18 +425,23 @@ class Launcher:
             self._plans[config] = batch_plan(config, self.cfg_options, gpus)
         return self._plans[config]
 
-    def _env(self, config: str) -> Dict[str, str]:
+    def _env_of(self, plan: BatchPlan) -> Dict[str, str]:
         env = dict(PYTHON=self.python)
-        gpus = self.plan(config).gpus
+        gpus = plan.gpus
         if self.launcher == 'slurm':
             env.update(GPUS=str(gpus), GPUS_PER_NODE=str(min(gpus, 8)))
         if self.launcher in ('slurm', 'pytorch'):
             env['PORT'] = str(free_port())
         return env
 
-    def _options(self) -> List[str]:
-        return ['--cfg-options', *self.cfg_options] if self.cfg_options \
-            else []
+    def _config(self, config: str) -> Tuple[str, List[str]]:
+        """The config a step runs (a smoke child with ``smoke_root``) and
+        its ``--cfg-options``."""
+        options = list(self.cfg_options)
+        if self.smoke_root is not None:
+            config, smoke = smoke_config(config, self.smoke_root)
+            options = smoke + options
+        return config, ['--cfg-options', *options] if options else []
 
     def _tool(self, name: str) -> str:
         return osp.join(self.root, 'tools', name)
@@ -442,37 +451,39 @@ class Launcher:
         """``(command, environment)`` that trains ``config`` into
         ``work_dir``, resuming from its latest checkpoint, with the lr
         scaled when the total batch is not the paper's."""
+        plan = self.plan(config)
+        config, options = self._config(config)
         extra = (['--resume'] if resume else []) + (
-            ['--auto-scale-lr'] if self.plan(config).scaled else []) + \
-            self._options()
+            ['--auto-scale-lr'] if plan.scaled else []) + options
         if self.launcher == 'none':
             command = [self.python, self._tool('train.py'), config,
                        '--work-dir', work_dir, *extra]
         elif self.launcher == 'pytorch':
             command = ['bash', self._tool('dist_train.sh'), config,
-                       str(self.plan(config).gpus), '--work-dir', work_dir,
-                       *extra]
+                       str(plan.gpus), '--work-dir', work_dir, *extra]
         else:
             command = ['bash', self._tool('slurm_train.sh'), self.partition,
                        job_name(config), config, work_dir, *extra]
-        return command, self._env(config)
+        return command, self._env_of(plan)
 
     def test(self, config: str, checkpoint: str, work_dir: str,
              tta: bool) -> Tuple[List[str], Dict[str, str]]:
         """``(command, environment)`` that tests ``checkpoint``, writing
         logs and metrics under ``work_dir``."""
+        plan = self.plan(config)
+        config, options = self._config(config)
         extra = ['--work-dir', work_dir] + (['--tta'] if tta else []) + \
-            self._options()
+            options
         if self.launcher == 'none':
             command = [self.python, self._tool('test.py'), config, checkpoint,
                        *extra]
         elif self.launcher == 'pytorch':
             command = ['bash', self._tool('dist_test.sh'), config,
-                       checkpoint, str(self.plan(config).gpus), *extra]
+                       checkpoint, str(plan.gpus), *extra]
         else:
             command = ['bash', self._tool('slurm_test.sh'), self.partition,
                        job_name(config), config, checkpoint, *extra]
-        return command, self._env(config)
+        return command, self._env_of(plan)
 
 
 def job_name(config: str) -> str:
@@ -574,7 +585,9 @@ def train(config: str, work_root: str, launcher: Launcher,
         if not dry_run:
             work.update('train', state='failed', error=message)
         return 'failed'
-    for dependency, checkpoint in pretraining(config, options):
+    smoke = launcher.smoke_root is not None  # from random weights
+    for dependency, checkpoint in [] if smoke else pretraining(
+            config, options):
         if osp.isfile(checkpoint):
             continue
         log(f'{name} starts from {checkpoint}: training '
@@ -666,12 +679,12 @@ def _run_step(work: RowDir, step: str, command, env, **info) -> bool:
 
 
 def smoke_options(data_root: str) -> List[str]:
-    """``--cfg-options`` of ``tools/reproduce.py run --smoke``: an ImageNet
-    config trained on the synthetic set at ``data_root`` (``make_imagenet``,
-    32x32 images): one batch of 4 per epoch, 2 epochs, no validation, one
-    training data worker (what an exact resume needs), none for testing.
-    The pipeline indices are those of the ImageNet configs
-    (``RandomResizedCrop``; ``ResizeEdge``, ``CenterCrop``) and the
+    """``--cfg-options`` of ``tools/reproduce.py run --smoke`` for an
+    ImageNet config, trained on the synthetic set at ``data_root``
+    (``make_imagenet``, 32x32 images): one batch of 4 per epoch, 2 epochs,
+    no validation, one training data worker (what an exact resume needs),
+    none for testing. The pipeline indices are those of the ImageNet
+    configs (``RandomResizedCrop``; ``ResizeEdge``, ``CenterCrop``) and the
     schedulers a warm-up and a cosine."""
     options = [f'{split}_dataloader.{key}'
                for split in ('train', 'val', 'test')
@@ -688,14 +701,101 @@ def smoke_options(data_root: str) -> List[str]:
     ]
 
 
-def smoke_data(work_root: str) -> str:
-    """The synthetic ImageNet set of ``--smoke`` under ``work_root`` (4
-    training and 4 validation images of 32x32), written once."""
-    from mmhvit.datasets import make_imagenet
-    root = osp.join(work_root, 'smoke_imagenet')
+#: The synthetic sets of ``--smoke`` (written by ``mmhvit.datasets``, in
+#: the real layouts) by the training dataset a config names: the writer,
+#: the image size (H, W) and the training images (the validation set has
+#: 4 for ImageNet, 2 otherwise).
+SMOKE_SETS = {
+    'ImageNet': ('make_imagenet', (32, 32), 4),
+    'ADE20KDataset': ('make_ade20k', (64, 64), 4),
+    'CityscapesDataset': ('make_cityscapes', (64, 128), 4),
+    'CocoDataset': ('make_coco', (96, 96), 4),
+    'mmhvit.CheckedCocoDataset': ('make_coco', (96, 96), 4),
+}
+
+#: The shorter image side of segmentation and detection smoke runs (the
+#: configs' ``scale`` shrunk in proportion), and the side of their crops.
+SMOKE_SIDE = 64
+
+SMOKE_CHILD = """# tools/reproduce.py run --smoke: {name} on the
+# synthetic set at data_root (images resized to a shorter side of {side}),
+# {schedule}, from random weights, one process; the numbers mean nothing.
+_base_ = {config!r}
+from mmhvit.config_settings import apply_data_settings  # noqa: E402
+
+data_root = {data_root!r}
+scale = {scale!r}
+{crop}model = {model!r}
+train_dataloader = dict(batch_size=2, num_workers=1)
+val_dataloader = dict(batch_size=1, num_workers=0, persistent_workers=False)
+test_dataloader = val_dataloader
+train_cfg = {train_cfg!r}
+randomness = dict(seed=0)
+
+apply_data_settings(globals())
+"""
+
+
+def smoke_data(work_root: str, dataset: str = 'ImageNet') -> str:
+    """The synthetic set of ``--smoke`` for configs training on
+    ``dataset`` (a key of :data:`SMOKE_SETS`), written once under
+    ``work_root`` (``smoke_imagenet``, ``smoke_ade20k``, ...); its
+    ``data_root``."""
+    from mmhvit import datasets
+    writer, size, num_train = SMOKE_SETS[dataset]
+    root = osp.join(work_root, 'smoke_' + writer[len('make_'):])
+    num_val = 4 if dataset == 'ImageNet' else 2
     if not osp.isdir(root):
-        make_imagenet(root, num_train=4, num_val=4, size=(32, 32))
+        getattr(datasets, writer)(root, num_train=num_train,
+                                  num_val=num_val, size=size)
+    if writer == 'make_ade20k':
+        return osp.join(root, 'ADEChallengeData2016')
     return root
+
+
+def smoke_config(config: str, work_root: str) -> Tuple[str, List[str]]:
+    """What ``--smoke`` runs for ``config``: ``(config, cfg_options)``.
+
+    ImageNet configs: the config itself with :func:`smoke_options`.
+    Segmentation and detection configs on ADE20K, Cityscapes or COCO: a
+    child config (``work_root/smoke_configs/<config name>.py``, written
+    once) that sets the synthetic set as ``data_root``, shrinks ``scale``
+    to a shorter side of :data:`SMOKE_SIDE` (and the crop to that side)
+    with :func:`mmhvit.config_settings.apply_data_settings`, trains 2
+    iterations (1 epoch of 2 batches of 2 for detection) from random
+    weights (no ``init_cfg`` checkpoint) and tests one image at a time.
+    Configs on other sets (Pascal Context, Cityscapes with its coarse
+    labels) run unchanged and fail without their data.
+    """
+    cfg = load_config(config)
+    dataset = cfg.train_dataloader.dataset.type
+    if dataset not in SMOKE_SETS:
+        return config, []
+    data_root = smoke_data(work_root, dataset)
+    if dataset == 'ImageNet':
+        return config, smoke_options(data_root)
+    child = osp.join(work_root, 'smoke_configs', osp.basename(config))
+    if osp.isfile(child):
+        return child, []
+    factor = SMOKE_SIDE / min(cfg.scale)
+    model = dict(backbone=dict(init_cfg=None))
+    if 'pretrained' in cfg.model:
+        model['pretrained'] = None
+    by_iter = 'max_iters' in cfg.train_cfg
+    text = SMOKE_CHILD.format(
+        name=osp.basename(config), config=osp.abspath(config),
+        data_root=osp.abspath(data_root), side=SMOKE_SIDE,
+        scale=tuple(round(side * factor) for side in cfg.scale),
+        crop=(f'crop_size = {(SMOKE_SIDE, SMOKE_SIDE)!r}\n'
+              if 'crop_size' in cfg else ''),
+        model=model,
+        schedule='2 iterations' if by_iter else '1 epoch',
+        train_cfg=dict(max_iters=2, val_interval=2) if by_iter else dict(
+            max_epochs=1, val_interval=1))
+    os.makedirs(osp.dirname(child), exist_ok=True)
+    with open(child, 'w') as f:
+        f.write(text)
+    return child, []
 
 
 def run_table(rows: Sequence[PaperRow], work_root: str, launcher: Launcher,

@@ -24,7 +24,7 @@ import os
 import os.path as osp
 from collections import defaultdict
 
-import mmhvit  # noqa: F401
+from mmhvit import compat
 from mmhvit.analysis.model_zoo import measure_config, metafile_models
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
@@ -146,6 +146,7 @@ def save_rows(path, rows):
 
 def main():
     args = parse_args()
+    compat.apply()  # each upstream warning once, not once per model
     done, rows = load_rows(args.json), []
     for entry in metafile_models(ROOT):
         if args.collections and entry['In Collection'] not in \
