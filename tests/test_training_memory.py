@@ -6,7 +6,7 @@ import pytest
 from torch import nn
 
 from mmhvit.analysis.training_memory import count_training_memory
-from mmhvit.models.layers import packed_self_attention
+from mmhvit.models.layers import sdpa_multihead_attention
 from helpers import run_tool
 
 SGD = dict(optimizer=dict(type='SGD', lr=0.1, momentum=0.9))
@@ -32,7 +32,7 @@ def test_counts_a_conv_relu_by_hand(fake):
 
 def test_views_of_one_storage_count_once():
     """Queries, keys and values sliced from one projection
-    (packed_self_attention) are one storage; SDPA's flash kernel keeps its
+    (sdpa_multihead_attention) are one storage; SDPA's flash kernel keeps its
     output and one log-sum-exp per row and head."""
 
     class Attention(nn.Module):
@@ -42,8 +42,9 @@ def test_views_of_one_storage_count_once():
 
         def forward(self, x):  # (B, 3, H, W) -> 12-channel tokens
             tokens = x.flatten(2).transpose(1, 2).repeat(1, 1, 4)
-            return packed_self_attention(tokens, self.qkv.weight,
-                                         self.qkv.bias, num_heads=2)
+            return sdpa_multihead_attention(tokens, tokens, tokens,
+                                            self.qkv.weight, self.qkv.bias,
+                                            num_heads=2)
 
     tokens = 16
     memory = count_training_memory(Attention(), (4, 4), fake=True)

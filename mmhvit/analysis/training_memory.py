@@ -29,7 +29,8 @@ from typing import Any, Callable, Dict, NamedTuple, Optional, Tuple
 import torch
 from mmengine.optim import build_optim_wrapper
 from torch import nn
-from torch._subclasses.fake_tensor import FakeTensorMode
+from torch._subclasses.fake_tensor import (FakeTensorMode,
+                                           unset_fake_temporarily)
 from torch.fx.experimental.symbolic_shapes import ShapeEnv
 
 from .benchmark import output_loss
@@ -116,12 +117,31 @@ def _seg_samples(batch, shape, num_classes):
     return samples
 
 
-def _cls_samples(batch, num_classes):
+def _cls_samples(batch, num_classes, mixed):
+    """Random labels; scores (``gt_score``) where the classifier trains with
+    batch augments (Mixup, CutMix), which mix its labels into scores."""
     from mmpretrain.structures import DataSample
+    if mixed:
+        return [
+            DataSample().set_gt_score(torch.rand(num_classes).softmax(0))
+            for _ in range(batch)
+        ]
     return [
         DataSample().set_gt_label(torch.randint(0, num_classes, (1, )))
         for _ in range(batch)
     ]
+
+
+def _random_samples(model, scope, batch, shape):
+    """Random ground truth of a segmentor's or classifier's loss: real
+    tensors in a fake count too, as the losses check their values."""
+    with unset_fake_temporarily():
+        if scope == 'mmseg':
+            return _seg_samples(batch, shape, model.decode_head.num_classes)
+        return _cls_samples(
+            batch, model.head.num_classes,
+            getattr(model.data_preprocessor, 'batch_augments', None)
+            is not None)
 
 
 def training_loss(model: nn.Module, scope: Optional[str],
@@ -130,12 +150,9 @@ def training_loss(model: nn.Module, scope: Optional[str],
     segmentor's losses (decode and auxiliary heads, random labels), the
     classifier's, and for other models (detectors, backbones) the sum of
     the means of the network's outputs (``mode='tensor'``)."""
-    batch, shape = inputs.shape[0], tuple(inputs.shape[2:])
-    if scope == 'mmseg':
-        samples = _seg_samples(batch, shape, model.decode_head.num_classes)
-        return model.parse_losses(model.loss(inputs, samples))[0]
-    if scope == 'mmpretrain':
-        samples = _cls_samples(batch, model.head.num_classes)
+    if scope in ('mmseg', 'mmpretrain'):
+        samples = _random_samples(model, scope, inputs.shape[0],
+                                  tuple(inputs.shape[2:]))
         return model.parse_losses(model.loss(inputs, samples))[0]
     if scope is not None:
         return output_loss(model_forward(model, scope, inputs))

@@ -72,7 +72,10 @@ def count(name, options, with_cp, args):
         return count_training_memory(backbone, shape, batch=args.batch,
                                      fake=args.fake), shape
     cfg = Config.fromfile(name)
-    cfg.merge_from_dict(dict(options, **{'model.backbone.with_cp': with_cp}))
+    # only where asked: mmdet's PVT and PVTv2 have no with_cp
+    cfg.merge_from_dict(
+        dict(options, **{'model.backbone.with_cp': True}) if with_cp else
+        options)
     model, cfg = build_from_config(cfg)
     shape = tuple(args.shape or default_shape(cfg))
     return count_training_memory(
