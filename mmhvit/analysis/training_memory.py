@@ -33,7 +33,7 @@ from torch._subclasses.fake_tensor import (FakeTensorMode,
                                            unset_fake_temporarily)
 from torch.fx.experimental.symbolic_shapes import ShapeEnv
 
-from .benchmark import output_loss
+from .benchmark import autocast, output_loss
 from .model_zoo import model_forward
 
 # optimizer of models given without a config: the papers' ImageNet recipe
@@ -164,7 +164,9 @@ def count_training_memory(model: nn.Module,
                           scope: Optional[str] = None,
                           batch: int = 1,
                           optim_wrapper: Optional[Dict] = None,
-                          fake: bool = False) -> TrainingMemory:
+                          fake: bool = False,
+                          dtype: Optional[torch.dtype] = None
+                          ) -> TrainingMemory:
     """Count one training step of ``model`` (in training mode) on ``batch``
     random ``shape`` images.
 
@@ -175,9 +177,16 @@ def count_training_memory(model: nn.Module,
         optim_wrapper: mmengine ``optim_wrapper`` config (default:
             :data:`DEFAULT_OPTIM_WRAPPER`).
         fake: Run the forward pass on fake tensors (see the module).
+        dtype: The forward pass under CPU autocast to this dtype
+            (``torch.bfloat16``, ``torch.float16``); None: float32.
     """
     params = tuple(model.parameters()) + tuple(model.buffers())
     model.train()
+
+    def loss(inputs):
+        with autocast(torch.device('cpu'), dtype):
+            return training_loss(model, scope, inputs)
+
     # backward runs outside the hooks: with_cp's recomputation saves again,
     # for one block at a time
     if fake:
@@ -188,13 +197,11 @@ def count_training_memory(model: nn.Module,
             inputs = torch.rand(batch, 3, *shape)
             twins = tuple(
                 mode.from_tensor(p, static_shapes=True) for p in params)
-            _, saved = saved_bytes(
-                lambda: training_loss(model, scope, inputs), params + twins)
+            _, saved = saved_bytes(lambda: loss(inputs), params + twins)
     else:
         inputs = torch.rand(batch, 3, *shape)
-        loss, saved = saved_bytes(
-            lambda: training_loss(model, scope, inputs), params)
-        loss.backward()
+        value, saved = saved_bytes(lambda: loss(inputs), params)
+        value.backward()
         model.zero_grad(set_to_none=True)
     trainable = [p for p in model.parameters() if p.requires_grad]
     return TrainingMemory(
