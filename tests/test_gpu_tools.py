@@ -40,8 +40,9 @@ def cells_of(report, **match):
 @pytest.mark.slow
 def test_gpu_report_cpu_mode_end_to_end(tmp_path):
     """Ours, an upstream peer and an external model side by side: images/s
-    and counted training memory for every precision, with_cp where the model has it,
-    the attention kernels; markdown and JSON in one folder."""
+    and counted training memory for every precision, with_cp where the
+    model has it, the attention kernels; markdown and JSON in one
+    folder."""
     factory = write(tmp_path / 'external.py', EXTERNAL)
     out = tmp_path / 'report'
     # one thread: a check of the tool, not a measurement (on a loaded
