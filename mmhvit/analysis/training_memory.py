@@ -27,14 +27,23 @@ context: a GPU needs that much more (see README "Training memory").
 from typing import Any, Callable, Dict, NamedTuple, Optional, Tuple
 
 import torch
+from mmengine.config import Config
 from mmengine.optim import build_optim_wrapper
 from torch import nn
 from torch._subclasses.fake_tensor import (FakeTensorMode,
                                            unset_fake_temporarily)
 from torch.fx.experimental.symbolic_shapes import ShapeEnv
+from torch.utils._pytree import tree_leaves
 
 from .benchmark import autocast, output_loss
-from .model_zoo import model_forward
+from .model_zoo import build_from_config, default_shape
+
+MIB = 2**20
+#: metafile fields of a dense config's counted training step (batch 1, the
+#: config's crop): saved activations per image; weights, gradients and
+#: optimizer state
+MEMORY_FIELDS = ('Training Memory Per Image (MiB)',
+                 'Training Memory Fixed (MiB)')
 
 # optimizer of models given without a config: the papers' ImageNet recipe
 DEFAULT_OPTIM_WRAPPER = dict(
@@ -52,6 +61,12 @@ class TrainingMemory(NamedTuple):
     @property
     def total(self) -> int:
         return self.saved + self.params + self.grads + self.optimizer
+
+    def fields(self) -> Dict[str, float]:
+        """:data:`MEMORY_FIELDS` in MiB, one decimal."""
+        fixed = self.params + self.grads + self.optimizer
+        return dict(zip(MEMORY_FIELDS, (round(self.saved / self.batch / MIB,
+                                              1), round(fixed / MIB, 1))))
 
 
 def storage_key(tensor: torch.Tensor) -> int:
@@ -148,14 +163,20 @@ def training_loss(model: nn.Module, scope: Optional[str],
                   inputs: torch.Tensor) -> torch.Tensor:
     """The loss of a training step of ``model`` on ``inputs``: the
     segmentor's losses (decode and auxiliary heads, random labels), the
-    classifier's, and for other models (detectors, backbones) the sum of
-    the means of the network's outputs (``mode='tensor'``)."""
+    classifier's, for detectors the sum of the means of the backbone's,
+    neck's and dense head's (RPN or single-stage head) outputs, for other
+    models (backbones) of the network's outputs."""
     if scope in ('mmseg', 'mmpretrain'):
         samples = _random_samples(model, scope, inputs.shape[0],
                                   tuple(inputs.shape[2:]))
         return model.parse_losses(model.loss(inputs, samples))[0]
-    if scope is not None:
-        return output_loss(model_forward(model, scope, inputs))
+    if scope == 'mmdet':
+        # the dense network: proposals and RoI heads have data-dependent
+        # sizes (no fake count) and need ground truth
+        feats = model.extract_feat(inputs)
+        head = model.rpn_head if getattr(model, 'with_rpn', False) else \
+            model.bbox_head
+        return output_loss(tree_leaves((feats, head(feats))))
     return output_loss(model(inputs))
 
 
@@ -211,3 +232,34 @@ def count_training_memory(model: nn.Module,
         optimizer=optimizer_state_bytes(
             model, optim_wrapper or DEFAULT_OPTIM_WRAPPER),
         batch=batch)
+
+
+def count_config(config,
+                 options: Optional[Dict] = None,
+                 shape: Optional[Tuple[int, int]] = None,
+                 batch: int = 1,
+                 fake: bool = False,
+                 with_cp: bool = False) -> Tuple[TrainingMemory, Tuple]:
+    """:func:`count_training_memory` of the whole model of a config file
+    (or ``Config``) with ``options`` merged (``--cfg-options`` keys), at
+    ``shape`` (default: the config's crop, :func:`default_shape`), with its
+    ``optim_wrapper`` (``AmpOptimWrapper``: the forward under autocast to
+    its dtype); and that shape."""
+    cfg = config if isinstance(config, Config) else Config.fromfile(config)
+    # only where asked: mmdet's PVT and PVTv2 have no with_cp
+    cfg.merge_from_dict(
+        dict(options or {}, **{'model.backbone.with_cp': True})
+        if with_cp else options or {})
+    model, cfg = build_from_config(cfg)
+    shape = tuple(shape or default_shape(cfg))
+    optim_wrapper, dtype = cfg.get('optim_wrapper'), None
+    if optim_wrapper is not None and optim_wrapper.get(
+            'type') == 'AmpOptimWrapper':
+        # mixed precision: the forward under autocast (the CPU's op list);
+        # the same optimizer, whose wrapper asserts CUDA
+        dtype = getattr(torch, optim_wrapper.get('dtype') or 'float16')
+        optim_wrapper = dict(optim_wrapper, type='OptimWrapper')
+        optim_wrapper.pop('dtype', None)
+        optim_wrapper.pop('loss_scale', None)
+    return count_training_memory(model, shape, cfg.default_scope, batch,
+                                 optim_wrapper, fake, dtype), shape

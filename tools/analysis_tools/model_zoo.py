@@ -3,7 +3,7 @@ the model-zoo table.
 
     python tools/analysis_tools/model_zoo.py [--collections HLG SETR ...]
         [--out table.md | --write | --check]
-        [--json work_dirs/model_zoo.json] [--no-macs]
+        [--json work_dirs/model_zoo.json] [--no-macs] [--count-memory]
 
 The table goes to the screen unless ``--out FILE`` names a file;
 ``--write`` replaces the tracked ``docs/model_zoo.md`` and ``--check`` exits
@@ -17,6 +17,14 @@ multiply-accumulates at the paper's input size (see ``get_flops.py`` for
 what is counted), and writes one markdown table per collection: paper vs
 measured with the relative difference. ``tests/test_configs.py`` fails
 when a row's parameters drift from the paper beyond its tolerance.
+
+Dense configs (segmentation, detection) also get their training memory,
+counted by ``training_memory.py`` (one step at the config's crop, batch 1,
+fake tensors): saved activations per image, and weights + gradients +
+optimizer state. Counting takes minutes over all configs, so the figures
+are kept in the metafiles (``Training Memory Per Image (MiB)``, ``Training
+Memory Fixed (MiB)``); ``--count-memory`` recounts them and rewrites those
+lines.
 """
 import argparse
 import json
@@ -24,8 +32,12 @@ import os
 import os.path as osp
 from collections import defaultdict
 
+from mmengine.config import Config
+
 from mmhvit import compat
-from mmhvit.analysis.model_zoo import measure_config, metafile_models
+from mmhvit.analysis.model_zoo import (measure_config, metafile_models,
+                                       set_metadata)
+from mmhvit.analysis.training_memory import MEMORY_FIELDS, count_config
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 DOC = 'docs/model_zoo.md'
@@ -48,7 +60,21 @@ def parse_args():
                         're-measure)')
     parser.add_argument('--no-macs', action='store_true',
                         help='parameters only (fast)')
+    parser.add_argument('--count-memory', action='store_true',
+                        help='recount the training memory of the dense '
+                        'configs and write it to their metafiles')
     return parser.parse_args()
+
+
+def count_memory(entry):
+    """Count the training memory of a dense config's entry and write it to
+    its metafile; its metadata with the new fields."""
+    cfg = Config.fromfile(entry['Config'])
+    if cfg.default_scope not in ('mmseg', 'mmdet'):
+        return entry['Metadata']
+    fields = count_config(cfg, fake=True)[0].fields()
+    set_metadata(osp.join(ROOT, entry['Metafile']), entry['Name'], fields)
+    return dict(entry['Metadata'], **fields)
 
 
 def measure(entry, with_macs):
@@ -93,6 +119,16 @@ def markdown(rows):
         '0.5 % without one, or drifts from the count recorded with it. The '
         'papers do not say how they counted FLOPs. Results of the models '
         'are the papers\'; see each family\'s README.',
+        '',
+        'Training memory (dense configs; `model_zoo.py --count-memory`): '
+        'what one training step at the config\'s crop keeps, counted by '
+        '`tools/analysis_tools/training_memory.py` (README "Training '
+        'memory"): the activations saved for backward per image, and the '
+        'weights, gradients and optimizer state, which do not grow with the '
+        'batch. A batch of B needs about fixed + B x per image; a GPU adds '
+        'its workspace, the allocator\'s caching and the CUDA / cuDNN '
+        'context. Detectors are counted up to their dense head (backbone, '
+        'neck, RPN or single-stage head), without RoI heads and loss.',
     ]
     by_collection = defaultdict(list)
     for row in rows:
@@ -101,8 +137,9 @@ def markdown(rows):
         lines += [
             '', f'## {collection}', '',
             '| model | params, paper (M) | ours (M) | diff | FLOPs, paper '
-            '(G) | ours, MACs (G) | diff | input |',
-            '|---|---|---|---|---|---|---|---|'
+            '(G) | ours, MACs (G) | diff | input | training memory / image '
+            '(MiB, counted) | + fixed (MiB) |',
+            '|---|---|---|---|---|---|---|---|---|---|'
         ]
         for row in group:
             lines.append(
@@ -113,7 +150,8 @@ def markdown(rows):
                 f"| {giga(row['paper_flops'], digits=1)} "
                 f"| {giga(row.get('macs'))} "
                 f"| {relative(row.get('macs'), row['paper_flops'])} "
-                f"| {row['shape'][0]}x{row['shape'][1]} |")
+                f"| {row['shape'][0]}x{row['shape'][1]} "
+                f"| {row.get('memory') or '–'} | {row.get('fixed') or '–'} |")
         lines += notes(group)
     return '\n'.join(lines) + '\n'
 
@@ -156,7 +194,10 @@ def main():
         if row is None or (row['paper_flops'] and 'macs' not in row
                            and not args.no_macs):
             row = measure(entry, not args.no_macs)
-        row['note'] = entry['Metadata'].get('Parameters Note')
+        metadata = count_memory(entry) if args.count_memory else \
+            entry['Metadata']
+        row['note'] = metadata.get('Parameters Note')
+        row['memory'], row['fixed'] = (metadata.get(k) for k in MEMORY_FIELDS)
         rows.append(row)
         save_rows(args.json, rows)
         print(f"{row['name']:<60} {giga(row['params'], 1e6, 3):>9} M "
