@@ -263,3 +263,11 @@ def count_config(config,
         optim_wrapper.pop('loss_scale', None)
     return count_training_memory(model, shape, cfg.default_scope, batch,
                                  optim_wrapper, fake, dtype), shape
+
+
+def config_memory_fields(config: str, batch: int = 2) -> Dict[str, float]:
+    """:meth:`TrainingMemory.fields` of a config's training step on fake
+    tensors at its crop, for the model zoo (``model_zoo.py
+    --count-memory``). Batch 2: a BatchNorm after global pooling (UPerNet's
+    pyramid pooling) needs more than one value per channel in training."""
+    return count_config(config, batch=batch, fake=True)[0].fields()
