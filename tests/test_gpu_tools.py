@@ -40,8 +40,9 @@ def cells_of(report, **match):
 @pytest.mark.slow
 def test_gpu_report_cpu_mode_end_to_end(tmp_path):
     """Ours, an upstream peer and an external model side by side: images/s
-    and peak memory for every precision, with_cp where the model has it,
-    the attention kernels; markdown and JSON in one folder."""
+    and counted training memory for every precision, with_cp where the
+    model has it, the attention kernels; markdown and JSON in one
+    folder."""
     factory = write(tmp_path / 'external.py', EXTERNAL)
     out = tmp_path / 'report'
     # one thread: a check of the tool, not a measurement (on a loaded
@@ -58,8 +59,12 @@ def test_gpu_report_cpu_mode_end_to_end(tmp_path):
                                                 shape=[64, 64], batch=2)
     for cell in cells_of(report, with_cp=False):
         if cell['mode'] != 'kernels':
-            # the CPU's resident-set peak is coarse: only its presence
-            assert cell['images_per_s'] > 0 and 'peak_bytes' in cell
+            # on the CPU: no resident-set peak; training memory counted
+            assert cell['images_per_s'] > 0 and 'peak_bytes' not in cell
+            # (weights, gradients, two AdamW moments: 16 bytes a parameter)
+            params = report['params'][cell['model']]
+            assert (cell['counted_bytes'] > 16 * params if
+                    cell['mode'] == 'train' else 'counted_bytes' not in cell)
     with_cp = {c['model']: c for c in cells_of(report, with_cp=True,
                                                precision='float32')}
     assert with_cp['hlg-mobile']['images_per_s'] > 0
@@ -77,6 +82,8 @@ def test_gpu_report_cpu_mode_end_to_end(tmp_path):
     assert kernels['conv'] == []
     markdown = (out / 'gpu_report.md').read_text()
     assert '## ADE20K: 64x64, 2 per GPU' in markdown
+    assert ('| train img/s | train counted MiB | with_cp img/s | with_cp '
+            'counted MiB | inference img/s |') in markdown
     assert markdown.count('| hlg-mobile | 4.0 |') == 2  # per precision
 
 

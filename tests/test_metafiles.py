@@ -11,6 +11,7 @@ import yaml
 
 from mmhvit.analysis.model_zoo import metafile_models
 from mmhvit.analysis.reproduce import METRIC_KEYS, MULTI_SCALE, paper_tables
+from mmhvit.analysis.training_memory import MEMORY_FIELDS
 from helpers import ROOT
 
 ENTRIES = list(metafile_models(ROOT))
@@ -82,3 +83,16 @@ def test_rows_of_a_table_are_distinct():
         assert max(cells.values()) == 1, (table, cells.most_common(1))
         runs = Counter((row.config, row.mode) for row in rows)
         assert max(runs.values()) == 1, (table, runs.most_common(1))
+
+
+def test_dense_entries_record_their_counted_training_memory():
+    """Every segmentation and detection entry holds the training memory
+    ``model_zoo.py --count-memory`` counted (docs/model_zoo.md's column):
+    per image above the fixed part; classifiers hold none."""
+    for entry in ENTRIES:
+        metadata = entry['Metadata']
+        per_image, fixed = (metadata.get(key) for key in MEMORY_FIELDS)
+        if metadata['Training Data'] == 'ImageNet-1k':
+            assert per_image is fixed is None, entry['Name']
+        else:
+            assert per_image > 0 and fixed > 0, entry['Name']

@@ -1,12 +1,16 @@
 """The training-memory count (mmhvit.analysis.training_memory and
 tools/analysis_tools/training_memory.py): exact on a model counted by hand,
-the same on fake tensors, and the CLI's rows for SETR on mmseg's ViT and
-on ours, with and without with_cp."""
+the same on fake tensors, the CLI's rows for SETR on mmseg's ViT and on
+ours, with and without with_cp, and the model zoo's metafile fields."""
 import pytest
+import yaml
 from torch import nn
 
-from mmhvit.analysis.training_memory import count_training_memory
-from mmhvit.models.layers import packed_self_attention
+from mmhvit.analysis.model_zoo import set_metadata
+from mmhvit.analysis.training_memory import (MEMORY_FIELDS, TrainingMemory,
+                                             count_config,
+                                             count_training_memory)
+from mmhvit.models.layers import sdpa_multihead_attention
 from helpers import run_tool
 
 SGD = dict(optimizer=dict(type='SGD', lr=0.1, momentum=0.9))
@@ -32,7 +36,7 @@ def test_counts_a_conv_relu_by_hand(fake):
 
 def test_views_of_one_storage_count_once():
     """Queries, keys and values sliced from one projection
-    (packed_self_attention) are one storage; SDPA's flash kernel keeps its
+    (sdpa_multihead_attention) are one storage; SDPA's flash kernel keeps its
     output and one log-sum-exp per row and head."""
 
     class Attention(nn.Module):
@@ -42,8 +46,9 @@ def test_views_of_one_storage_count_once():
 
         def forward(self, x):  # (B, 3, H, W) -> 12-channel tokens
             tokens = x.flatten(2).transpose(1, 2).repeat(1, 1, 4)
-            return packed_self_attention(tokens, self.qkv.weight,
-                                         self.qkv.bias, num_heads=2)
+            return sdpa_multihead_attention(tokens, tokens, tokens,
+                                            self.qkv.weight, self.qkv.bias,
+                                            num_heads=2)
 
     tokens = 16
     memory = count_training_memory(Attention(), (4, 4), fake=True)
@@ -67,3 +72,43 @@ def test_cli_compares_setr_on_mmseg_vit_and_ours():
     assert len(params) == 1  # same model
     assert rows[0][-2:] == ['1.000', '1.000']
     assert saved[2] < saved[0] and saved[1] < saved[0] and saved[3] < saved[2]
+
+
+def test_memory_fields_are_written_into_a_metafile_entry(tmp_path):
+    """model_zoo.py --count-memory's metafile edit: the fields at the end
+    of the entry's Metadata, replaced on a recount, the rest of the file
+    (comments, other entries) unchanged."""
+    text = ('# a comment\nModels:\n- Name: a\n  Config: a.py\n  Metadata:\n'
+            '    Parameters: 1\n  Results:\n  - Task: X\n'
+            '- Name: b\n  Config: b.py\n  Metadata:\n    Parameters: 2\n')
+    path = tmp_path / 'metafile.yml'
+    path.write_text(text)
+    memory = TrainingMemory(saved=3 * 2**20, params=2**20, grads=2**20,
+                            optimizer=2 * 2**20, batch=2)
+    set_metadata(str(path), 'a', memory.fields())
+    set_metadata(str(path), 'b', dict(memory.fields(), **{
+        MEMORY_FIELDS[0]: 9.9}))
+    set_metadata(str(path), 'b', memory.fields())  # recount
+    assert path.read_text() == text.replace(
+        '    Parameters: 1\n', '    Parameters: 1\n'
+        f'    {MEMORY_FIELDS[0]}: 1.5\n    {MEMORY_FIELDS[1]}: 4.0\n'
+    ).replace('    Parameters: 2\n', '    Parameters: 2\n'
+              f'    {MEMORY_FIELDS[0]}: 1.5\n    {MEMORY_FIELDS[1]}: 4.0\n')
+    entries = yaml.safe_load(path.read_text())['Models']
+    assert entries[0]['Metadata'][MEMORY_FIELDS[0]] == 1.5
+
+
+@pytest.mark.slow
+def test_amp_config_is_counted_under_autocast():
+    """An AmpOptimWrapper config (CUDA-only wrapper) is counted with the
+    forward under CPU autocast to its dtype: 16-bit activations plus the
+    16-bit copy of each weight autocast casts (at most half the parameters'
+    bytes), the same optimizer state as without AMP."""
+    amp, shape = count_config(
+        'configs/clustr/fpn_clustr-small_8xb2-amp-80k_ade20k-512x512.py',
+        shape=(64, 64), fake=True)
+    plain, _ = count_config(  # its base, in float32
+        'configs/clustr/fpn_clustr-small_8xb2-80k_ade20k-512x512.py',
+        shape=(64, 64), fake=True)
+    assert shape == (64, 64) and amp.optimizer == plain.optimizer
+    assert amp.saved - amp.params / 2 < 0.75 * plain.saved

@@ -15,8 +15,12 @@ autocast, float32) a table row holds
 
 Images/s are the batch over the median step time after warm-up steps. Peak
 memory on CUDA is the allocator's peak during one step, everything the step
-holds included (weights, optimizer state, input, activations); on the CPU it
-is the resident-memory peak above what the process held before the step.
+holds included (weights, optimizer state, input, activations). On the CPU,
+whose resident-memory peak says little (the allocator keeps freed pages), a
+training cell holds the counted training memory instead
+(:func:`~mmhvit.analysis.training_memory.count_training_memory`: saved
+activations, weights, gradients, AdamW state, in the cell's autocast
+dtype), marked as counted, and inference cells hold none.
 
 Cells are measured in order of importance (the first precision's training
 and inference, the attention kernels, the other precisions, ``with_cp``,
@@ -45,6 +49,7 @@ from .attention import AttentionRecorder
 from .benchmark import autocast, build, output_loss, step, timed
 from .model_zoo import count_params
 from .profiling import measure
+from .training_memory import count_training_memory
 
 
 class Setting(NamedTuple):
@@ -157,12 +162,14 @@ def step_runner(fn, module, inputs, mode, dtype):
 
 
 def measure_steps(run, device, warmup, repeat) -> Dict:
-    """Median seconds of ``run()`` after ``warmup`` calls, and the peak
-    memory of one more call (see the module docstring)."""
+    """Median seconds of ``run()`` after ``warmup`` calls and, on CUDA, the
+    peak memory of one more call (see the module docstring)."""
     for _ in range(warmup):
         run()
     seconds = statistics.median(timed(run, device) for _ in range(repeat))
-    held = torch.cuda.memory_allocated(device) if device.type == 'cuda' else 0
+    if device.type != 'cuda':
+        return dict(seconds=seconds)
+    held = torch.cuda.memory_allocated(device)
     return dict(seconds=seconds,
                 peak_bytes=held + measure(run, device).peak_bytes)
 
@@ -224,6 +231,10 @@ def run_cell(cell, models, settings, device, warmup, repeat) -> Dict:
         result = measure_steps(
             step_runner(fn, module, inputs, cell.mode, dtype), device,
             warmup, repeat)
+        if device.type == 'cpu' and cell.mode == 'train':
+            result['counted_bytes'] = count_training_memory(
+                module.cpu(), setting.shape, batch=setting.batch,
+                dtype=dtype).total
         return dict(result, images_per_s=setting.batch / result['seconds'])
     except torch.cuda.OutOfMemoryError:
         return dict(status='OOM')
@@ -307,8 +318,22 @@ def format_markdown(report) -> str:
         '', f'Median of {timing["repeat"]} steps after {timing["warmup"]} '
         f'warm-up steps; budget: {budget}. Training step: forward under '
         'autocast, backward (GradScaler for float16), AdamW update. Peak '
-        'memory: see mmhvit/analysis/gpu_report.py.', ''
+        'memory (on CUDA) and counted memory (on the CPU): see '
+        'mmhvit/analysis/gpu_report.py.', ''
     ]
+    # on the CPU: counted training memory, no inference memory
+    counted = report['environment']['device'].startswith('CPU')
+    # (column, key, digits)
+    memory = ('counted MiB', 'counted_bytes', 1) if counted else (
+        'peak MiB', 'peak_bytes', 0)
+    # (mode, with_cp, name, with a memory column)
+    columns = [('train', False, 'train', True),
+               ('train', True, 'with_cp', True),
+               ('inference', False, 'inference', not counted)]
+    header = ['model', 'params (M)', 'precision']
+    for _, _, name, with_memory in columns:
+        header += [f'{name} img/s'] + ([f'{name} {memory[0]}']
+                                       if with_memory else [])
     index = {(c['model'], c['setting'], c['mode'], c['precision'],
               c['with_cp']): c for c in report['cells']}
     models = list(report['params'])
@@ -317,19 +342,18 @@ def format_markdown(report) -> str:
         height, width = setting['shape']
         lines += [f'## {setting["dataset"]}: {width}x{height}, '
                   f'{setting["batch"]} per GPU', '',
-                  '| model | params (M) | precision | train img/s | '
-                  'train peak MiB | with_cp img/s | with_cp peak MiB | '
-                  'inference img/s | inference peak MiB |',
-                  '|---' * 9 + '|']
+                  '| ' + ' | '.join(header) + ' |',
+                  '|---' * len(header) + '|']
         for model in models:
             for precision in precisions:
                 row = [model, f'{report["params"][model] / 1e6:.1f}',
                        precision]
-                for mode, with_cp in (('train', False), ('train', True),
-                                      ('inference', False)):
+                for mode, with_cp, _, with_memory in columns:
                     cell = index.get((model, key, mode, precision, with_cp))
-                    row += [_value(cell, 'images_per_s', 1, 1),
-                            _value(cell, 'peak_bytes', 2**20, 0)]
+                    row.append(_value(cell, 'images_per_s', 1, 1))
+                    if with_memory:
+                        row.append(_value(cell, memory[1], 2**20,
+                                          memory[2]))
                 lines.append('| ' + ' | '.join(row) + ' |')
         lines += ['', *format_kernels(report['cells'], key), '']
     return '\n'.join(lines)

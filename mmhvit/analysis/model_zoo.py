@@ -110,3 +110,26 @@ def metafile_models(root: str) -> Iterator[Dict]:
             for model in yaml.load(f, Loader=SAFE_LOADER)['Models']:
                 yield dict(model, Config=osp.join(root, model['Config']),
                            Metafile=metafile)
+
+
+def set_metadata(metafile: str, name: str, fields: Dict) -> None:
+    """Set ``fields`` (key -> number or string) at the end of the
+    ``Metadata`` of the entry ``name`` of ``metafile`` (replacing those
+    keys where present), editing only their lines, so comments and layout
+    stay."""
+    with open(metafile) as f:
+        lines = f.read().splitlines(keepends=True)
+    start = lines.index(f'- Name: {name}\n')
+    end = next((i for i in range(start + 1, len(lines))
+                if lines[i].startswith('- Name: ')), len(lines))
+    meta = next(i for i in range(start, end)
+                if lines[i].rstrip() == '  Metadata:')
+    block = next((i for i in range(meta + 1, end)
+                  if not lines[i].startswith('    ')), end)
+    keys = tuple(f'    {key}:' for key in fields)
+    kept = [line for line in lines[meta + 1:block]
+            if not line.startswith(keys)]
+    added = [f'    {key}: {value}\n' for key, value in fields.items()]
+    lines[meta + 1:block] = kept + added
+    with open(metafile, 'w') as f:
+        f.writelines(lines)

@@ -27,13 +27,23 @@ context: a GPU needs that much more (see README "Training memory").
 from typing import Any, Callable, Dict, NamedTuple, Optional, Tuple
 
 import torch
+from mmengine.config import Config
 from mmengine.optim import build_optim_wrapper
 from torch import nn
-from torch._subclasses.fake_tensor import FakeTensorMode
+from torch._subclasses.fake_tensor import (FakeTensorMode,
+                                           unset_fake_temporarily)
 from torch.fx.experimental.symbolic_shapes import ShapeEnv
+from torch.utils._pytree import tree_leaves
 
-from .benchmark import output_loss
-from .model_zoo import model_forward
+from .benchmark import autocast, output_loss
+from .model_zoo import build_from_config, default_shape
+
+MIB = 2**20
+#: metafile fields of a dense config's counted training step (batch 1, the
+#: config's crop): saved activations per image; weights, gradients and
+#: optimizer state
+MEMORY_FIELDS = ('Training Memory Per Image (MiB)',
+                 'Training Memory Fixed (MiB)')
 
 # optimizer of models given without a config: the papers' ImageNet recipe
 DEFAULT_OPTIM_WRAPPER = dict(
@@ -51,6 +61,12 @@ class TrainingMemory(NamedTuple):
     @property
     def total(self) -> int:
         return self.saved + self.params + self.grads + self.optimizer
+
+    def fields(self) -> Dict[str, float]:
+        """:data:`MEMORY_FIELDS` in MiB, one decimal."""
+        fixed = self.params + self.grads + self.optimizer
+        return dict(zip(MEMORY_FIELDS, (round(self.saved / self.batch / MIB,
+                                              1), round(fixed / MIB, 1))))
 
 
 def storage_key(tensor: torch.Tensor) -> int:
@@ -116,29 +132,51 @@ def _seg_samples(batch, shape, num_classes):
     return samples
 
 
-def _cls_samples(batch, num_classes):
+def _cls_samples(batch, num_classes, mixed):
+    """Random labels; scores (``gt_score``) where the classifier trains with
+    batch augments (Mixup, CutMix), which mix its labels into scores."""
     from mmpretrain.structures import DataSample
+    if mixed:
+        return [
+            DataSample().set_gt_score(torch.rand(num_classes).softmax(0))
+            for _ in range(batch)
+        ]
     return [
         DataSample().set_gt_label(torch.randint(0, num_classes, (1, )))
         for _ in range(batch)
     ]
 
 
+def _random_samples(model, scope, batch, shape):
+    """Random ground truth of a segmentor's or classifier's loss: real
+    tensors in a fake count too, as the losses check their values."""
+    with unset_fake_temporarily():
+        if scope == 'mmseg':
+            return _seg_samples(batch, shape, model.decode_head.num_classes)
+        return _cls_samples(
+            batch, model.head.num_classes,
+            getattr(model.data_preprocessor, 'batch_augments', None)
+            is not None)
+
+
 def training_loss(model: nn.Module, scope: Optional[str],
                   inputs: torch.Tensor) -> torch.Tensor:
     """The loss of a training step of ``model`` on ``inputs``: the
     segmentor's losses (decode and auxiliary heads, random labels), the
-    classifier's, and for other models (detectors, backbones) the sum of
-    the means of the network's outputs (``mode='tensor'``)."""
-    batch, shape = inputs.shape[0], tuple(inputs.shape[2:])
-    if scope == 'mmseg':
-        samples = _seg_samples(batch, shape, model.decode_head.num_classes)
+    classifier's, for detectors the sum of the means of the backbone's,
+    neck's and dense head's (RPN or single-stage head) outputs, for other
+    models (backbones) of the network's outputs."""
+    if scope in ('mmseg', 'mmpretrain'):
+        samples = _random_samples(model, scope, inputs.shape[0],
+                                  tuple(inputs.shape[2:]))
         return model.parse_losses(model.loss(inputs, samples))[0]
-    if scope == 'mmpretrain':
-        samples = _cls_samples(batch, model.head.num_classes)
-        return model.parse_losses(model.loss(inputs, samples))[0]
-    if scope is not None:
-        return output_loss(model_forward(model, scope, inputs))
+    if scope == 'mmdet':
+        # the dense network: proposals and RoI heads have data-dependent
+        # sizes (no fake count) and need ground truth
+        feats = model.extract_feat(inputs)
+        head = model.rpn_head if getattr(model, 'with_rpn', False) else \
+            model.bbox_head
+        return output_loss(tree_leaves((feats, head(feats))))
     return output_loss(model(inputs))
 
 
@@ -147,7 +185,9 @@ def count_training_memory(model: nn.Module,
                           scope: Optional[str] = None,
                           batch: int = 1,
                           optim_wrapper: Optional[Dict] = None,
-                          fake: bool = False) -> TrainingMemory:
+                          fake: bool = False,
+                          dtype: Optional[torch.dtype] = None
+                          ) -> TrainingMemory:
     """Count one training step of ``model`` (in training mode) on ``batch``
     random ``shape`` images.
 
@@ -158,9 +198,16 @@ def count_training_memory(model: nn.Module,
         optim_wrapper: mmengine ``optim_wrapper`` config (default:
             :data:`DEFAULT_OPTIM_WRAPPER`).
         fake: Run the forward pass on fake tensors (see the module).
+        dtype: The forward pass under CPU autocast to this dtype
+            (``torch.bfloat16``, ``torch.float16``); None: float32.
     """
     params = tuple(model.parameters()) + tuple(model.buffers())
     model.train()
+
+    def loss(inputs):
+        with autocast(torch.device('cpu'), dtype):
+            return training_loss(model, scope, inputs)
+
     # backward runs outside the hooks: with_cp's recomputation saves again,
     # for one block at a time
     if fake:
@@ -171,13 +218,11 @@ def count_training_memory(model: nn.Module,
             inputs = torch.rand(batch, 3, *shape)
             twins = tuple(
                 mode.from_tensor(p, static_shapes=True) for p in params)
-            _, saved = saved_bytes(
-                lambda: training_loss(model, scope, inputs), params + twins)
+            _, saved = saved_bytes(lambda: loss(inputs), params + twins)
     else:
         inputs = torch.rand(batch, 3, *shape)
-        loss, saved = saved_bytes(
-            lambda: training_loss(model, scope, inputs), params)
-        loss.backward()
+        value, saved = saved_bytes(lambda: loss(inputs), params)
+        value.backward()
         model.zero_grad(set_to_none=True)
     trainable = [p for p in model.parameters() if p.requires_grad]
     return TrainingMemory(
@@ -187,3 +232,42 @@ def count_training_memory(model: nn.Module,
         optimizer=optimizer_state_bytes(
             model, optim_wrapper or DEFAULT_OPTIM_WRAPPER),
         batch=batch)
+
+
+def count_config(config,
+                 options: Optional[Dict] = None,
+                 shape: Optional[Tuple[int, int]] = None,
+                 batch: int = 1,
+                 fake: bool = False,
+                 with_cp: bool = False) -> Tuple[TrainingMemory, Tuple]:
+    """:func:`count_training_memory` of the whole model of a config file
+    (or ``Config``) with ``options`` merged (``--cfg-options`` keys), at
+    ``shape`` (default: the config's crop, :func:`default_shape`), with its
+    ``optim_wrapper`` (``AmpOptimWrapper``: the forward under autocast to
+    its dtype); and that shape."""
+    cfg = config if isinstance(config, Config) else Config.fromfile(config)
+    # only where asked: mmdet's PVT and PVTv2 have no with_cp
+    cfg.merge_from_dict(
+        dict(options or {}, **{'model.backbone.with_cp': True})
+        if with_cp else options or {})
+    model, cfg = build_from_config(cfg)
+    shape = tuple(shape or default_shape(cfg))
+    optim_wrapper, dtype = cfg.get('optim_wrapper'), None
+    if optim_wrapper is not None and optim_wrapper.get(
+            'type') == 'AmpOptimWrapper':
+        # mixed precision: the forward under autocast (the CPU's op list);
+        # the same optimizer, whose wrapper asserts CUDA
+        dtype = getattr(torch, optim_wrapper.get('dtype') or 'float16')
+        optim_wrapper = dict(optim_wrapper, type='OptimWrapper')
+        optim_wrapper.pop('dtype', None)
+        optim_wrapper.pop('loss_scale', None)
+    return count_training_memory(model, shape, cfg.default_scope, batch,
+                                 optim_wrapper, fake, dtype), shape
+
+
+def config_memory_fields(config: str, batch: int = 2) -> Dict[str, float]:
+    """:meth:`TrainingMemory.fields` of a config's training step on fake
+    tensors at its crop, for the model zoo (``model_zoo.py
+    --count-memory``). Batch 2: a BatchNorm after global pooling (UPerNet's
+    pyramid pooling) needs more than one value per channel in training."""
+    return count_config(config, batch=batch, fake=True)[0].fields()

@@ -1,6 +1,8 @@
 """HAFA: LAA starts as the plain patch embedding and learns offsets, SIA
-merges into the downsampled map's size and maps back, and the PVT / PVTv2
-backbones with every aggregation choice run at odd sizes."""
+merges into the downsampled map's size and maps back, the PVT / PVTv2
+backbones with every aggregation choice run at odd sizes, and their
+attention on SDPA gives mmdet's outputs without keeping attention maps."""
+import copy
 import math
 
 import pytest
@@ -8,12 +10,16 @@ import torch
 import torch.nn.functional as F
 from mmdet.models.backbones import PyramidVisionTransformerV2
 
+from mmhvit.analysis.attention import AttentionRecorder
+from mmhvit.analysis.training_memory import saved_bytes
 from mmhvit.models import PVTHAFA, PVTv2HAFA, SwinHAFA
 from mmhvit.models.backbones.hafa import (LocalAdaptiveAggregation,
                                           SemanticInformationAggregation,
                                           TokenState, deform_conv2d)
-from mmhvit.models.layers import TokenClusterer
-from tiny_archs import TINY_SWIN
+from mmhvit.models.backbones.hafa.attention import \
+    SDPASpatialReductionAttention
+from mmhvit.models.layers import TokenClusterer, swap_classes
+from tiny_archs import TINY_PVT, TINY_SWIN
 
 
 @pytest.mark.parametrize('kernel', [2, 3])
@@ -185,3 +191,69 @@ def test_official_swin_checkpoint_is_converted_while_loading(tmp_path):
     key = 'stages.1.blocks.0.attn.w_msa.qkv.weight'
     torch.testing.assert_close(hafa.state_dict()[key],
                                plain.state_dict()[key])
+
+
+def _with_mmdet_attention(model):
+    """A copy of ``model`` whose PVT attention is mmdet's own (the class
+    swapped back): same weights."""
+    from mmdet.models.backbones.pvt import SpatialReductionAttention
+    plain = copy.deepcopy(model)
+    swap_classes(plain, {
+        SDPASpatialReductionAttention: SpatialReductionAttention})
+    return plain
+
+
+@pytest.mark.parametrize('cls,aggregations', [
+    (PVTHAFA, ('laa', 'laa', 'sia')),
+    (PVTv2HAFA, ('sia', 'sia', 'sia')),  # clustered stages with sr 4, 2, 1
+    (PVTHAFA, dict(aggregations=('laa', 'sia', 'conv'),
+                   sia_clustering='qkv')),
+])
+@pytest.mark.parametrize('train', [True, False])
+def test_sdpa_attention_matches_mmdet(cls, aggregations, train):
+    """The PVT attention on SDPA gives mmdet's outputs and gradients to
+    1e-5 (same weights, dropout 0, as the configs), with mmdet's state-dict
+    keys; the plain and the clustered stages attend through fused SDPA
+    kernels only."""
+    options = aggregations if isinstance(aggregations, dict) else dict(
+        aggregations=aggregations)
+    torch.manual_seed(0)
+    ours = cls(arch=TINY_PVT, drop_path_rate=0., **options)
+    ours.init_weights()
+    theirs = _with_mmdet_attention(ours)
+    assert list(theirs.state_dict()) == list(ours.state_dict())
+    images = torch.rand(2, 3, 64, 96)
+    results = []
+    for model in (theirs, ours):
+        model.train(train)
+        with AttentionRecorder() as recorder:
+            outs = model(images)
+        # a mean loss, as training's: gradients of order 1
+        sum((o * torch.linspace(-1, 1, o.numel()).view_as(o)).mean()
+            for o in outs).backward()
+        results.append((outs, {n: p.grad for n, p in model.named_parameters()
+                               }, {c.kernel for c in recorder.calls}))
+    (their_outs, their_grads, _), (our_outs, our_grads, kernels) = results
+    assert kernels == {'flash (CPU)'}
+    for theirs_out, ours_out in zip(their_outs, our_outs):
+        torch.testing.assert_close(ours_out, theirs_out, atol=1e-5,
+                                   rtol=1e-5)
+    for name, grad in their_grads.items():
+        torch.testing.assert_close(our_grads[name], grad, atol=1e-5,
+                                   rtol=1e-5, msg=name)
+
+
+def test_sdpa_attention_keeps_no_attention_map():
+    """PVT-T-HAFA's training forward keeps at least the attention maps of
+    stages 1-3 fewer bytes than with mmdet's attention (stage 4 is
+    clustered: its maps depend on the cluster count)."""
+    torch.manual_seed(0)
+    ours = PVTHAFA(arch='tiny')
+    theirs = _with_mmdet_attention(ours)
+    images = torch.rand(1, 3, 128, 128)
+    _, our_bytes = saved_bytes(lambda: ours(images))
+    _, their_bytes = saved_bytes(lambda: theirs(images))
+    # queries x keys x heads x layers per stage: 32^2 x 4^2 x 1 x 2, ...
+    maps = sum(2 * heads * (128 // s)**2 * (128 // s // r)**2
+               for s, r, heads in ((4, 8, 1), (8, 4, 2), (16, 2, 5)))
+    assert their_bytes - our_bytes >= maps * 4, (their_bytes, our_bytes)

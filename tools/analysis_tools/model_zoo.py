@@ -4,6 +4,7 @@ the model-zoo table.
     python tools/analysis_tools/model_zoo.py [--collections HLG SETR ...]
         [--out table.md | --write | --check]
         [--json work_dirs/model_zoo.json] [--no-macs]
+        [--count-memory missing|all]
 
 The table goes to the screen unless ``--out FILE`` names a file;
 ``--write`` replaces the tracked ``docs/model_zoo.md`` and ``--check`` exits
@@ -17,15 +18,29 @@ multiply-accumulates at the paper's input size (see ``get_flops.py`` for
 what is counted), and writes one markdown table per collection: paper vs
 measured with the relative difference. ``tests/test_configs.py`` fails
 when a row's parameters drift from the paper beyond its tolerance.
+
+Dense configs (segmentation, detection) also get their training memory,
+counted by ``training_memory.py`` (one step at the config's crop, batch 2,
+fake tensors): saved activations per image, and weights + gradients +
+optimizer state. Counting takes minutes over all configs, so the figures
+are kept in the metafiles (``Training Memory Per Image (MiB)``, ``Training
+Memory Fixed (MiB)``); ``--count-memory missing`` counts the entries that
+lack them, ``--count-memory all`` recounts every one (after a model
+change), rewriting only those lines.
 """
 import argparse
 import json
+import multiprocessing
 import os
 import os.path as osp
 from collections import defaultdict
 
+from mmengine.config import Config
+
 from mmhvit import compat
-from mmhvit.analysis.model_zoo import measure_config, metafile_models
+from mmhvit.analysis.model_zoo import (measure_config, metafile_models,
+                                       set_metadata)
+from mmhvit.analysis.training_memory import MEMORY_FIELDS, config_memory_fields
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 DOC = 'docs/model_zoo.md'
@@ -48,7 +63,33 @@ def parse_args():
                         're-measure)')
     parser.add_argument('--no-macs', action='store_true',
                         help='parameters only (fast)')
+    parser.add_argument('--count-memory', choices=('missing', 'all'),
+                        help='count the training memory of the dense '
+                        'configs whose metafile entries lack it, or of all, '
+                        'and write it to the metafiles')
     return parser.parse_args()
+
+
+def count_memory(entry, which):
+    """Count the training memory of a dense config's entry (``which``:
+    ``'all'``, or ``'missing'`` where the metafile lacks it) and write it
+    to its metafile; its metadata with the new fields."""
+    metadata = entry['Metadata']
+    if which == 'missing' and MEMORY_FIELDS[0] in metadata:
+        return metadata
+    cfg = Config.fromfile(entry['Config'])
+    if cfg.default_scope not in ('mmseg', 'mmdet'):
+        return metadata
+    # a process per config: a fake count does not give its model's memory
+    # back (gigabytes for ViT-L) until the process ends; forked from a
+    # server that has run no parallel torch op (a fork of this process can
+    # hang in OpenMP)
+    context = multiprocessing.get_context('forkserver')
+    context.set_forkserver_preload(['mmhvit.analysis.training_memory'])
+    with context.Pool(1) as pool:
+        fields = pool.apply(config_memory_fields, (entry['Config'], ))
+    set_metadata(osp.join(ROOT, entry['Metafile']), entry['Name'], fields)
+    return dict(metadata, **fields)
 
 
 def measure(entry, with_macs):
@@ -93,6 +134,18 @@ def markdown(rows):
         '0.5 % without one, or drifts from the count recorded with it. The '
         'papers do not say how they counted FLOPs. Results of the models '
         'are the papers\'; see each family\'s README.',
+        '',
+        'Training memory (dense configs; `model_zoo.py --count-memory '
+        'all`): '
+        'what one training step at the config\'s crop (batch 2) keeps, '
+        'counted by '
+        '`tools/analysis_tools/training_memory.py` (README "Training '
+        'memory"): the activations saved for backward per image, and the '
+        'weights, gradients and optimizer state, which do not grow with the '
+        'batch. A batch of B needs about fixed + B x per image; a GPU adds '
+        'its workspace, the allocator\'s caching and the CUDA / cuDNN '
+        'context. Detectors are counted up to their dense head (backbone, '
+        'neck, RPN or single-stage head), without RoI heads and loss.',
     ]
     by_collection = defaultdict(list)
     for row in rows:
@@ -101,8 +154,9 @@ def markdown(rows):
         lines += [
             '', f'## {collection}', '',
             '| model | params, paper (M) | ours (M) | diff | FLOPs, paper '
-            '(G) | ours, MACs (G) | diff | input |',
-            '|---|---|---|---|---|---|---|---|'
+            '(G) | ours, MACs (G) | diff | input | training memory / image '
+            '(MiB, counted) | + fixed (MiB) |',
+            '|---|---|---|---|---|---|---|---|---|---|'
         ]
         for row in group:
             lines.append(
@@ -113,7 +167,8 @@ def markdown(rows):
                 f"| {giga(row['paper_flops'], digits=1)} "
                 f"| {giga(row.get('macs'))} "
                 f"| {relative(row.get('macs'), row['paper_flops'])} "
-                f"| {row['shape'][0]}x{row['shape'][1]} |")
+                f"| {row['shape'][0]}x{row['shape'][1]} "
+                f"| {row.get('memory') or '–'} | {row.get('fixed') or '–'} |")
         lines += notes(group)
     return '\n'.join(lines) + '\n'
 
@@ -156,7 +211,10 @@ def main():
         if row is None or (row['paper_flops'] and 'macs' not in row
                            and not args.no_macs):
             row = measure(entry, not args.no_macs)
-        row['note'] = entry['Metadata'].get('Parameters Note')
+        metadata = count_memory(entry, args.count_memory) if \
+            args.count_memory else entry['Metadata']
+        row['note'] = metadata.get('Parameters Note')
+        row['memory'], row['fixed'] = (metadata.get(k) for k in MEMORY_FIELDS)
         rows.append(row)
         save_rows(args.json, rows)
         print(f"{row['name']:<60} {giga(row['params'], 1e6, 3):>9} M "

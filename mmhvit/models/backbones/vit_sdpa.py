@@ -20,25 +20,7 @@ from mmcv.cnn.bricks.transformer import MultiheadAttention
 from mmseg.models.backbones import VisionTransformer
 
 from mmhvit.registry import MODELS
-from ..layers import packed_self_attention
-
-
-class SDPAMultiheadAttention(MultiheadAttention):
-    """mmcv's ``MultiheadAttention`` (same modules and parameters) for the
-    one way mmseg's ViT calls it: batch-first self-attention without masks
-    or position encodings, ``attn(x, identity=x)``, here through
-    :func:`~mmhvit.models.layers.packed_self_attention`."""
-
-    def forward(self, query, identity=None):
-        """``(B, N, C)`` tokens -> ``identity + attention`` (identity:
-        ``query`` unless given)."""
-        attn = self.attn
-        out = packed_self_attention(query, attn.in_proj_weight,
-                                    attn.in_proj_bias, attn.num_heads,
-                                    attn.dropout if self.training else 0.)
-        out = self.proj_drop(attn.out_proj(out))
-        identity = query if identity is None else identity
-        return identity + self.dropout_layer(out)
+from ..layers import SDPAMultiheadAttention, swap_classes
 
 
 @MODELS.register_module()
@@ -49,7 +31,8 @@ class SDPAVisionTransformer(VisionTransformer):
     ``type='mmhvit.SDPAVisionTransformer'``.
 
     The attention modules mmseg builds are kept, only their class becomes
-    :class:`SDPAMultiheadAttention` (a subclass that adds no state), so the
+    :class:`~mmhvit.models.layers.SDPAMultiheadAttention` (a subclass that
+    adds no state), so the
     parameters are created and initialised exactly as mmseg's: the same
     seed gives the same weights.
     """
@@ -59,9 +42,7 @@ class SDPAVisionTransformer(VisionTransformer):
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
-        for layer in self.layers:
-            if type(layer.attn) is MultiheadAttention:
-                layer.attn.__class__ = SDPAMultiheadAttention
+        swap_classes(self.layers, {MultiheadAttention: SDPAMultiheadAttention})
 
     def get_layer_depth(self, param_name: str,
                         prefix: str = '') -> Tuple[int, int]:

@@ -39,8 +39,12 @@ those layers. Readings where the paper is silent:
   relative position bias have no meaning for clusters, and at 224x224 the
   last stage is a single window anyway), with the blocks' own projections.
 
+mmdet's PVT attention runs on ``scaled_dot_product_attention`` (same
+parameters and outputs as mmdet's, no attention map kept for backward).
+
 Modules: ``aggregation`` (the token state, LAA, SIA, the plain networks'
-patch merging), ``clustered_blocks`` (mmdet's PVT layer and Swin block
+patch merging), ``attention`` (mmdet's PVT attention on SDPA),
+``clustered_blocks`` (mmdet's PVT layer and Swin block
 attending from merged tokens), ``backbone`` (:class:`HAFABackbone`, the
 stage loop), ``pvt`` and ``swin`` (the registered backbones).
 """

@@ -3,15 +3,15 @@ and Swin block, attending from SIA's merged tokens (HAFA Eq. 6)."""
 from typing import Optional
 
 import torch.nn.functional as F
-from mmcv.cnn.bricks.transformer import MultiheadAttention
-from mmdet.models.backbones.pvt import PVTEncoderLayer
+from mmdet.models.backbones.pvt import (PVTEncoderLayer,
+                                        SpatialReductionAttention)
 from mmdet.models.backbones.swin import SwinBlock
-from mmdet.models.layers import nchw_to_nlc
 from mmengine.model import ModuleDict
 from torch import nn
 
 from ...layers import heads_to_tokens, map2token, tokens_to_heads
 from .aggregation import TokenState
+from .attention import reduce_spatially
 
 
 def _keys_and_values(norm, query, queries: TokenState,
@@ -42,10 +42,11 @@ class ClusteredPVTLayer(PVTEncoderLayer):
                                                   source, projection)
         keys, values = (self._reduce(t, kv_state) for t in (keys, values))
         # SpatialReductionAttention's own forward takes one grid of tokens;
-        # its parent, mmcv's multi-head attention, takes any queries, keys
-        # and values (batch first) and adds the residual
-        x = MultiheadAttention.forward(self.attn, query, keys, values,
-                                       identity=x)
+        # its parent, mmcv's multi-head attention (on SDPA in PVTHAFA:
+        # SDPASpatialReductionAttention), takes any queries, keys and values
+        # (batch first) and adds the residual
+        x = super(SpatialReductionAttention, self.attn).forward(
+            query, keys, values, identity=x)
         return queries.replace(self._ffn(self.norm2(x), queries, identity=x))
 
     def _reduce(self, x, state: TokenState):
@@ -53,8 +54,7 @@ class ClusteredPVTLayer(PVTEncoderLayer):
         ``state``: (B, N, C) -> (B, N', C)."""
         if self.attn.sr_ratio == 1:
             return x
-        reduced = self.attn.sr(state.replace(x).to_map())  # (B, C, h, w)
-        return self.attn.norm(nchw_to_nlc(reduced))
+        return reduce_spatially(self.attn, state.replace(x).to_map())
 
     def _ffn(self, x, state: TokenState, identity):
         """mmdet's MixFFN on tokens that need not form a grid: its 1x1

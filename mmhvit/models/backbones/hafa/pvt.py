@@ -4,13 +4,16 @@ import re
 
 from mmcv.cnn import build_norm_layer
 from mmdet.models.backbones.pvt import (AbsolutePositionEmbedding,
-                                        PVTEncoderLayer)
+                                        PVTEncoderLayer,
+                                        SpatialReductionAttention)
 from mmdet.models.layers import PatchEmbed
 from mmengine.model import ModuleList
 from torch import nn
 
 from mmhvit.registry import MODELS
+from ...layers import swap_classes
 from ..base import drop_path_rates, init_pvt_weights
+from .attention import SDPASpatialReductionAttention
 from .backbone import HAFABackbone
 from .clustered_blocks import ClusteredPVTLayer
 
@@ -20,7 +23,10 @@ class PVTHAFA(HAFABackbone):
     """PVT v1 with HAFA (HAFA Tabs. 1-5, supplement Tab. 1), in the module
     layout of mmdet's ``PyramidVisionTransformer`` (``layers.i`` = patch
     embedding or aggregation, encoder layers, norm) plus
-    ``kv_projections``.
+    ``kv_projections``. The attention of mmdet's encoder layers is computed
+    by ``scaled_dot_product_attention`` (``SDPASpatialReductionAttention``
+    of ``hafa/attention.py``: same parameters and outputs, no attention map
+    kept for backward).
 
     Args:
         arch (str | dict): ``'tiny'``, ``'small'``, ``'medium'``,
@@ -120,6 +126,8 @@ class PVTHAFA(HAFABackbone):
                     norm_cfg=norm_cfg)
             self.layers.append(
                 ModuleList([aggregation, ModuleList(blocks), norm]))
+        swap_classes(self.layers, {
+            SpatialReductionAttention: SDPASpatialReductionAttention})
         self._freeze_stages()
 
     def stage_parts(self, stage):
