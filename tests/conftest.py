@@ -12,7 +12,8 @@ themselves (``@pytest.mark.hat_net``). Tests of the runner, the data checks
 and the tools that merely use a tiny HAT-Net as their model belong to no
 family. The markers are declared in setup.cfg (``--strict-markers``), with
 ``slow``, which the tests of 10 s and more carry (training or a tool in
-fresh processes, the full-size AMP steps).
+fresh processes, torch.compile, the largest full-size builds and loads,
+the full-size AMP steps).
 
 ``make test`` runs the suite on every core (pytest-xdist, ``-n auto --dist
 loadgroup``). Each worker then gets an equal share of the cores for torch's
