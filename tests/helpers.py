@@ -407,3 +407,15 @@ def coco_file(tmp_path, **annotation):
         images=[dict(id=7, file_name='7.jpg', width=100, height=100)],
         categories=[dict(id=1, name='person')], annotations=[ann])))
     return str(path)
+
+
+def assert_same_outputs_and_grads(their_outs, their_grads, our_outs,
+                                  our_grads):
+    """Outputs and every parameter's gradient of two implementations of one
+    model (same weights) agree to 1e-5."""
+    for theirs_out, ours_out in zip(their_outs, our_outs):
+        torch.testing.assert_close(ours_out, theirs_out, atol=1e-5,
+                                   rtol=1e-5)
+    for name, grad in their_grads.items():
+        torch.testing.assert_close(our_grads[name], grad, atol=1e-5,
+                                   rtol=1e-5, msg=name)

@@ -19,6 +19,7 @@ from mmhvit.models.backbones.hafa import (LocalAdaptiveAggregation,
 from mmhvit.models.backbones.hafa.attention import \
     SDPASpatialReductionAttention
 from mmhvit.models.layers import TokenClusterer, swap_classes
+from helpers import assert_same_outputs_and_grads
 from tiny_archs import TINY_PVT, TINY_SWIN
 
 
@@ -235,12 +236,8 @@ def test_sdpa_attention_matches_mmdet(cls, aggregations, train):
                                }, {c.kernel for c in recorder.calls}))
     (their_outs, their_grads, _), (our_outs, our_grads, kernels) = results
     assert kernels == {'flash (CPU)'}
-    for theirs_out, ours_out in zip(their_outs, our_outs):
-        torch.testing.assert_close(ours_out, theirs_out, atol=1e-5,
-                                   rtol=1e-5)
-    for name, grad in their_grads.items():
-        torch.testing.assert_close(our_grads[name], grad, atol=1e-5,
-                                   rtol=1e-5, msg=name)
+    assert_same_outputs_and_grads(their_outs, their_grads, our_outs,
+                                  our_grads)
 
 
 def test_sdpa_attention_keeps_no_attention_map():

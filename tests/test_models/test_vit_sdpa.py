@@ -9,6 +9,7 @@ from mmseg.models.backbones import VisionTransformer
 from mmhvit.analysis.attention import AttentionRecorder
 from mmhvit.analysis.training_memory import saved_bytes
 from mmhvit.models import SDPAVisionTransformer
+from helpers import assert_same_outputs_and_grads
 
 pytestmark = pytest.mark.setr  # the ViT / DeiT encoder of SETR's configs
 
@@ -55,12 +56,8 @@ def test_outputs_and_gradients_match_mmseg(train, with_cls_token):
         results.append((outs, {n: p.grad for n, p in model.named_parameters()
                                }))
     (their_outs, their_grads), (our_outs, our_grads) = results
-    for theirs_out, ours_out in zip(their_outs, our_outs):
-        torch.testing.assert_close(ours_out, theirs_out, atol=1e-5,
-                                   rtol=1e-5)
-    for name, grad in their_grads.items():
-        torch.testing.assert_close(our_grads[name], grad, atol=1e-5,
-                                   rtol=1e-5, msg=name)
+    assert_same_outputs_and_grads(their_outs, their_grads, our_outs,
+                                  our_grads)
 
 
 def test_no_attention_map_is_kept_for_backward():
