@@ -1,7 +1,8 @@
 """The GPU tools where there is no GPU: the GPU report's CPU mode end to
 end, its plan and budget, the attention-kernel recorder on the CPU's SDPA
 kernels, the GPU check's dry run, and the bundle for the GPU machine: its
-resolution and size check (the mmcv build is done by hand: docs/gpu.md)."""
+resolution, size check and download (the mmcv build is done by hand:
+docs/gpu.md)."""
 import json
 import os
 import re
@@ -289,3 +290,43 @@ def test_bundle_resolution_for_the_gpu_machine(tmp_path):
     assert 'largest: mmcv 6.5 MiB, ' in result.stderr
     assert 'mmsegmentation-1.2.2-py3-none-any.whl 2.3 MiB' in result.stderr
     assert not out.exists() and not wheelhouse.exists()
+
+
+@pytest.mark.slow
+def test_bundle_downloads_the_targets_wheels(tmp_path):
+    """The whole bundle but the mmcv build (a wheel in the wheelhouse
+    stands in for the built one): the resolved files are downloaded as
+    CPython 3.12 manylinux wheels whatever Python runs the tool (the first
+    version asked this interpreter's pip for them: "not a supported wheel
+    on this platform" under 3.11), then listed in the manifest with their
+    hashes, the whole set within the limit."""
+    unreachable = pypi_reachable()
+    if unreachable:
+        pytest.skip(unreachable)
+    out, wheelhouse = tmp_path / 'bundle', tmp_path / 'wheelhouse'
+    wheelhouse.mkdir()
+    mmcv = f'mmcv-{gpu_bundle.pin("mmcv")}-cp312-cp312-linux_x86_64.whl'
+    with zipfile.ZipFile(wheelhouse / mmcv, 'w') as stand_in:
+        stand_in.writestr('mmcv/__init__.py', '')
+    result = subprocess.run(
+        [sys.executable, 'tools/misc/gpu_bundle.py', '--out', str(out),
+         '--wheelhouse', str(wheelhouse)],
+        capture_output=True, text=True, cwd=ROOT)
+    assert result.returncode == 0, result.stderr[-2000:]
+    files = sorted(p.name for p in (out / 'wheels').iterdir())
+    manifest = json.loads((out / 'manifest.json').read_text())
+    assert [w['file'] for w in manifest['wheels']] == files
+    assert manifest['key'] == 'torch-2.11.0-cu130-cp312-sm90'
+    assert mmcv in files
+    assert any(f.startswith('mmsegmentation-') for f in files)
+    # the target's binary wheels, not this interpreter's
+    binary = [f for f in files if not f.endswith('-none-any.whl')]
+    assert {'pycocotools', 'shapely', 'pyyaml', 'regex'} <= {
+        f.split('-')[0].lower() for f in binary}, files
+    for name in binary:
+        assert re.search(r'-(cp312-cp312|cp3\d+-abi3)-(manylinux|linux)',
+                         name), name
+    for wheel in manifest['wheels']:
+        assert wheel['sha256'] == gpu_bundle.sha256(out / 'wheels' /
+                                                    wheel['file'])
+    assert manifest['total_bytes'] < gpu_bundle.LIMIT_MIB * gpu_bundle.MiB

@@ -484,15 +484,18 @@ def describe(wheels, checkout, target):
     return '\n'.join(lines)
 
 
-def download(wheels, dest):
-    """pip downloads exactly the resolved files, checking their hashes."""
+def download(wheels, dest, target):
+    """pip downloads exactly the resolved files, checking their hashes, as
+    wheels for the target's platform (not this interpreter's: a cp312
+    wheel is "not supported" by a 3.11 pip without the target's tags)."""
     os.makedirs(dest, exist_ok=True)
     with tempfile.NamedTemporaryFile('w', suffix='.txt') as f:
         for w in wheels:
             f.write(f'{w.name} @ {w.url} --hash=sha256:{w.sha256}\n')
         f.flush()
         run([sys.executable, '-m', 'pip', 'download', '-q', '--no-deps',
-             '--require-hashes', '-d', dest, '-r', f.name])
+             '--require-hashes', *target.pip_platform(), '-d', dest,
+             '-r', f.name])
 
 
 def sha256(path):
@@ -564,7 +567,7 @@ def main(argv=None):
     check_size(wheels, checkout, limit)
     dest = osp.join(args.out, 'wheels')
     shutil.rmtree(dest, ignore_errors=True)
-    download(wheels[1:], dest)
+    download(wheels[1:], dest, target)
     shutil.copy(mmcv, dest)
     files = sorted(glob.glob(osp.join(dest, '*.whl')))
     total = write_manifest(args.out, target, files, checkout)
