@@ -1,13 +1,14 @@
 """Swin Transformer with HAFA, in mmdet's module layout."""
+from functools import partial
+
 from mmcv.cnn import build_norm_layer
 from mmdet.models.backbones.swin import SwinBlock
 from mmdet.models.layers import PatchEmbed
 from mmengine.model import BaseModule, ModuleList
-from mmengine.model.weight_init import constant_init, trunc_normal_init
 from torch import nn
 
 from mmhvit.registry import MODELS
-from ..base import drop_path_rates
+from ..base import drop_path_rates, init_trunc_normal_weights
 from .aggregation import MapPatchMerging
 from .backbone import HAFABackbone
 from .clustered_blocks import ClusteredSwinBlock
@@ -92,12 +93,10 @@ class SwinHAFA(HAFABackbone):
             downsample = None
             if i + 1 < self.num_stages:
                 out_channels = self.embed_dims[i + 1]
-                downsample = self.build_aggregation(
-                    i + 1, channels, out_channels, strides[i + 1], norm_cfg)
-                if downsample is None:  # Swin's own patch merging
-                    downsample = MapPatchMerging(
-                        channels, out_channels, stride=strides[i + 1],
-                        norm_cfg=norm_cfg)
+                downsample = self.plan.build(
+                    i + 1, channels, out_channels, strides[i + 1], norm_cfg,
+                    plain=partial(MapPatchMerging, channels, out_channels,
+                                  stride=strides[i + 1], norm_cfg=norm_cfg))
             block_type = self.block_type(i, channels, depths[i], SwinBlock,
                                          ClusteredSwinBlock)
             blocks = [
@@ -129,17 +128,6 @@ class SwinHAFA(HAFABackbone):
     def frozen_modules(self):
         return [self.patch_embed, *self.stages]
 
-    def stage_companions(self, stage):
-        """Its key/value projections and output norm."""
-        norm = getattr(self, f'norm{stage}', None)
-        return super().stage_companions(stage) + (
-            [] if norm is None else [norm])
-
     def init_plain_weights(self):
-        """mmdet's Swin initialisation: truncated-normal linears, unit
-        LayerNorms; convolutions keep PyTorch's initialisation."""
-        for module in self.modules():
-            if isinstance(module, nn.Linear):
-                trunc_normal_init(module, std=.02, bias=0.)
-            elif isinstance(module, nn.LayerNorm):
-                constant_init(module, 1.0)
+        """mmdet's Swin initialisation (:func:`init_trunc_normal_weights`)."""
+        init_trunc_normal_weights(self)
