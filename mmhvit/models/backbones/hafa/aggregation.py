@@ -245,10 +245,11 @@ class AggregationPlan:
         return self.kinds[stage] == 'sia'
 
     def build(self, stage: int, in_channels: int, out_channels: int,
-              stride: int, norm_cfg: dict,
-              plain: Callable[[], nn.Module]) -> nn.Module:
-        """The LAA or SIA in front of ``stage``, or ``plain()``, the
-        network's own patch embedding or merging."""
+              stride: int, norm_cfg: dict, plain_cls: Callable[..., nn.Module],
+              **plain_kwargs) -> nn.Module:
+        """The LAA or SIA in front of ``stage``; for ``'conv'``, the
+        network's own patch embedding or merging, ``plain_cls(in_channels,
+        out_channels, stride=stride, norm_cfg=norm_cfg, **plain_kwargs)``."""
         kind = self.kinds[stage]
         if kind == 'laa':
             return LocalAdaptiveAggregation(in_channels, out_channels,
@@ -257,7 +258,8 @@ class AggregationPlan:
             return SemanticInformationAggregation(
                 in_channels, out_channels, TokenClusterer(**self.clustering),
                 self.num_clusters, norm_cfg)
-        return plain()
+        return plain_cls(in_channels, out_channels, stride=stride,
+                         norm_cfg=norm_cfg, **plain_kwargs)
 
     def kv_projections(self, stage: int, channels: int,
                        depth: int) -> Optional[ModuleList]:

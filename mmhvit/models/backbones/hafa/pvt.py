@@ -1,7 +1,6 @@
 """PVT v1 and PVTv2 with HAFA, in mmdet's module layout."""
 import math
 import re
-from functools import partial
 from typing import Dict, Iterable
 
 from mmcv.cnn import build_norm_layer
@@ -143,10 +142,8 @@ class PVTHAFA(HAFABackbone):
                 if self.norm_after_stage else nn.Identity()
             aggregation = self.plan.build(
                 i, in_dims[i], channels, self.strides[i], norm_cfg,
-                plain=partial(PatchEmbed, in_dims[i], channels,
-                              kernel_size=self.patch_sizes[i],
-                              stride=self.strides[i],
-                              padding=self.paddings[i], norm_cfg=norm_cfg))
+                PatchEmbed, kernel_size=self.patch_sizes[i],
+                padding=self.paddings[i])
             self.layers.append(
                 ModuleList([aggregation, ModuleList(blocks), norm]))
         swap_classes(self.layers, {

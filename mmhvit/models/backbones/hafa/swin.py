@@ -1,6 +1,4 @@
 """Swin Transformer with HAFA, in mmdet's module layout."""
-from functools import partial
-
 from mmcv.cnn import build_norm_layer
 from mmdet.models.backbones.swin import SwinBlock
 from mmdet.models.layers import PatchEmbed
@@ -93,10 +91,9 @@ class SwinHAFA(HAFABackbone):
             downsample = None
             if i + 1 < self.num_stages:
                 out_channels = self.embed_dims[i + 1]
-                downsample = self.plan.build(
-                    i + 1, channels, out_channels, strides[i + 1], norm_cfg,
-                    plain=partial(MapPatchMerging, channels, out_channels,
-                                  stride=strides[i + 1], norm_cfg=norm_cfg))
+                downsample = self.plan.build(i + 1, channels, out_channels,
+                                             strides[i + 1], norm_cfg,
+                                             MapPatchMerging)
             block_type = self.block_type(i, channels, depths[i], SwinBlock,
                                          ClusteredSwinBlock)
             blocks = [
