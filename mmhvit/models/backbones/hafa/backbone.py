@@ -60,8 +60,9 @@ class HAFAStage(NamedTuple):
             for block in self.blocks:
                 tokens = _run(block, with_cp, tokens, hw)
             state = TokenState.from_grid(tokens, hw)
-        return state, state if self.norm is None else \
+        normed = state if self.norm is None else \
             state.replace(self.norm(state.x))
+        return state, normed
 
     def layers(self, with_aggregation: bool) -> List[List[nn.Module]]:
         """Its layer depths (:func:`stage_layers`): a block each, with its

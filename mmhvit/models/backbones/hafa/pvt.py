@@ -134,21 +134,28 @@ class PVTHAFA(HAFABackbone):
                            use_conv_ffn=self.use_conv_ffn)
                 for rate in rates[i]
             ]
-            if self.use_abs_pos_embed and not self.plan.clustered(i):
-                side = pretrain_img_size // math.prod(self.patch_sizes[:i + 1])
-                blocks.insert(0, AbsolutePositionEmbedding(
-                    side, channels, drop_rate=drop_rate))
-            norm = build_norm_layer(norm_cfg, channels)[1] \
-                if self.norm_after_stage else nn.Identity()
-            aggregation = self.plan.build(
-                i, in_dims[i], channels, self.strides[i], norm_cfg,
-                PatchEmbed, kernel_size=self.patch_sizes[i],
-                padding=self.paddings[i])
             self.layers.append(
-                ModuleList([aggregation, ModuleList(blocks), norm]))
+                self._stage(i, in_dims[i], channels, blocks, norm_cfg,
+                            pretrain_img_size, drop_rate))
         swap_classes(self.layers, {
             SpatialReductionAttention: SDPASpatialReductionAttention})
         self._freeze_stages()
+
+    def _stage(self, i, in_channels, channels, blocks, norm_cfg,
+               pretrain_img_size, drop_rate):
+        """``layers.i``: the aggregation, the blocks after PVT v1's position
+        embedding (none after SIA), the norm (PVTv2's; PVT v1 has none)."""
+        if self.use_abs_pos_embed and not self.plan.clustered(i):
+            side = pretrain_img_size // math.prod(self.patch_sizes[:i + 1])
+            blocks.insert(0, AbsolutePositionEmbedding(side, channels,
+                                                       drop_rate=drop_rate))
+        norm = build_norm_layer(norm_cfg, channels)[1] \
+            if self.norm_after_stage else nn.Identity()
+        aggregation = self.plan.build(i, in_channels, channels,
+                                      self.strides[i], norm_cfg, PatchEmbed,
+                                      kernel_size=self.patch_sizes[i],
+                                      padding=self.paddings[i])
+        return ModuleList([aggregation, ModuleList(blocks), norm])
 
     def stage_parts(self, stage):
         return tuple(self.layers[stage])

@@ -88,12 +88,7 @@ class SwinHAFA(HAFABackbone):
         self.drop_after_pos = nn.Dropout(drop_rate)
         self.stages = ModuleList()
         for i, channels in enumerate(self.embed_dims):
-            downsample = None
-            if i + 1 < self.num_stages:
-                out_channels = self.embed_dims[i + 1]
-                downsample = self.plan.build(i + 1, channels, out_channels,
-                                             strides[i + 1], norm_cfg,
-                                             MapPatchMerging)
+            downsample = self._downsample(i, strides, norm_cfg)
             block_type = self.block_type(i, channels, depths[i], SwinBlock,
                                          ClusteredSwinBlock)
             blocks = [
@@ -110,6 +105,16 @@ class SwinHAFA(HAFABackbone):
             self.add_module(f'norm{i}',
                             build_norm_layer(norm_cfg, self.embed_dims[i])[1])
         self._freeze_stages()
+
+    def _downsample(self, i, strides, norm_cfg):
+        """``stages.i.downsample``: the aggregation in front of stage
+        ``i + 1`` (Swin's own patch merging for ``'conv'``); none after the
+        last stage."""
+        if i + 1 == self.num_stages:
+            return None
+        return self.plan.build(i + 1, self.embed_dims[i],
+                               self.embed_dims[i + 1], strides[i + 1],
+                               norm_cfg, MapPatchMerging)
 
     def _embed(self, image):
         """The patch embedding, stage 1's aggregation."""
