@@ -205,10 +205,10 @@ class MapPatchMerging(PatchMerging):
 
 
 class AggregationPlan:
-    """What stands in front of each stage of a HAFA backbone (HAFA Tabs.
-    4-5), from the HAFA options of every HAFA backbone, checked: the LAA or
-    SIA it builds there, whether the stage runs on merged tokens, and the
-    key/value projections of a clustered stage's blocks.
+    """The HAFA options of a backbone, checked, and what they put in front
+    of each stage (HAFA Tabs. 4-5): the LAA, SIA or the network's own patch
+    embedding, whether the stage runs on merged tokens, and the key/value
+    projections of a clustered stage's blocks.
 
     Args:
         aggregations (Sequence[str]): In front of stages 2, 3 and 4:
