@@ -118,6 +118,8 @@ def test_errors_are_named():
         PVTHAFA(aggregations=('laa', 'pool', 'sia'))
     with pytest.raises(ValueError, match='aggregations needs one value'):
         PVTHAFA(aggregations=('laa', 'sia'))
+    with pytest.raises(ValueError, match="sia_clustering must be 'q' or"):
+        SwinHAFA(sia_clustering='kv')
     with pytest.raises(ValueError, match="Unknown PVTHAFA arch 'huge'"):
         PVTHAFA(arch='huge')
     with pytest.raises(ValueError, match='out_indices'):

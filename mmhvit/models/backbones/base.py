@@ -45,6 +45,17 @@ def init_pvt_weights(model: nn.Module) -> None:
             normal_init(module, mean=0, std=math.sqrt(2.0 / fan_out), bias=0)
 
 
+def init_trunc_normal_weights(model: nn.Module) -> None:
+    """Truncated-normal linear layers (std 0.02, zero biases) and unit
+    LayerNorms; convolutions keep PyTorch's initialisation (HLG's official
+    code, mmdet's ``SwinTransformer`` without a checkpoint)."""
+    for module in model.modules():
+        if isinstance(module, nn.Linear):
+            trunc_normal_init(module, std=.02, bias=0.)
+        elif isinstance(module, nn.LayerNorm):
+            constant_init(module, val=1., bias=0.)
+
+
 def stage_layers(blocks: Iterable, front: Sequence[nn.Module] = (),
                  back: Sequence[nn.Module] = ()) -> List[List[nn.Module]]:
     """The layers of one stage for :meth:`PyramidBackbone.layers_by_depth`:

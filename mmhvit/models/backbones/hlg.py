@@ -45,14 +45,14 @@ import torch.utils.checkpoint as cp
 from mmcv.cnn import ConvModule, build_activation_layer, build_norm_layer
 from mmcv.cnn.bricks import DropPath
 from mmengine.model import BaseModule, ModuleList
-from mmengine.model.weight_init import constant_init, trunc_normal_init
 from mmpretrain.models.utils import LayerNorm2d
 from torch import nn
 
 from mmhvit.registry import MODELS
 from ..layers import WindowGrid, heads_to_tokens, tokens_to_heads
 from ..layers.layout_cache import layout_cache
-from .base import PyramidBackbone, drop_path_rates, stage_layers
+from .base import (PyramidBackbone, drop_path_rates, init_trunc_normal_weights,
+                   stage_layers)
 
 
 def _mlp_stage(in_features: int, out_features: int) -> nn.Sequential:
@@ -526,13 +526,8 @@ class HLG(PyramidBackbone):
         ]
 
     def init_default_weights(self):
-        """Truncated-normal linears and unit LayerNorms as in the official
-        code; convolutions keep PyTorch's initialisation, as there."""
-        for module in self.modules():
-            if isinstance(module, nn.Linear):
-                trunc_normal_init(module, std=.02, bias=0.)
-            elif isinstance(module, nn.LayerNorm):
-                constant_init(module, val=1., bias=0.)
+        """The official code's (:func:`init_trunc_normal_weights`)."""
+        init_trunc_normal_weights(self)
 
     def forward(self, x):
         """(B, 3, H, W) -> tuple of (B, C_i, H/s_i, W/s_i) for out_indices."""

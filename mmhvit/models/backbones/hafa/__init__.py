@@ -43,23 +43,26 @@ mmdet's PVT attention runs on ``scaled_dot_product_attention`` (same
 parameters and outputs as mmdet's, no attention map kept for backward).
 
 Modules: ``aggregation`` (the token state, LAA, SIA, the plain networks'
-patch merging), ``attention`` (mmdet's PVT attention on SDPA),
-``clustered_blocks`` (mmdet's PVT layer and Swin block
-attending from merged tokens), ``backbone`` (:class:`HAFABackbone`, the
-stage loop), ``pvt`` and ``swin`` (the registered backbones).
+patch merging, :class:`AggregationPlan`: the HAFA options and what they
+build in front of each stage), ``attention`` (mmdet's PVT attention on
+SDPA), ``clustered_blocks`` (mmdet's PVT layer and Swin block attending
+from merged tokens), ``backbone`` (:class:`HAFAStage`, one stage's modules
+and how they run; :class:`HAFABackbone`, the stage loop), ``pvt`` and
+``swin`` (the registered backbones).
 """
-from .aggregation import (AGGREGATIONS, ConvProjection,
+from .aggregation import (AGGREGATIONS, AggregationPlan, ConvProjection,
                           LocalAdaptiveAggregation, MapPatchMerging,
                           SemanticInformationAggregation, TokenState,
                           deform_conv2d)
-from .backbone import HAFABackbone
+from .backbone import HAFABackbone, HAFAStage
 from .clustered_blocks import ClusteredPVTLayer, ClusteredSwinBlock
 from .pvt import PVTHAFA, PVTv2HAFA
 from .swin import SwinHAFA
 
 __all__ = [
-    'AGGREGATIONS', 'ClusteredPVTLayer', 'ClusteredSwinBlock',
-    'ConvProjection', 'HAFABackbone', 'LocalAdaptiveAggregation',
+    'AGGREGATIONS', 'AggregationPlan', 'ClusteredPVTLayer',
+    'ClusteredSwinBlock', 'ConvProjection', 'HAFABackbone', 'HAFAStage',
+    'LocalAdaptiveAggregation',
     'MapPatchMerging', 'PVTHAFA', 'PVTv2HAFA',
     'SemanticInformationAggregation', 'SwinHAFA', 'TokenState',
     'deform_conv2d'

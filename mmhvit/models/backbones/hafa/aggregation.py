@@ -1,15 +1,16 @@
 """HAFA's aggregations in front of a stage (Secs. 3.2-3.3): LAA, SIA and
 the plain networks' own, on the token state they pass between stages."""
 import warnings
-from typing import NamedTuple, Optional, Tuple
+from typing import Callable, NamedTuple, Optional, Sequence, Tuple
 
 import torch
 import torch.nn.functional as F
 from mmcv.cnn import build_norm_layer
 from mmdet.models.layers import PatchMerging, nchw_to_nlc
-from mmengine.model import BaseModule
+from mmengine.model import BaseModule, ModuleDict, ModuleList
 from torch import nn
 
+from mmhvit.checks.model import check_per_stage
 from ...layers import (TokenClusterer, TokenDict, importance_weight, map2token,
                        merge_tokens, token2map)
 
@@ -201,3 +202,72 @@ class MapPatchMerging(PatchMerging):
     def forward(self, x):
         """(B, C, H, W) -> tokens (B, H'*W', C') and (H', W')."""
         return super().forward(nchw_to_nlc(x), x.shape[-2:])
+
+
+class AggregationPlan:
+    """The HAFA options of a backbone, checked, and what they put in front
+    of each stage (HAFA Tabs. 4-5): the LAA, SIA or the network's own patch
+    embedding, whether the stage runs on merged tokens, and the key/value
+    projections of a clustered stage's blocks.
+
+    Args:
+        aggregations (Sequence[str]): In front of stages 2, 3 and 4:
+            ``'laa'``, ``'sia'`` or ``'conv'`` (the network's own patch
+            embedding or merging); stage 1 starts with the network's own.
+        laa_kernel (int): LAA kernel size (3 or 2).
+        clustering (dict): :class:`TokenClusterer` arguments (``method``
+            ``'dpc_knn'`` or ``'kmeans'``, ``k``, ``num_iters``).
+        num_clusters (int, optional): Fixed SIA cluster number.
+        sia_clustering (str): ``'q'`` (only the queries are clustered; the
+            keys and values get CvT's projections, Sec. 3.3) or ``'qkv'``
+            (Tab. 5).
+        num_stages (int): Stages of the backbone.
+    """
+
+    def __init__(self, aggregations: Sequence[str], laa_kernel: int,
+                 clustering: dict, num_clusters: Optional[int],
+                 sia_clustering: str, num_stages: int):
+        aggregations = check_per_stage('aggregations', aggregations,
+                                       num_stages - 1)
+        for i, kind in enumerate(aggregations, start=2):
+            if kind not in AGGREGATIONS:
+                raise ValueError(f'Unknown aggregation {kind!r} in front of '
+                                 f'stage {i}; choose from {AGGREGATIONS}.')
+        if sia_clustering not in ('q', 'qkv'):
+            raise ValueError(f"sia_clustering must be 'q' or 'qkv', got "
+                             f'{sia_clustering!r}.')
+        self.kinds = ('conv', *aggregations)
+        self.laa_kernel, self.clustering = laa_kernel, dict(clustering)
+        self.num_clusters, self.sia_clustering = num_clusters, sia_clustering
+
+    def clustered(self, stage: int) -> bool:
+        """Whether ``stage`` runs on SIA's merged tokens."""
+        return self.kinds[stage] == 'sia'
+
+    def build(self, stage: int, in_channels: int, out_channels: int,
+              stride: int, norm_cfg: dict, plain_cls: Callable[..., nn.Module],
+              **plain_kwargs) -> nn.Module:
+        """The LAA or SIA in front of ``stage``; for ``'conv'``, the
+        network's own patch embedding or merging, ``plain_cls(in_channels,
+        out_channels, stride=stride, norm_cfg=norm_cfg, **plain_kwargs)``."""
+        kind = self.kinds[stage]
+        if kind == 'laa':
+            return LocalAdaptiveAggregation(in_channels, out_channels,
+                                            self.laa_kernel, stride, norm_cfg)
+        if kind == 'sia':
+            return SemanticInformationAggregation(
+                in_channels, out_channels, TokenClusterer(**self.clustering),
+                self.num_clusters, norm_cfg)
+        return plain_cls(in_channels, out_channels, stride=stride,
+                         norm_cfg=norm_cfg, **plain_kwargs)
+
+    def kv_projections(self, stage: int, channels: int,
+                       depth: int) -> Optional[ModuleList]:
+        """CvT's key and value projections for each of the ``depth`` blocks
+        of ``stage`` where only its queries are clustered; else None."""
+        if not self.clustered(stage) or self.sia_clustering != 'q':
+            return None
+        return ModuleList(
+            ModuleDict(dict(key=ConvProjection(channels),
+                            value=ConvProjection(channels)))
+            for _ in range(depth))

@@ -1,39 +1,102 @@
 """The base of the HAFA backbones: a plain network's stages with an
 aggregation in front of stages 2-4."""
-from typing import List
+from typing import Callable, List, NamedTuple, Optional, Sequence, Tuple, Union
 
+import torch
 import torch.utils.checkpoint as cp
 from mmdet.models.backbones.pvt import AbsolutePositionEmbedding
-from mmengine.model import ModuleDict, ModuleList
+from mmengine.model import ModuleDict
 from torch import nn
 
-from mmhvit.checks.model import check_per_stage
-from ...layers import TokenClusterer, one_image_at_a_time
+from ...layers import one_image_at_a_time
 from ..base import PyramidBackbone, freeze, stage_layers
-from .aggregation import (AGGREGATIONS, ConvProjection,
-                          LocalAdaptiveAggregation,
+from .aggregation import (AggregationPlan, LocalAdaptiveAggregation,
                           SemanticInformationAggregation, TokenState)
+
+
+def _run(block: nn.Module, with_cp: bool, x, *args):
+    """``block(x, *args)``, checkpointed under ``with_cp``."""
+    tokens = x.x if isinstance(x, TokenState) else x
+    if with_cp and tokens.requires_grad:
+        return cp.checkpoint(block, x, *args, use_reentrant=False)
+    return block(x, *args)
+
+
+class HAFAStage(NamedTuple):
+    """The modules of one stage of a HAFA backbone, wherever its layout
+    keeps them (PVT: ``layers.i``; Swin: ``patch_embed`` or the previous
+    stage's ``downsample``, ``stages.i.blocks``, ``norm{i}``).
+
+    Attributes:
+        aggregation (callable): In front of the stage. SIA: a
+            :class:`TokenState` -> the merged tokens and the downsampled
+            map's; any other: a map ``(B, C, H, W)`` -> tokens ``(B, N, C')``
+            and their ``(H', W')``.
+        blocks (Sequence[nn.Module]): Its blocks, after PVT's position
+            embedding where the stage has one.
+        norm (nn.Module, optional): Its output norm.
+        projections (Sequence[ModuleDict], optional): CvT's key/value
+            projections of its blocks (SIA with Q clustering).
+    """
+    aggregation: Callable
+    blocks: Sequence[nn.Module]
+    norm: Optional[nn.Module]
+    projections: Optional[Sequence[ModuleDict]]
+
+    def run(self, x: Union[torch.Tensor, TokenState],
+            with_cp: bool = False) -> Tuple[TokenState, TokenState]:
+        """The image (stage 1) or the previous stage's tokens -> this
+        stage's tokens before and after its norm; the blocks checkpointed
+        under ``with_cp``."""
+        if isinstance(self.aggregation, SemanticInformationAggregation):
+            state, source = self.aggregation(x)
+            projections = [None] * len(self.blocks) \
+                if self.projections is None else self.projections
+            for block, projection in zip(self.blocks, projections):
+                state = _run(block, with_cp, state, source, projection)
+        else:
+            tokens, hw = self.aggregation(
+                x if isinstance(x, torch.Tensor) else x.to_map())  # (B, N, C)
+            for block in self.blocks:
+                tokens = _run(block, with_cp, tokens, hw)
+            state = TokenState.from_grid(tokens, hw)
+        normed = state if self.norm is None else \
+            state.replace(self.norm(state.x))
+        return state, normed
+
+    def layers(self, with_aggregation: bool) -> List[List[nn.Module]]:
+        """Its layer depths (:func:`stage_layers`): a block each, with its
+        projections; the aggregation (unless it is the stem) and the
+        position embedding join the first, the norm the last."""
+        front = [self.aggregation] if with_aggregation else []
+        front += [b for b in self.blocks
+                  if isinstance(b, AbsolutePositionEmbedding)]
+        blocks = [b for b in self.blocks
+                  if not isinstance(b, AbsolutePositionEmbedding)]
+        if self.projections is not None:
+            blocks = list(zip(blocks, self.projections))
+        return stage_layers(blocks, front,
+                            [] if self.norm is None else [self.norm])
+
+    def companions(self) -> List[nn.Module]:
+        """Its projections and norm, frozen with the stage (a layout may
+        keep them outside its stage modules)."""
+        return [m for m in (self.projections, self.norm) if m is not None]
 
 
 class HAFABackbone(PyramidBackbone):
     """Base of the HAFA backbones: a plain network's stages with an
     aggregation (LAA, SIA or the network's own) in front of stages 2-4.
 
-    Subclasses build their modules in mmdet's layout with
-    :meth:`build_aggregation` and :meth:`block_type`, then call
-    :meth:`_freeze_stages`, and implement :meth:`stage_parts`,
-    :meth:`frozen_modules` and :meth:`init_plain_weights`. Stage ``i``
-    runs its aggregation (on the previous stage's tokens or map, or on the
-    image), its blocks and its norm.
+    Subclasses build their modules in mmdet's layout, the aggregations with
+    ``self.plan`` (:class:`AggregationPlan`) and the blocks of the class
+    :meth:`block_type` gives, then call :meth:`_freeze_stages`, and
+    implement :meth:`stage_parts`, :meth:`frozen_modules` and
+    :meth:`init_plain_weights`.
 
     Args:
-        aggregations (Sequence[str]): In front of stages 2, 3 and 4:
-            ``'laa'``, ``'sia'`` or ``'conv'``.
-        laa_kernel (int): LAA kernel size (3 or 2).
-        clustering (dict): :class:`TokenClusterer` arguments (``method``
-            ``'dpc_knn'`` or ``'kmeans'``, ``k``, ``num_iters``).
-        num_clusters (int, optional): Fixed SIA cluster number.
-        sia_clustering (str): ``'q'`` or ``'qkv'`` (Tab. 5).
+        aggregations, laa_kernel, clustering, num_clusters, sia_clustering:
+            The HAFA options, as :class:`AggregationPlan` documents them.
         with_cp (bool): Gradient checkpointing of every block.
         eval_per_image (bool): In eval mode, run the images of a batch one
             at a time (default), so that each image's clusters are exactly
@@ -59,48 +122,21 @@ class HAFABackbone(PyramidBackbone):
                  eval_per_image=True,
                  **kwargs):
         super().__init__(self.num_stages, **kwargs)
-        aggregations = check_per_stage('aggregations', aggregations,
-                                       self.num_stages - 1)
-        for i, kind in enumerate(aggregations, start=2):
-            if kind not in AGGREGATIONS:
-                raise ValueError(f'Unknown aggregation {kind!r} in front of '
-                                 f'stage {i}; choose from {AGGREGATIONS}.')
-        if sia_clustering not in ('q', 'qkv'):
-            raise ValueError(f"sia_clustering must be 'q' or 'qkv', got "
-                             f'{sia_clustering!r}.')
-        # stage 1 starts with the network's own patch embedding
-        self.aggregations = ('conv', *aggregations)
-        self.laa_kernel, self.clustering = laa_kernel, dict(clustering)
-        self.num_clusters, self.sia_clustering = num_clusters, sia_clustering
+        self.plan = AggregationPlan(aggregations, laa_kernel, clustering,
+                                    num_clusters, sia_clustering,
+                                    self.num_stages)
         self.with_cp, self.eval_per_image = with_cp, eval_per_image
         self.kv_projections = ModuleDict()
 
-    def build_aggregation(self, stage, in_channels, out_channels, stride,
-                          norm_cfg):
-        """The LAA or SIA in front of ``stage``; None where it is the
-        network's own (``'conv'``), which the subclass builds."""
-        kind = self.aggregations[stage]
-        if kind == 'laa':
-            return LocalAdaptiveAggregation(in_channels, out_channels,
-                                            self.laa_kernel, stride, norm_cfg)
-        if kind == 'sia':
-            return SemanticInformationAggregation(
-                in_channels, out_channels, TokenClusterer(**self.clustering),
-                self.num_clusters, norm_cfg)
-        return None
-
     def block_type(self, stage, channels, depth, plain_cls, clustered_cls):
-        """The class of the blocks of ``stage``: ``clustered_cls`` after
-        SIA, else ``plain_cls``. With Q clustering, a clustered stage's
-        ``depth`` blocks get the CvT projections of their keys and values
-        (``kv_projections``), built here."""
-        if self.aggregations[stage] != 'sia':
+        """``clustered_cls`` for the ``depth`` blocks of a stage after SIA,
+        their key/value projections (if any) registered in
+        ``kv_projections``; ``plain_cls`` for any other stage."""
+        if not self.plan.clustered(stage):
             return plain_cls
-        if self.sia_clustering == 'q':
-            self.kv_projections[str(stage)] = ModuleList(
-                ModuleDict(dict(key=ConvProjection(channels),
-                                value=ConvProjection(channels)))
-                for _ in range(depth))
+        projections = self.plan.kv_projections(stage, channels, depth)
+        if projections is not None:
+            self.kv_projections[str(stage)] = projections
         return clustered_cls
 
     def stage_parts(self, stage):
@@ -108,12 +144,11 @@ class HAFABackbone(PyramidBackbone):
         None (no output norm)."""
         raise NotImplementedError
 
-    def _run(self, block, x, *args):
-        """``block(x, *args)``, checkpointed under ``with_cp``."""
-        tokens = x.x if isinstance(x, TokenState) else x
-        if self.with_cp and tokens.requires_grad:
-            return cp.checkpoint(block, x, *args, use_reentrant=False)
-        return block(x, *args)
+    def stage(self, stage) -> HAFAStage:
+        """The modules of ``stage``, with its blocks' projections."""
+        key = str(stage)
+        return HAFAStage(*self.stage_parts(stage), self.kv_projections[key]
+                         if key in self.kv_projections else None)
 
     def forward(self, x):
         """(B, 3, H, W) -> tuple of (B, C_i, H_i, W_i) for out_indices; in
@@ -124,59 +159,27 @@ class HAFABackbone(PyramidBackbone):
         return self.forward_stages(x)
 
     def forward_stages(self, x):
-        """Stage ``i``: its aggregation, blocks and norm."""
-        outs, state = [], None
+        """Each stage on the previous one's tokens (stage 1 on the image)."""
+        outs = []
         for i in range(self.num_stages):
-            aggregation, blocks, norm = self.stage_parts(i)
-            if self.aggregations[i] == 'sia':
-                state, source = aggregation(state)
-                projections = self.kv_projections[str(i)] if \
-                    str(i) in self.kv_projections else [None] * len(blocks)
-                for block, projection in zip(blocks, projections):
-                    state = self._run(block, state, source, projection)
-            else:
-                tokens, hw = aggregation(x if state is None else
-                                         state.to_map())  # (B, N, C)
-                for block in blocks:
-                    tokens = self._run(block, tokens, hw)
-                state = TokenState.from_grid(tokens, hw)
-            normed = state if norm is None else state.replace(norm(state.x))
-            if self.norm_feeds_forward:
-                state = normed
+            state, normed = self.stage(i).run(x, self.with_cp)
+            x = normed if self.norm_feeds_forward else state
             if i in self.out_indices:
                 outs.append(normed.to_map())  # (B, C_i, H_i, W_i)
         return tuple(outs)
 
     def layers_by_depth(self):
-        """The first patch embedding (the stem), then the blocks, each with
-        its key/value projections; the aggregation in front of a stage (and
-        PVT's position embedding) joins the stage's first block, its norm
-        the last."""
-        layers = [self.frozen_modules()[:1]]
-        for i in range(self.num_stages):
-            aggregation, blocks, norm = self.stage_parts(i)
-            front = [] if i == 0 else [aggregation]
-            front += [b for b in blocks
-                      if isinstance(b, AbsolutePositionEmbedding)]
-            blocks = [b for b in blocks
-                      if not isinstance(b, AbsolutePositionEmbedding)]
-            if str(i) in self.kv_projections:
-                blocks = list(zip(blocks, self.kv_projections[str(i)]))
-            layers += stage_layers(blocks, front,
-                                   [] if norm is None else [norm])
-        return layers
-
-    def stage_companions(self, stage) -> List[nn.Module]:
-        """Modules of ``stage`` outside ``frozen_modules()``: its key/value
-        projections."""
-        key = str(stage)
-        return [self.kv_projections[key]] if key in self.kv_projections \
-            else []
+        """The first patch embedding (the stem), then the blocks
+        (:meth:`HAFAStage.layers`)."""
+        return [self.frozen_modules()[:1]] + [
+            layer for i in range(self.num_stages)
+            for layer in self.stage(i).layers(with_aggregation=i > 0)
+        ]
 
     def _freeze_stages(self):
         super()._freeze_stages()
         for stage in range(self.frozen_stages):
-            for module in self.stage_companions(stage):
+            for module in self.stage(stage).companions():
                 freeze(module)
 
     def init_default_weights(self):

@@ -1,6 +1,7 @@
 """PVT v1 and PVTv2 with HAFA, in mmdet's module layout."""
 import math
 import re
+from typing import Dict, Iterable
 
 from mmcv.cnn import build_norm_layer
 from mmdet.models.backbones.pvt import (AbsolutePositionEmbedding,
@@ -16,6 +17,26 @@ from ..base import drop_path_rates, init_pvt_weights
 from .attention import SDPASpatialReductionAttention
 from .backbone import HAFABackbone
 from .clustered_blocks import ClusteredPVTLayer
+
+
+def skip_position_embeddings(state_dict: Dict, stages: Iterable[int]) -> Dict:
+    """A plain PVT checkpoint for stages without a position embedding: where
+    the checkpoint has one (``layers.i.1.0``), it is left out and the
+    stage's encoder layers move up by one."""
+    for i in stages:
+        prefix = f'layers.{i}.1.'
+        if prefix + '0.pos_embed' not in state_dict:
+            continue
+        pattern = re.compile(re.escape(prefix) + r'(\d+)\.(.*)')
+        adapted = {}
+        for key, value in state_dict.items():
+            match = pattern.fullmatch(key)
+            if match is None:
+                adapted[key] = value
+            elif match[1] != '0':
+                adapted[f'{prefix}{int(match[1]) - 1}.{match[2]}'] = value
+        state_dict = adapted
+    return state_dict
 
 
 @MODELS.register_module()
@@ -44,9 +65,11 @@ class PVTHAFA(HAFABackbone):
             (mmdet's default 0.1).
         act_cfg (dict): FFN activation.
         norm_cfg (dict): Norm config (mmdet PVT's default).
-        **kwargs: The HAFA options and ``out_indices``, ``frozen_stages``,
-            ``norm_eval``, ``with_cp``, ``init_cfg`` of
-            :class:`HAFABackbone`; ``init_cfg=dict(type='Pretrained',
+        **kwargs: The HAFA options ``aggregations``, ``laa_kernel``,
+            ``clustering``, ``num_clusters``, ``sia_clustering``
+            (:class:`AggregationPlan`), ``with_cp``, ``eval_per_image``,
+            ``out_indices``, ``frozen_stages``, ``norm_eval``, ``init_cfg``
+            (:class:`HAFABackbone`); ``init_cfg=dict(type='Pretrained',
             checkpoint=..., prefix=...)`` also converts official PVT
             checkpoints.
     """
@@ -111,24 +134,28 @@ class PVTHAFA(HAFABackbone):
                            use_conv_ffn=self.use_conv_ffn)
                 for rate in rates[i]
             ]
-            if self.use_abs_pos_embed and self.aggregations[i] != 'sia':
-                side = pretrain_img_size // math.prod(self.patch_sizes[:i + 1])
-                blocks.insert(0, AbsolutePositionEmbedding(
-                    side, channels, drop_rate=drop_rate))
-            norm = build_norm_layer(norm_cfg, channels)[1] \
-                if self.norm_after_stage else nn.Identity()
-            aggregation = self.build_aggregation(i, in_dims[i], channels,
-                                                 self.strides[i], norm_cfg)
-            if aggregation is None:  # the network's own patch embedding
-                aggregation = PatchEmbed(
-                    in_dims[i], channels, kernel_size=self.patch_sizes[i],
-                    stride=self.strides[i], padding=self.paddings[i],
-                    norm_cfg=norm_cfg)
             self.layers.append(
-                ModuleList([aggregation, ModuleList(blocks), norm]))
+                self._stage(i, in_dims[i], channels, blocks, norm_cfg,
+                            pretrain_img_size, drop_rate))
         swap_classes(self.layers, {
             SpatialReductionAttention: SDPASpatialReductionAttention})
         self._freeze_stages()
+
+    def _stage(self, i, in_channels, channels, blocks, norm_cfg,
+               pretrain_img_size, drop_rate):
+        """``layers.i``: the aggregation, the blocks after PVT v1's position
+        embedding (none after SIA), the norm (PVTv2's; PVT v1 has none)."""
+        if self.use_abs_pos_embed and not self.plan.clustered(i):
+            side = pretrain_img_size // math.prod(self.patch_sizes[:i + 1])
+            blocks.insert(0, AbsolutePositionEmbedding(side, channels,
+                                                       drop_rate=drop_rate))
+        norm = build_norm_layer(norm_cfg, channels)[1] \
+            if self.norm_after_stage else nn.Identity()
+        aggregation = self.plan.build(i, in_channels, channels,
+                                      self.strides[i], norm_cfg, PatchEmbed,
+                                      kernel_size=self.patch_sizes[i],
+                                      padding=self.paddings[i])
+        return ModuleList([aggregation, ModuleList(blocks), norm])
 
     def stage_parts(self, stage):
         return tuple(self.layers[stage])
@@ -147,22 +174,11 @@ class PVTHAFA(HAFABackbone):
 
     def adapt_checkpoint(self, state_dict):
         """Plain PVT checkpoints start every stage with its position
-        embedding (``layers.i.1.0``); a stage after SIA has none, so its
-        encoder layers move up by one."""
-        for i, kind in enumerate(self.aggregations):
-            prefix = f'layers.{i}.1.'
-            if kind != 'sia' or prefix + '0.pos_embed' not in state_dict:
-                continue
-            pattern = re.compile(re.escape(prefix) + r'(\d+)\.(.*)')
-            adapted = {}
-            for key, value in state_dict.items():
-                match = pattern.fullmatch(key)
-                if match is None:
-                    adapted[key] = value
-                elif match[1] != '0':
-                    adapted[f'{prefix}{int(match[1]) - 1}.{match[2]}'] = value
-            state_dict = adapted
-        return state_dict
+        embedding; a stage after SIA has none
+        (:func:`skip_position_embeddings`)."""
+        return skip_position_embeddings(
+            state_dict,
+            [i for i in range(self.num_stages) if self.plan.clustered(i)])
 
 
 @MODELS.register_module()

@@ -3,11 +3,10 @@ from mmcv.cnn import build_norm_layer
 from mmdet.models.backbones.swin import SwinBlock
 from mmdet.models.layers import PatchEmbed
 from mmengine.model import BaseModule, ModuleList
-from mmengine.model.weight_init import constant_init, trunc_normal_init
 from torch import nn
 
 from mmhvit.registry import MODELS
-from ..base import drop_path_rates
+from ..base import drop_path_rates, init_trunc_normal_weights
 from .aggregation import MapPatchMerging
 from .backbone import HAFABackbone
 from .clustered_blocks import ClusteredSwinBlock
@@ -89,15 +88,7 @@ class SwinHAFA(HAFABackbone):
         self.drop_after_pos = nn.Dropout(drop_rate)
         self.stages = ModuleList()
         for i, channels in enumerate(self.embed_dims):
-            downsample = None
-            if i + 1 < self.num_stages:
-                out_channels = self.embed_dims[i + 1]
-                downsample = self.build_aggregation(
-                    i + 1, channels, out_channels, strides[i + 1], norm_cfg)
-                if downsample is None:  # Swin's own patch merging
-                    downsample = MapPatchMerging(
-                        channels, out_channels, stride=strides[i + 1],
-                        norm_cfg=norm_cfg)
+            downsample = self._downsample(i, strides, norm_cfg)
             block_type = self.block_type(i, channels, depths[i], SwinBlock,
                                          ClusteredSwinBlock)
             blocks = [
@@ -115,6 +106,16 @@ class SwinHAFA(HAFABackbone):
                             build_norm_layer(norm_cfg, self.embed_dims[i])[1])
         self._freeze_stages()
 
+    def _downsample(self, i, strides, norm_cfg):
+        """``stages.i.downsample``: the aggregation in front of stage
+        ``i + 1`` (Swin's own patch merging for ``'conv'``); none after the
+        last stage."""
+        if i + 1 == self.num_stages:
+            return None
+        return self.plan.build(i + 1, self.embed_dims[i],
+                               self.embed_dims[i + 1], strides[i + 1],
+                               norm_cfg, MapPatchMerging)
+
     def _embed(self, image):
         """The patch embedding, stage 1's aggregation."""
         tokens, hw = self.patch_embed(image)
@@ -129,17 +130,6 @@ class SwinHAFA(HAFABackbone):
     def frozen_modules(self):
         return [self.patch_embed, *self.stages]
 
-    def stage_companions(self, stage):
-        """Its key/value projections and output norm."""
-        norm = getattr(self, f'norm{stage}', None)
-        return super().stage_companions(stage) + (
-            [] if norm is None else [norm])
-
     def init_plain_weights(self):
-        """mmdet's Swin initialisation: truncated-normal linears, unit
-        LayerNorms; convolutions keep PyTorch's initialisation."""
-        for module in self.modules():
-            if isinstance(module, nn.Linear):
-                trunc_normal_init(module, std=.02, bias=0.)
-            elif isinstance(module, nn.LayerNorm):
-                constant_init(module, 1.0)
+        """mmdet's Swin initialisation (:func:`init_trunc_normal_weights`)."""
+        init_trunc_normal_weights(self)
