@@ -2,8 +2,8 @@
 token clustering (ClusTR, HAFA), window geometry (HAT-Net, HLG, clustering
 in windows), attention heads (HLG, ClusTR, HAFA, SETR's ViT) and mmcv's
 multi-head attention on SDPA (SETR's ViT, HAFA's PVT), selective
-recomputation (SETR's ViT). A block of one
-family lives in its backbone's file."""
+recomputation (SETR's ViT). A block of one family lives in its backbone's
+file."""
 from .attention import (SDPAMultiheadAttention, heads_to_tokens,
                         sdpa_multihead_attention, swap_classes,
                         tokens_to_heads)

@@ -2,11 +2,11 @@
 Activation Recomputation in Large Transformer Models", MLSys 2023): a
 linear layer after a cheap step (a LayerNorm, an activation) keeps the
 step's input for backward and recomputes the step's output there, instead
-of keeping both. A pre-norm transformer's attention and FFN keep their
-input anyway (the residual), and the FFN's activation its input, so each
-LayerNorm and each activation saves its output: for ViT-L, 2 x 4C + 2 x C
-floats per token of the 16 C its layer otherwise keeps. The recomputation
-is one LayerNorm or one activation per layer, no matrix product.
+of keeping both. A pre-norm transformer layer keeps the inputs of its
+LayerNorms anyway (the residual stream) and its FFN activation keeps its
+input, so what is saved is the outputs: 2 C + 4 C of the 16 C floats per
+token a ViT layer keeps besides its attention. The price is one more
+LayerNorm or activation per linear layer in backward, no matrix product.
 """
 from typing import Optional
 
