@@ -40,7 +40,9 @@ class _LinearAfter(torch.autograd.Function):
             y = ctx.step(x)  # the recomputation
             grad_y = grad.matmul(weight)
             rows = grad.reshape(-1, grad.shape[-1])  # (tokens, out)
-            grad_weight = rows.t().mm(y.detach().reshape(-1, y.shape[-1]))
+            grad_weight = rows.t().mm(y.detach().reshape(
+                -1, y.shape[-1])).to(weight.dtype) \
+                if ctx.needs_input_grad[1] else None
         grads = iter(torch.autograd.grad(y, [x] + params, grad_y.to(y.dtype)))
         grad_x = next(grads)
         grad_params = [
@@ -48,8 +50,7 @@ class _LinearAfter(torch.autograd.Function):
             for p in ctx.step.parameters()
         ]
         grad_bias = None if bias is None else rows.sum(0).to(bias.dtype)
-        return (grad_x, grad_weight.to(weight.dtype), grad_bias, None,
-                *grad_params)
+        return (grad_x, grad_weight, grad_bias, None, *grad_params)
 
 
 def linear_after(step: Optional[nn.Module], x: torch.Tensor,
