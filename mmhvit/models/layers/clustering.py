@@ -50,7 +50,7 @@ from .windows import window_layout
 
 # Rows of an image's distance matrix held at once: chunk * N <= this many
 # entries per image.
-DEFAULT_CHUNK_ELEMENTS = 1 << 24  # 64 MiB of float32
+DEFAULT_CHUNK_ELEMENTS = 1 << 25  # 128 MiB of float32
 
 
 def one_image_at_a_time(forward: Callable, x: torch.Tensor) -> tuple:
@@ -230,6 +230,7 @@ def _scan(x: torch.Tensor, k: int, token_mask: Optional[torch.Tensor],
         largest, (near[:, rows], index[:, rows]) = _scan_rows(raw, k)
         if token_mask is None:
             raw_max = torch.maximum(raw_max, largest)
+        del raw  # freed before the next chunk: one chunk in memory at a time
     # the square root is monotone: taken on the values kept only
     near = _to_distance(near, x.shape[-1])
     return raw_max, Neighbours(near, index, rows_op, cols_op)
@@ -321,17 +322,17 @@ def dpc_scores(x: torch.Tensor,
     # from the neighbours where one of them is denser
     denser = density.gather(1, neighbours.index.flatten(1)).view_as(
         neighbours.index) > density[..., None]
-    nearest = neighbours.dist.masked_fill(~denser, math.inf).amin(dim=-1)
-    unresolved = ~denser.any(dim=-1)
+    nearest = neighbours.dist.where(denser, math.inf).amin(dim=-1)
     step = chunk_elements // num_tokens
-    for b in range(batch):  # the others against every token
-        for group, count in _row_groups(_rows_to_compute(unresolved[b]),
+    for b in range(batch):  # the others (inf: none listed) against all
+        for group, count in _row_groups(_rows_to_compute(nearest[b].isinf()),
                                         step):
             raw = rows_op[b, group] @ cols_t[b]  # (R, N)
             # padded tokens have density 0: never denser
-            denser = density[b, None, :] > density[b, group, None]
-            nearest[b, group[:count]] = _to_distance(raw.masked_fill(
-                ~denser, math.inf).amin(dim=-1)[:count], channels)
+            raw.masked_fill_(density[b, None, :] <= density[b, group, None],
+                             math.inf)
+            nearest[b, group[:count]] = _to_distance(
+                raw.amin(dim=-1)[:count], channels)
     delta = torch.minimum(nearest, dist_max)
 
     score = delta * density
