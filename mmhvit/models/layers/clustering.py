@@ -103,11 +103,13 @@ def _distance_operands(x: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
     """``torch.cdist``'s operands for Euclidean distances by one matmul:
     rows ``[-2x, |x|^2, 1]`` and columns ``[x, 1, |x|^2]``, (B, N, C + 2)
     each; ``rows[i] . cols[j]`` is the squared distance before cdist clamps
-    and roots it, to the bit (same operands, same matmul)."""
+    and roots it, to the bit (same operands, same matmul). Both are views
+    of one tensor, made by one concatenation."""
+    channels = x.shape[-1]
     squares = x.pow(2).sum(-1, keepdim=True)
     ones = torch.ones_like(squares)
-    return (torch.cat([x.mul(-2), squares, ones], -1),
-            torch.cat([x, ones, squares], -1))
+    both = torch.cat([x.mul(-2), squares, ones, x, ones, squares], -1)
+    return both[..., :channels + 2], both[..., channels + 2:]
 
 
 def _to_distance(raw: torch.Tensor, channels: int) -> torch.Tensor:
@@ -176,6 +178,10 @@ class Neighbours(NamedTuple):
 NUM_CANDIDATES = 8
 # Columns per block of the candidate search (:func:`_scan_rows`).
 _BLOCK = 32
+# Up to this many columns, one topk over whole rows is as fast as the block
+# search (2 CPU threads) and is one kernel instead of four: on a loaded
+# machine every parallel kernel may wait for a descheduled thread.
+_TOPK_WIDTH = 4096
 # Fewest rows of a matmul: below ~12 rows the CPU BLAS takes another path
 # that rounds differently, and a recomputed row must equal the scanned one.
 _MIN_ROWS = 16
@@ -186,10 +192,10 @@ def _scan_rows(raw: torch.Tensor, k: int):
     smallest entries of every row, ascending, with their columns. The
     ``k`` smallest lie in the ``k`` blocks of ``_BLOCK`` columns with the
     smallest minima, so only those are sorted (a short last block counts
-    as one)."""
+    as one); rows up to ``_TOPK_WIDTH`` wide are sorted whole."""
     batch, rows, width = raw.shape
     num_blocks, tail = width // _BLOCK, width % _BLOCK
-    if num_blocks <= 4 * k:
+    if width <= max(_TOPK_WIDTH, 4 * k * _BLOCK):
         return raw.amax(dim=(1, 2)), raw.topk(k, dim=-1, largest=False)
     blocks = raw[..., :num_blocks * _BLOCK].view(batch, rows, num_blocks,
                                                  _BLOCK)
@@ -390,14 +396,15 @@ def cluster_by_scores(x: torch.Tensor, score: torch.Tensor,
     else:
         channels = x.shape[-1]
         idx_cluster, resolved = _nearest_listed_centre(neighbours, centres)
-        rows_op = neighbours.rows
-        centre_cols = gather_tokens(neighbours.cols, centres).transpose(1, 2)
-        step = chunk_elements // num_clusters
+        rows_op, cols_t = neighbours.rows, neighbours.cols.transpose(1, 2)
+        step = chunk_elements // x.shape[1]
         for b in range(x.shape[0]):  # the others against every centre
             for group, count in _row_groups(_rows_to_compute(~resolved[b]),
                                             step):
-                dist = _to_distance(rows_op[b, group] @ centre_cols[b],
-                                    channels)  # (R, M)
+                # whole rows, then the centres' columns: for a few rows
+                # that costs less than gathering the centres' operands
+                raw = (rows_op[b, group] @ cols_t[b])[:, centres[b]]
+                dist = _to_distance(raw, channels)  # (R, M)
                 idx_cluster[b, group[:count]] = dist.argmin(-1)[:count]
     ids = torch.arange(num_clusters, device=x.device).expand_as(centres)
     return idx_cluster.scatter(1, centres, ids)
