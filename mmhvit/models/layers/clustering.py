@@ -10,20 +10,28 @@ Euclidean divided by ``sqrt(C)``; a token is its own first neighbour; a
 uniform noise of 1e-6 breaks density ties; the densest token's ``delta`` is
 the largest distance of its image; every token joins its nearest centre and
 each centre its own cluster. Unlike a plain implementation, the ``N x N``
-distance matrix is never stored: rows are processed in chunks, so extra
-memory is ``O(N * (k + chunk))`` instead of ``O(N^2)``.
+distance matrix is never stored: rows are processed in chunks, one chunk
+in memory at a time, so extra memory is ``O(N * (k + chunk))`` instead of
+``O(N^2)``.
 
 The distances are computed once (:func:`dpc_scores`): one matmul per chunk
 of rows gives cdist's squared terms (the same operands, to the bit), and
 one pass over them keeps the image's largest distance and each token's
 ``NUM_CANDIDATES`` nearest tokens, found by block minima rather than
-sorting whole rows. Square roots are monotone, so they are taken on those
+sorting whole rows (rows up to ``_TOPK_WIDTH`` wide are sorted whole: one
+kernel). Square roots are monotone, so they are taken on those
 few values only. A token's nearest denser token and nearest centre are
 almost always among its nearest tokens; where they are provably not (no
 denser token or centre is nearer than the last one listed), that token's
 row is computed again against every token or centre. Same distances, same
 comparisons, same first-index tie-breaking: the same clusters as the
 plain computation, without its ``N x N`` temporaries and second pass.
+
+Where the time goes (N = 16 384, C = 64, 2 CPU threads): about 70 % in the
+distance matmul (35 GFLOP, which TCFormer's ``cdist`` computes as well),
+the rest in the two passes over each chunk (block minima and maximum) and
+the candidates' sort. On a loaded machine every parallel kernel can wait
+for a descheduled thread, so the code keeps the number of kernels low.
 
 An image's clusters depend on that image only, never on the others of its
 batch nor on torch's random state: everything is computed per image, the
