@@ -31,9 +31,14 @@ from ..layers import WindowGrid, pad_to_multiple, real_positions
 from .base import PyramidBackbone, drop_path_rates, stage_layers
 
 # Attention on NCHW maps through SDPA. Channels are head-major,
-# ``(num_heads, head_dim)``: a map splits into heads by a view. Maps of
-# any size work: where windows need a map divisible by their size, it is
-# zero-padded and the padded keys are masked out of the softmax.
+# ``(num_heads, head_dim)``. The backbone runs on channels-last maps
+# (``(B, H, W, C)`` in memory): there a map splits into heads by a view
+# with the head dim at unit stride, as SDPA's CPU kernels need (a strided
+# head dim sends them to their math path, 1.6-2.8x slower), and SDPA's
+# output ``(B, h, N, d)``, stored as ``(B, N, h, d)``, is a channels-last
+# map again without a copy. Maps of any size work: where windows need a
+# map divisible by their size, it is zero-padded and the padded keys are
+# masked out of the softmax.
 
 
 def avg_pool_ceil(x: torch.Tensor, size: int) -> torch.Tensor:
@@ -51,6 +56,12 @@ def avg_pool_ceil(x: torch.Tensor, size: int) -> torch.Tensor:
     return sums / counts
 
 
+def tokens_to_map(x: torch.Tensor, height: int, width: int) -> torch.Tensor:
+    """``(B, N, h, d)`` (or ``(B, N, C)``) -> ``(B, C, H, W)``: a view of
+    channels-last memory where ``x`` is contiguous."""
+    return x.reshape(x.shape[0], height, width, -1).permute(0, 3, 1, 2)
+
+
 def window_attention(qkv: torch.Tensor, num_heads: int,
                      window_size: int) -> torch.Tensor:
     """Multi-head self-attention inside non-overlapping ``G x G`` windows.
@@ -63,59 +74,57 @@ def window_attention(qkv: torch.Tensor, num_heads: int,
             are padded, padded keys masked and padded queries cropped.
 
     Returns:
-        Tensor: ``(B, C, H, W)``.
+        Tensor: ``(B, C, H, W)``, channels-last in memory.
     """
     batch, channels3, height, width = qkv.shape
     head_dim = channels3 // (3 * num_heads)
     grid = WindowGrid.build(height, width, window_size, False, qkv.device)
     qkv = pad_to_multiple(qkv, window_size)
-    hp, wp = qkv.shape[-2:]
     gh, gw, g = grid.gh, grid.gw, window_size
-    qkv = qkv.view(batch, 3, num_heads, head_dim, gh, g, gw, g)
-    # -> (3, B, gh, gw, h, G, G, d) -> (3, B*gh*gw, h, G*G, d), contiguous:
-    # a map of one window reshapes to a view with a strided head dim, which
-    # SDPA runs only on its math path (CPU and CUDA)
-    qkv = qkv.permute(1, 0, 4, 6, 2, 5, 7, 3).reshape(
-        3, batch * gh * gw, num_heads, g * g, head_dim).contiguous()
+    # (B, 3C, Hp, Wp) -> (B, gh, G, gw, G, 3, h, d), a view (splits only)
+    qkv = qkv.permute(0, 2, 3, 1).view(batch, gh, g, gw, g, 3, num_heads,
+                                       head_dim)
+    # -> (3, B, gh, gw, h, G, G, d) -> (3, B*gh*gw, h, G*G, d): the one
+    # copy, windows apart (a window is no single strided dim of a map)
+    qkv = qkv.permute(5, 0, 1, 3, 6, 2, 4, 7).reshape(
+        3, batch * gh * gw, num_heads, g * g, head_dim)
     mask = None
     if grid.valid is not None:  # (gh*gw, G*G) -> (B*gh*gw, 1, 1, G*G)
         mask = grid.valid[:, None, None].repeat(batch, 1, 1, 1)
     out = F.scaled_dot_product_attention(
         qkv[0], qkv[1], qkv[2], attn_mask=mask)
-    # (B*gh*gw, h, G*G, d) -> (B, h, d, gh, G, gw, G) -> (B, C, Hp, Wp)
-    out = out.view(batch, gh, gw, num_heads, g, g, head_dim)
-    out = out.permute(0, 3, 6, 1, 4, 2, 5).reshape(
-        batch, num_heads * head_dim, hp, wp)
-    return out[..., :height, :width]
+    # (B*gh*gw, h, G*G, d) -> (B, gh, gw, G, G, C) -> (B, gh, G, gw, G, C)
+    out = out.transpose(1, 2).reshape(batch, gh, gw, g, g, channels3 // 3)
+    out = out.permute(0, 1, 3, 2, 4, 5).reshape(batch, gh * g * gw * g, -1)
+    return tokens_to_map(out, gh * g, gw * g)[..., :height, :width]
 
 
-def map_to_heads(x: torch.Tensor, num_heads: int) -> torch.Tensor:
-    """``(B, C, H, W)`` -> ``(B, h, H*W, C/h)``, contiguous: SDPA's CPU
-    kernel needs a unit stride on the head dim and otherwise falls back to
-    its math path, 1.6-2.8x slower than copying first (HAT-Net shapes)."""
+def map_to_heads(x: torch.Tensor, num_heads: int, parts: int = 1):
+    """``(B, parts*C, H, W)`` -> ``parts`` tensors ``(B, h, H*W, C/h)``:
+    views of a channels-last map (other layouts are copied once)."""
     batch, channels = x.shape[:2]
-    return x.reshape(batch, num_heads, channels // num_heads,
-                     -1).transpose(-2, -1).contiguous()
+    x = x.permute(0, 2, 3, 1).contiguous()  # (B, H, W, parts*C)
+    x = x.view(batch, -1, parts, num_heads, channels // (parts * num_heads))
+    return x.permute(2, 0, 3, 1, 4).unbind(0)
 
 
 def global_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor,
-                     num_heads: int) -> torch.Tensor:
+                     height: int, width: int) -> torch.Tensor:
     """Attention of every query position over every key position.
 
     Args:
-        q (Tensor): Queries ``(B, C, H, W)``.
-        k (Tensor): Keys ``(B, C, h, w)``, any spatial size (e.g. pooled).
+        q (Tensor): Queries ``(B, h, H*W, d)`` (from :func:`map_to_heads`).
+        k (Tensor): Keys ``(B, h, n, d)``, any number of positions (e.g.
+            pooled).
         v (Tensor): Values, same shape as ``k``.
-        num_heads (int): Number of heads.
+        height (int): ``H``.
+        width (int): ``W``.
 
     Returns:
-        Tensor: ``(B, C, H, W)``.
+        Tensor: ``(B, h*d, H, W)``, channels-last in memory.
     """
-    batch, channels, height, width = q.shape
-    out = F.scaled_dot_product_attention(
-        map_to_heads(q, num_heads), map_to_heads(k, num_heads),
-        map_to_heads(v, num_heads))  # (B, h, H*W, d)
-    return out.transpose(-2, -1).reshape(batch, channels, height, width)
+    out = F.scaled_dot_product_attention(q, k, v)  # (B, h, H*W, d)
+    return tokens_to_map(out.transpose(1, 2), height, width)
 
 
 # activations that take no ``inplace`` argument (as in mmcv's ConvModule)
@@ -262,9 +271,11 @@ class HMHSA(BaseModule):
 
     def forward(self, x):
         """(B, C, H, W) -> (B, C, H, W), without the block residual."""
+        height, width = x.shape[-2:]
         qkv = self.qkv(self.norm(x))  # (B, 3C, H, W)
         if self.grid_size == 1:
-            out = global_attention(*qkv.chunk(3, dim=1), self.num_heads)
+            out = global_attention(*map_to_heads(qkv, self.num_heads, 3),
+                                   height, width)
         elif self.window_only:
             out = window_attention(qkv, self.num_heads, self.grid_size)
         else:
@@ -272,8 +283,10 @@ class HMHSA(BaseModule):
             local = self.grid_norm(x + local)  # A1 of Eq. 9
             # (B, C, ceil(H/G2), ceil(W/G2))
             pooled = avg_pool_ceil(local, self.pool_size)
-            k, v = self.kv(self.pool_norm(pooled)).chunk(2, dim=1)
-            out = global_attention(self.q(local), k, v, self.num_heads)
+            kv = self.kv(self.pool_norm(pooled))  # (B, 2C, ., .)
+            out = global_attention(
+                *map_to_heads(self.q(local), self.num_heads),
+                *map_to_heads(kv, self.num_heads, 2), height, width)
             out = out + local
         return self.drop(self.proj(out))
 
@@ -471,5 +484,10 @@ class HATNet(PyramidBackbone):
                 constant_init(module, val=1., bias=0.)
 
     def forward(self, x):
-        """(B, 3, H, W) -> tuple of (B, C_i, H/s_i, W/s_i) for out_indices."""
+        """(B, 3, H, W) -> tuple of (B, C_i, H/s_i, W/s_i) for out_indices.
+
+        The stages run on channels-last maps (attention splits them into
+        heads by views; convolutions and norms keep the format); the
+        outputs are NCHW in memory, as mmcv's ops expect."""
+        x = x.contiguous(memory_format=torch.channels_last)
         return self.forward_stages(self.stem(x))
