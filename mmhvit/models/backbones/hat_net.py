@@ -91,8 +91,9 @@ def window_attention(qkv: torch.Tensor, num_heads: int,
     mask = None
     if grid.valid is not None:  # (gh*gw, G*G) -> (B*gh*gw, 1, 1, G*G)
         mask = grid.valid[:, None, None].repeat(batch, 1, 1, 1)
-    out = F.scaled_dot_product_attention(
-        qkv[0], qkv[1], qkv[2], attn_mask=mask)
+    # unbind, not indexing: its backward stacks the three gradients
+    # instead of summing three zero-filled (3, ...) tensors
+    out = F.scaled_dot_product_attention(*qkv.unbind(0), attn_mask=mask)
     # (B*gh*gw, h, G*G, d) -> (B, gh, gw, G, G, C) -> (B, gh, G, gw, G, C)
     out = out.transpose(1, 2).reshape(batch, gh, gw, g, g, channels3 // 3)
     out = out.permute(0, 1, 3, 2, 4, 5).reshape(batch, gh * g * gw * g, -1)
@@ -127,17 +128,53 @@ def global_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor,
     return tokens_to_map(out.transpose(1, 2), height, width)
 
 
+class PointwiseConv(nn.Conv2d):
+    """``nn.Conv2d(in_channels, out_channels, 1)`` (same parameters,
+    initialisation and state-dict keys) computed as a linear layer over the
+    channels of a channels-last map: a plain GEMM, which with its backward
+    takes 5-40 % less time than mkldnn's 1x1 convolution at HAT-Net's
+    shapes on the CPU. The output is channels-last."""
+
+    def __init__(self, in_channels, out_channels, bias=True):
+        super().__init__(in_channels, out_channels, 1, bias=bias)
+
+    def forward(self, x):
+        """(B, C_in, H, W) -> (B, C_out, H, W)."""
+        out = F.linear(x.permute(0, 2, 3, 1), self.weight.flatten(1),
+                       self.bias)  # (B, H, W, C_out)
+        return out.permute(0, 3, 1, 2)
+
+
 # activations that take no ``inplace`` argument (as in mmcv's ConvModule)
 _NO_INPLACE = ('Tanh', 'PReLU', 'Sigmoid', 'HSigmoid', 'Swish', 'GELU')
 
 
+class InplaceActivation(nn.Module):
+    """The activation of ``act_cfg`` for an input nothing else reads (a
+    convolution's or norm's output): in place where autograd records
+    nothing (3x less time than SiLU out of place on the CPU), out of place
+    where it records the call (in place, autograd would copy the input that
+    the backward of SiLU or ELU needs)."""
+
+    def __init__(self, act_cfg: dict):
+        super().__init__()
+        self.inplace = build_activation_layer(dict(act_cfg, inplace=True))
+        self.out_of_place = build_activation_layer(
+            dict(act_cfg, inplace=False))
+
+    def forward(self, x):
+        if torch.is_grad_enabled() and x.requires_grad:
+            return self.out_of_place(x)
+        return self.inplace(x)
+
+
 def build_inplace_activation(act_cfg: dict) -> nn.Module:
-    """The activation of ``act_cfg``, in place where it supports it: for
-    activations right after a convolution or norm, whose input nothing
-    else reads (3x less time than SiLU out of place on the CPU)."""
-    if act_cfg['type'] not in _NO_INPLACE:
-        act_cfg = dict(act_cfg, inplace=act_cfg.get('inplace', True))
-    return build_activation_layer(act_cfg)
+    """The activation of ``act_cfg``, through :class:`InplaceActivation`
+    where it supports ``inplace`` (those that do hold no parameters) and
+    ``act_cfg`` does not set ``inplace=False``."""
+    if act_cfg['type'] in _NO_INPLACE or act_cfg.get('inplace') is False:
+        return build_activation_layer(act_cfg)
+    return InplaceActivation(act_cfg)
 
 
 class InvertedResidualFFN(BaseModule):
@@ -165,7 +202,7 @@ class InvertedResidualFFN(BaseModule):
                  act_cfg, drop_rate=0., dwconv=True, init_cfg=None):
         super().__init__(init_cfg=init_cfg)
         self.norm = build_norm_layer(norm_cfg, channels)[1]
-        self.fc1 = nn.Conv2d(channels, hidden_channels, 1, bias=False)
+        self.fc1 = PointwiseConv(channels, hidden_channels, bias=False)
         self.act1 = build_inplace_activation(act_cfg)
         self.dwconv = nn.Conv2d(
             hidden_channels, hidden_channels, kernel_size,
@@ -173,7 +210,7 @@ class InvertedResidualFFN(BaseModule):
             bias=False) if dwconv else nn.Identity()
         self.act2 = build_inplace_activation(
             act_cfg) if dwconv else nn.Identity()
-        self.fc2 = nn.Conv2d(hidden_channels, channels, 1, bias=False)
+        self.fc2 = PointwiseConv(hidden_channels, channels, bias=False)
         self.out_norm = build_norm_layer(norm_cfg, channels)[1]
         self.drop = nn.Dropout2d(drop_rate)
 
@@ -260,14 +297,14 @@ class HMHSA(BaseModule):
         self.pool_size = pool_size
         self.window_only = window_only
         self.norm = build_norm_layer(norm_cfg, channels)[1]
-        self.qkv = nn.Conv2d(channels, 3 * channels, 1)
-        self.proj = nn.Conv2d(channels, channels, 1)
+        self.qkv = PointwiseConv(channels, 3 * channels)
+        self.proj = PointwiseConv(channels, channels)
         self.drop = nn.Dropout2d(drop_rate)
         if grid_size > 1 and not window_only:
             self.grid_norm = build_norm_layer(norm_cfg, channels)[1]
             self.pool_norm = build_norm_layer(norm_cfg, channels)[1]
-            self.q = nn.Conv2d(channels, channels, 1)
-            self.kv = nn.Conv2d(channels, 2 * channels, 1)
+            self.q = PointwiseConv(channels, channels)
+            self.kv = PointwiseConv(channels, 2 * channels)
 
     def forward(self, x):
         """(B, C, H, W) -> (B, C, H, W), without the block residual."""
