@@ -62,13 +62,19 @@ def tokens_to_map(x: torch.Tensor, height: int, width: int) -> torch.Tensor:
     return x.reshape(x.shape[0], height, width, -1).permute(0, 3, 1, 2)
 
 
-def window_attention(qkv: torch.Tensor, num_heads: int,
+def window_attention(x: torch.Tensor, qkv: nn.Module, num_heads: int,
                      window_size: int) -> torch.Tensor:
     """Multi-head self-attention inside non-overlapping ``G x G`` windows.
 
+    The map is cut into windows before the per-position ``qkv`` layer, so
+    the one copy that gathers windows moves ``C`` channels, not ``3C``, and
+    queries, keys and values are views of the layer's output.
+
     Args:
-        qkv (Tensor): ``(B, 3*C, H, W)``, queries, keys and values stacked
-            on the channel dim in that order, each head-major.
+        x (Tensor): ``(B, C, H, W)``, the normalised map.
+        qkv (nn.Module): The 1x1 layer ``C -> 3C`` giving queries, keys and
+            values stacked on the channel dim in that order, each
+            head-major.
         num_heads (int): Number of heads ``h``; ``C`` must divide by it.
         window_size (int): Window side ``G``. Maps not divisible by ``G``
             are padded, padded keys masked and padded queries cropped.
@@ -76,27 +82,23 @@ def window_attention(qkv: torch.Tensor, num_heads: int,
     Returns:
         Tensor: ``(B, C, H, W)``, channels-last in memory.
     """
-    batch, channels3, height, width = qkv.shape
-    head_dim = channels3 // (3 * num_heads)
-    grid = WindowGrid.build(height, width, window_size, False, qkv.device)
-    qkv = pad_to_multiple(qkv, window_size)
+    batch, channels, height, width = x.shape
+    grid = WindowGrid.build(height, width, window_size, False, x.device)
     gh, gw, g = grid.gh, grid.gw, window_size
-    # (B, 3C, Hp, Wp) -> (B, gh, G, gw, G, 3, h, d), a view (splits only)
-    qkv = qkv.permute(0, 2, 3, 1).view(batch, gh, g, gw, g, 3, num_heads,
-                                       head_dim)
-    # -> (3, B, gh, gw, h, G, G, d) -> (3, B*gh*gw, h, G*G, d): the one
-    # copy, windows apart (a window is no single strided dim of a map)
-    qkv = qkv.permute(5, 0, 1, 3, 6, 2, 4, 7).reshape(
-        3, batch * gh * gw, num_heads, g * g, head_dim)
+    # (B, C, Hp, Wp) -> (B, gh, G, gw, G, C) -> (B*gh*gw, G, G, C): windows
+    # as maps (B*gh*gw, C, G, G), channels-last
+    x = pad_to_multiple(x, g).permute(0, 2, 3, 1).view(
+        batch, gh, g, gw, g, channels)
+    x = x.transpose(2, 3).reshape(batch * gh * gw, g, g, channels)
     mask = None
     if grid.valid is not None:  # (gh*gw, G*G) -> (B*gh*gw, 1, 1, G*G)
         mask = grid.valid[:, None, None].repeat(batch, 1, 1, 1)
-    # unbind, not indexing: its backward stacks the three gradients
-    # instead of summing three zero-filled (3, ...) tensors
-    out = F.scaled_dot_product_attention(*qkv.unbind(0), attn_mask=mask)
-    # (B*gh*gw, h, G*G, d) -> (B, gh, gw, G, G, C) -> (B, gh, G, gw, G, C)
-    out = out.transpose(1, 2).reshape(batch, gh, gw, g, g, channels3 // 3)
-    out = out.permute(0, 1, 3, 2, 4, 5).reshape(batch, gh * g * gw * g, -1)
+    out = F.scaled_dot_product_attention(
+        *map_to_heads(qkv(x.permute(0, 3, 1, 2)), num_heads, 3),
+        attn_mask=mask)  # (B*gh*gw, h, G*G, d)
+    # -> (B, gh, gw, G, G, C) -> (B, gh, G, gw, G, C) -> (B, C, Hp, Wp)
+    out = out.transpose(1, 2).reshape(batch, gh, gw, g, g, channels)
+    out = out.transpose(2, 3).reshape(batch, gh * g * gw * g, channels)
     return tokens_to_map(out, gh * g, gw * g)[..., :height, :width]
 
 
@@ -309,14 +311,17 @@ class HMHSA(BaseModule):
     def forward(self, x):
         """(B, C, H, W) -> (B, C, H, W), without the block residual."""
         height, width = x.shape[-2:]
-        qkv = self.qkv(self.norm(x))  # (B, 3C, H, W)
+        normed = self.norm(x)
         if self.grid_size == 1:
+            qkv = self.qkv(normed)  # (B, 3C, H, W)
             out = global_attention(*map_to_heads(qkv, self.num_heads, 3),
                                    height, width)
         elif self.window_only:
-            out = window_attention(qkv, self.num_heads, self.grid_size)
+            out = window_attention(normed, self.qkv, self.num_heads,
+                                   self.grid_size)
         else:
-            local = window_attention(qkv, self.num_heads, self.grid_size)
+            local = window_attention(normed, self.qkv, self.num_heads,
+                                     self.grid_size)
             local = self.grid_norm(x + local)  # A1 of Eq. 9
             # (B, C, ceil(H/G2), ceil(W/G2))
             pooled = avg_pool_ceil(local, self.pool_size)
@@ -525,6 +530,8 @@ class HATNet(PyramidBackbone):
 
         The stages run on channels-last maps (attention splits them into
         heads by views; convolutions and norms keep the format); the
-        outputs are NCHW in memory, as mmcv's ops expect."""
-        x = x.contiguous(memory_format=torch.channels_last)
-        return self.forward_stages(self.stem(x))
+        outputs are NCHW in memory, as mmcv's ops expect. The stem stays
+        on NCHW: mkldnn's channels-last convolution of 3 input channels
+        rounds a batch of images differently from each image alone."""
+        x = self.stem(x).contiguous(memory_format=torch.channels_last)
+        return self.forward_stages(x)
