@@ -103,7 +103,7 @@ def test_ablation_options():
     assert count(full) - count(design1) == global_step
     x = torch.rand(1, 48, 13, 19)
     with torch.no_grad():
-        expected = attn.proj(window_attention(attn.qkv(attn.norm(x)),
+        expected = attn.proj(window_attention(attn.norm(x), attn.qkv,
                                               attn.num_heads, 8))
         torch.testing.assert_close(attn.eval()(x), expected)
     with pytest.raises(ValueError, match='window_only'):

@@ -31,9 +31,14 @@ from ..layers import WindowGrid, pad_to_multiple, real_positions
 from .base import PyramidBackbone, drop_path_rates, stage_layers
 
 # Attention on NCHW maps through SDPA. Channels are head-major,
-# ``(num_heads, head_dim)``: a map splits into heads by a view. Maps of
-# any size work: where windows need a map divisible by their size, it is
-# zero-padded and the padded keys are masked out of the softmax.
+# ``(num_heads, head_dim)``. The backbone runs on channels-last maps
+# (``(B, H, W, C)`` in memory): there a map splits into heads by a view
+# with the head dim at unit stride, as SDPA's CPU kernels need (a strided
+# head dim sends them to their math path, 1.6-2.8x slower), and SDPA's
+# output ``(B, h, N, d)``, stored as ``(B, N, h, d)``, is a channels-last
+# map again without a copy. Maps of any size work: where windows need a
+# map divisible by their size, it is zero-padded and the padded keys are
+# masked out of the softmax.
 
 
 def avg_pool_ceil(x: torch.Tensor, size: int) -> torch.Tensor:
@@ -51,84 +56,152 @@ def avg_pool_ceil(x: torch.Tensor, size: int) -> torch.Tensor:
     return sums / counts
 
 
-def window_attention(qkv: torch.Tensor, num_heads: int,
+def tokens_to_map(x: torch.Tensor, height: int, width: int) -> torch.Tensor:
+    """``(B, N, h, d)`` (or ``(B, N, C)``) -> ``(B, C, H, W)``: a view of
+    channels-last memory where ``x`` is contiguous."""
+    return x.reshape(x.shape[0], height, width, -1).permute(0, 3, 1, 2)
+
+
+def window_attention(x: torch.Tensor, qkv: nn.Module, num_heads: int,
                      window_size: int) -> torch.Tensor:
     """Multi-head self-attention inside non-overlapping ``G x G`` windows.
 
+    The map is cut into windows before the per-position ``qkv`` layer, so
+    the one copy that gathers windows moves ``C`` channels, not ``3C``, and
+    queries, keys and values are views of the layer's output.
+
     Args:
-        qkv (Tensor): ``(B, 3*C, H, W)``, queries, keys and values stacked
-            on the channel dim in that order, each head-major.
+        x (Tensor): ``(B, C, H, W)``, the normalised map.
+        qkv (nn.Module): The 1x1 layer ``C -> 3C`` giving queries, keys and
+            values stacked on the channel dim in that order, each
+            head-major.
         num_heads (int): Number of heads ``h``; ``C`` must divide by it.
         window_size (int): Window side ``G``. Maps not divisible by ``G``
             are padded, padded keys masked and padded queries cropped.
 
     Returns:
-        Tensor: ``(B, C, H, W)``.
+        Tensor: ``(B, C, H, W)``, channels-last in memory.
     """
-    batch, channels3, height, width = qkv.shape
-    head_dim = channels3 // (3 * num_heads)
-    grid = WindowGrid.build(height, width, window_size, False, qkv.device)
-    qkv = pad_to_multiple(qkv, window_size)
-    hp, wp = qkv.shape[-2:]
+    batch, channels, height, width = x.shape
+    grid = WindowGrid.build(height, width, window_size, False, x.device)
     gh, gw, g = grid.gh, grid.gw, window_size
-    qkv = qkv.view(batch, 3, num_heads, head_dim, gh, g, gw, g)
-    # -> (3, B, gh, gw, h, G, G, d) -> (3, B*gh*gw, h, G*G, d), contiguous:
-    # a map of one window reshapes to a view with a strided head dim, which
-    # SDPA runs only on its math path (CPU and CUDA)
-    qkv = qkv.permute(1, 0, 4, 6, 2, 5, 7, 3).reshape(
-        3, batch * gh * gw, num_heads, g * g, head_dim).contiguous()
+    # (B, C, Hp, Wp) -> (B, gh, G, gw, G, C) -> (B*gh*gw, G, G, C): windows
+    # as maps (B*gh*gw, C, G, G), channels-last
+    x = pad_to_multiple(x, g).permute(0, 2, 3, 1).view(
+        batch, gh, g, gw, g, channels)
+    x = x.transpose(2, 3).reshape(batch * gh * gw, g, g, channels)
     mask = None
     if grid.valid is not None:  # (gh*gw, G*G) -> (B*gh*gw, 1, 1, G*G)
         mask = grid.valid[:, None, None].repeat(batch, 1, 1, 1)
     out = F.scaled_dot_product_attention(
-        qkv[0], qkv[1], qkv[2], attn_mask=mask)
-    # (B*gh*gw, h, G*G, d) -> (B, h, d, gh, G, gw, G) -> (B, C, Hp, Wp)
-    out = out.view(batch, gh, gw, num_heads, g, g, head_dim)
-    out = out.permute(0, 3, 6, 1, 4, 2, 5).reshape(
-        batch, num_heads * head_dim, hp, wp)
-    return out[..., :height, :width]
+        *map_to_heads(qkv(x.permute(0, 3, 1, 2)), num_heads, 3),
+        attn_mask=mask)  # (B*gh*gw, h, G*G, d)
+    # -> (B, gh, gw, G, G, C) -> (B, gh, G, gw, G, C) -> (B, C, Hp, Wp)
+    out = out.transpose(1, 2).reshape(batch, gh, gw, g, g, channels)
+    out = out.transpose(2, 3).reshape(batch, gh * g * gw * g, channels)
+    return tokens_to_map(out, gh * g, gw * g)[..., :height, :width]
 
 
-def map_to_heads(x: torch.Tensor, num_heads: int) -> torch.Tensor:
-    """``(B, C, H, W)`` -> ``(B, h, H*W, C/h)``, contiguous: SDPA's CPU
-    kernel needs a unit stride on the head dim and otherwise falls back to
-    its math path, 1.6-2.8x slower than copying first (HAT-Net shapes)."""
+def map_to_heads(x: torch.Tensor, num_heads: int, parts: int = 1):
+    """``(B, parts*C, H, W)`` -> ``parts`` tensors ``(B, h, H*W, C/h)``:
+    views of a channels-last map (other layouts are copied once)."""
     batch, channels = x.shape[:2]
-    return x.reshape(batch, num_heads, channels // num_heads,
-                     -1).transpose(-2, -1).contiguous()
+    x = x.permute(0, 2, 3, 1).contiguous()  # (B, H, W, parts*C)
+    x = x.view(batch, -1, parts, num_heads, channels // (parts * num_heads))
+    return x.permute(2, 0, 3, 1, 4).unbind(0)
 
 
 def global_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor,
-                     num_heads: int) -> torch.Tensor:
+                     height: int, width: int) -> torch.Tensor:
     """Attention of every query position over every key position.
 
     Args:
-        q (Tensor): Queries ``(B, C, H, W)``.
-        k (Tensor): Keys ``(B, C, h, w)``, any spatial size (e.g. pooled).
+        q (Tensor): Queries ``(B, h, H*W, d)`` (from :func:`map_to_heads`).
+        k (Tensor): Keys ``(B, h, n, d)``, any number of positions (e.g.
+            pooled).
         v (Tensor): Values, same shape as ``k``.
-        num_heads (int): Number of heads.
+        height (int): ``H``.
+        width (int): ``W``.
 
     Returns:
-        Tensor: ``(B, C, H, W)``.
+        Tensor: ``(B, h*d, H, W)``, channels-last in memory.
     """
-    batch, channels, height, width = q.shape
+    out = query_split_attention(q, k, v)  # (B, h, H*W, d)
+    return tokens_to_map(out.transpose(1, 2), height, width)
+
+
+def query_split_attention(q: torch.Tensor, k: torch.Tensor,
+                          v: torch.Tensor) -> torch.Tensor:
+    """SDPA of ``(B, h, N, d)`` queries, split into ``c`` blocks of queries
+    on the batch dim where autograd records it on the CPU and ``B * h`` is
+    below the thread count: the CPU flash kernel's backward works on one
+    (image, head) pair per thread, so HAT-Net's one-head first stage at
+    batch 1 ran on one thread (forward + backward at 3136 queries, 49 keys,
+    2 threads: 10.2 ms, split 2.9 ms; 16 384 queries: 43.9 ms, 10.3 ms).
+    Queries are independent: the values are SDPA's."""
+    batch, heads, length, dim = q.shape
+    chunks = torch.get_num_threads() // (batch * heads)
+    if (chunks < 2 or length % chunks or q.device.type != 'cpu'
+            or not (torch.is_grad_enabled() and q.requires_grad)):
+        return F.scaled_dot_product_attention(q, k, v)
+    # (B, h, N, d) -> (B*c, h, N/c, d), a view of channels-last heads
+    q = q.view(batch, heads, chunks, length // chunks, dim).transpose(
+        1, 2).reshape(batch * chunks, heads, length // chunks, dim)
     out = F.scaled_dot_product_attention(
-        map_to_heads(q, num_heads), map_to_heads(k, num_heads),
-        map_to_heads(v, num_heads))  # (B, h, H*W, d)
-    return out.transpose(-2, -1).reshape(batch, channels, height, width)
+        q, k.repeat_interleave(chunks, 0), v.repeat_interleave(chunks, 0))
+    return out.view(batch, chunks, heads, length // chunks, dim).transpose(
+        1, 2).reshape(batch, heads, length, dim)
+
+
+class PointwiseConv(nn.Conv2d):
+    """``nn.Conv2d(in_channels, out_channels, 1)`` (same parameters,
+    initialisation and state-dict keys) computed as a linear layer over the
+    channels of a channels-last map: a plain GEMM, which with its backward
+    takes less CPU time than mkldnn's 1x1 convolution at most of HAT-Net's
+    shapes (2 threads: 2.1x less at 48 -> 144 channels on 56^2, 14 % at
+    240 -> 960 on 14^2; 13 % more only at 384 -> 1536 on 7^2). The output
+    is channels-last."""
+
+    def __init__(self, in_channels, out_channels, bias=True):
+        super().__init__(in_channels, out_channels, 1, bias=bias)
+
+    def forward(self, x):
+        """(B, C_in, H, W) -> (B, C_out, H, W)."""
+        out = F.linear(x.permute(0, 2, 3, 1), self.weight.flatten(1),
+                       self.bias)  # (B, H, W, C_out)
+        return out.permute(0, 3, 1, 2)
 
 
 # activations that take no ``inplace`` argument (as in mmcv's ConvModule)
 _NO_INPLACE = ('Tanh', 'PReLU', 'Sigmoid', 'HSigmoid', 'Swish', 'GELU')
 
 
+class InplaceActivation(nn.Module):
+    """The activation of ``act_cfg`` for an input nothing else reads (a
+    convolution's or norm's output): in place where autograd records
+    nothing (3x less time than SiLU out of place on the CPU), out of place
+    where it records the call (in place, autograd would copy the input that
+    the backward of SiLU or ELU needs)."""
+
+    def __init__(self, act_cfg: dict):
+        super().__init__()
+        self.inplace = build_activation_layer(dict(act_cfg, inplace=True))
+        self.out_of_place = build_activation_layer(
+            dict(act_cfg, inplace=False))
+
+    def forward(self, x):
+        if torch.is_grad_enabled() and x.requires_grad:
+            return self.out_of_place(x)
+        return self.inplace(x)
+
+
 def build_inplace_activation(act_cfg: dict) -> nn.Module:
-    """The activation of ``act_cfg``, in place where it supports it: for
-    activations right after a convolution or norm, whose input nothing
-    else reads (3x less time than SiLU out of place on the CPU)."""
-    if act_cfg['type'] not in _NO_INPLACE:
-        act_cfg = dict(act_cfg, inplace=act_cfg.get('inplace', True))
-    return build_activation_layer(act_cfg)
+    """The activation of ``act_cfg``, through :class:`InplaceActivation`
+    where it supports ``inplace`` (those that do hold no parameters) and
+    ``act_cfg`` does not set ``inplace=False``."""
+    if act_cfg['type'] in _NO_INPLACE or act_cfg.get('inplace') is False:
+        return build_activation_layer(act_cfg)
+    return InplaceActivation(act_cfg)
 
 
 class InvertedResidualFFN(BaseModule):
@@ -156,7 +229,7 @@ class InvertedResidualFFN(BaseModule):
                  act_cfg, drop_rate=0., dwconv=True, init_cfg=None):
         super().__init__(init_cfg=init_cfg)
         self.norm = build_norm_layer(norm_cfg, channels)[1]
-        self.fc1 = nn.Conv2d(channels, hidden_channels, 1, bias=False)
+        self.fc1 = PointwiseConv(channels, hidden_channels, bias=False)
         self.act1 = build_inplace_activation(act_cfg)
         self.dwconv = nn.Conv2d(
             hidden_channels, hidden_channels, kernel_size,
@@ -164,7 +237,7 @@ class InvertedResidualFFN(BaseModule):
             bias=False) if dwconv else nn.Identity()
         self.act2 = build_inplace_activation(
             act_cfg) if dwconv else nn.Identity()
-        self.fc2 = nn.Conv2d(hidden_channels, channels, 1, bias=False)
+        self.fc2 = PointwiseConv(hidden_channels, channels, bias=False)
         self.out_norm = build_norm_layer(norm_cfg, channels)[1]
         self.drop = nn.Dropout2d(drop_rate)
 
@@ -251,29 +324,36 @@ class HMHSA(BaseModule):
         self.pool_size = pool_size
         self.window_only = window_only
         self.norm = build_norm_layer(norm_cfg, channels)[1]
-        self.qkv = nn.Conv2d(channels, 3 * channels, 1)
-        self.proj = nn.Conv2d(channels, channels, 1)
+        self.qkv = PointwiseConv(channels, 3 * channels)
+        self.proj = PointwiseConv(channels, channels)
         self.drop = nn.Dropout2d(drop_rate)
         if grid_size > 1 and not window_only:
             self.grid_norm = build_norm_layer(norm_cfg, channels)[1]
             self.pool_norm = build_norm_layer(norm_cfg, channels)[1]
-            self.q = nn.Conv2d(channels, channels, 1)
-            self.kv = nn.Conv2d(channels, 2 * channels, 1)
+            self.q = PointwiseConv(channels, channels)
+            self.kv = PointwiseConv(channels, 2 * channels)
 
     def forward(self, x):
         """(B, C, H, W) -> (B, C, H, W), without the block residual."""
-        qkv = self.qkv(self.norm(x))  # (B, 3C, H, W)
+        height, width = x.shape[-2:]
+        normed = self.norm(x)
         if self.grid_size == 1:
-            out = global_attention(*qkv.chunk(3, dim=1), self.num_heads)
+            qkv = self.qkv(normed)  # (B, 3C, H, W)
+            out = global_attention(*map_to_heads(qkv, self.num_heads, 3),
+                                   height, width)
         elif self.window_only:
-            out = window_attention(qkv, self.num_heads, self.grid_size)
+            out = window_attention(normed, self.qkv, self.num_heads,
+                                   self.grid_size)
         else:
-            local = window_attention(qkv, self.num_heads, self.grid_size)
+            local = window_attention(normed, self.qkv, self.num_heads,
+                                     self.grid_size)
             local = self.grid_norm(x + local)  # A1 of Eq. 9
             # (B, C, ceil(H/G2), ceil(W/G2))
             pooled = avg_pool_ceil(local, self.pool_size)
-            k, v = self.kv(self.pool_norm(pooled)).chunk(2, dim=1)
-            out = global_attention(self.q(local), k, v, self.num_heads)
+            kv = self.kv(self.pool_norm(pooled))  # (B, 2C, ., .)
+            out = global_attention(
+                *map_to_heads(self.q(local), self.num_heads),
+                *map_to_heads(kv, self.num_heads, 2), height, width)
             out = out + local
         return self.drop(self.proj(out))
 
@@ -471,5 +551,12 @@ class HATNet(PyramidBackbone):
                 constant_init(module, val=1., bias=0.)
 
     def forward(self, x):
-        """(B, 3, H, W) -> tuple of (B, C_i, H/s_i, W/s_i) for out_indices."""
-        return self.forward_stages(self.stem(x))
+        """(B, 3, H, W) -> tuple of (B, C_i, H/s_i, W/s_i) for out_indices.
+
+        The stages run on channels-last maps (attention splits them into
+        heads by views; convolutions and norms keep the format); the
+        outputs are NCHW in memory, as mmcv's ops expect. The stem stays
+        on NCHW: mkldnn's channels-last convolution of 3 input channels
+        rounds a batch of images differently from each image alone."""
+        x = self.stem(x).contiguous(memory_format=torch.channels_last)
+        return self.forward_stages(x)
