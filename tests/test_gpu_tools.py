@@ -264,10 +264,8 @@ def test_bundle_resolution_for_the_gpu_machine(tmp_path):
     if unreachable:
         pytest.skip(unreachable)
     out, wheelhouse = tmp_path / 'bundle', tmp_path / 'wheelhouse'
-    result = subprocess.run(
-        [sys.executable, 'tools/misc/gpu_bundle.py', '--out', str(out),
-         '--wheelhouse', str(wheelhouse), '--limit-mib', '8'],
-        capture_output=True, text=True, cwd=ROOT)
+    result = run_tool('misc/gpu_bundle.py', '--out', out, '--wheelhouse',
+                      wheelhouse, '--limit-mib', '8', fails=True)
     assert result.returncode == 1, result.stderr[-2000:]
     listed = dict(re.findall(r'^ +[\d.]+ MiB  (\S+) (\S+)', result.stdout,
                              re.M))
@@ -308,11 +306,7 @@ def test_bundle_downloads_the_targets_wheels(tmp_path):
     mmcv = f'mmcv-{gpu_bundle.pin("mmcv")}-cp312-cp312-linux_x86_64.whl'
     with zipfile.ZipFile(wheelhouse / mmcv, 'w') as stand_in:
         stand_in.writestr('mmcv/__init__.py', '')
-    result = subprocess.run(
-        [sys.executable, 'tools/misc/gpu_bundle.py', '--out', str(out),
-         '--wheelhouse', str(wheelhouse)],
-        capture_output=True, text=True, cwd=ROOT)
-    assert result.returncode == 0, result.stderr[-2000:]
+    run_tool('misc/gpu_bundle.py', '--out', out, '--wheelhouse', wheelhouse)
     files = sorted(p.name for p in (out / 'wheels').iterdir())
     manifest = json.loads((out / 'manifest.json').read_text())
     assert [w['file'] for w in manifest['wheels']] == files

@@ -21,7 +21,7 @@ clustering within windows of that many tokens a side (the tokens laid out
 on the most square grid of N cells), the cheaper option for
 detection-size maps, which does change the clusters.
 
-On a CPU shared with other jobs, run it as ``OMP_WAIT_POLICY=passive python
+On a CPU loaded with other jobs, run it as ``OMP_WAIT_POLICY=passive python
 ...``: with libgomp's default spin-waiting every kernel can wait ~15 ms for
 a descheduled thread, which weighs on many small kernels (ours) far more
 than on a few large ones (README, "Token clustering").
