@@ -741,6 +741,31 @@ def test_coco_dataset_without_samples_names_its_filter(tmp_path):
                            filter_cfg=dict(filter_empty_gt=True))
 
 
+@pytest.mark.parametrize('segmentation', [None, []])
+def test_coco_boxes_without_masks_for_a_mask_pipeline(tmp_path,
+                                                      segmentation):
+    """Boxes-only COCO files through Mask R-CNN (docs/custom_dataset.md:
+    make mask-rcnn the template's _base_): mmdet's loader failed with
+    KeyError: 'mask' in a data worker at the first such image."""
+    init_default_scope('mmdet')
+    from mmhvit.datasets import CheckedCocoDataset
+    path = edit_coco(coco_file(tmp_path), lambda c: c['annotations'][0].update(
+        segmentation=segmentation))
+    masks = [dict(type='LoadAnnotations', with_bbox=True, with_mask=True)]
+    with pytest.raises(SampleError, match=re.escape(
+            f"1 of the 1 annotations of {path} (dataset) have no "
+            "'segmentation' (e.g. image ids [7]), but the pipeline loads "
+            'masks (LoadAnnotations with_mask=True, as Mask R-CNN\'s does): '
+            "mmdet's loader would fail with KeyError: 'mask'")):
+        CheckedCocoDataset(ann_file=path, data_prefix=dict(img=''),
+                           metainfo=dict(classes=('person', )),
+                           pipeline=masks)
+    boxes = [dict(type='LoadAnnotations', with_bbox=True)]
+    assert len(CheckedCocoDataset(ann_file=path, data_prefix=dict(img=''),
+                                  metainfo=dict(classes=('person', )),
+                                  pipeline=boxes)) == 1
+
+
 @pytest.mark.parametrize('size,note', [
     ((40, 50), ''),
     ((100, 50), ' (swapped: an EXIF orientation tag makes the decoder rotate '

@@ -36,7 +36,7 @@ from .checkpoint import (check_checkpoint_file, check_checkpoint_paths,
                          check_loaded_from, check_pretrained, check_resumable,
                          check_tested, resume_target, snapshot_pretrained)
 from .coco import (check_coco_annotations, check_coco_classes,
-                   check_coco_content)
+                   check_coco_content, check_coco_masks)
 from .config import (CfgOptionsAction, check_cfg_option, check_data_paths,
                      merge_cfg_options)
 from .datasets import check_dataset, no_samples
@@ -53,6 +53,7 @@ __all__ = [
     'check_checkpoint_paths', 'check_loaded_from', 'check_pretrained',
     'check_resumable', 'check_tested', 'resume_target', 'snapshot_pretrained',
     'check_coco_annotations', 'check_coco_classes', 'check_coco_content',
+    'check_coco_masks',
     'CfgOptionsAction', 'check_cfg_option', 'check_data_paths',
     'merge_cfg_options', 'check_schedule', 'check_dataset', 'no_samples',
     'MIN_LOADED_RATIO',
