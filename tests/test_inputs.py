@@ -14,9 +14,11 @@ import numpy as np
 import pytest
 from mmengine.config import Config
 from mmengine.logging import MMLogger
+from mmengine.registry import init_default_scope
 from mmengine.runner import Runner
 
-from mmhvit.checks import ConfigError, SampleError, check_coco_annotations
+from mmhvit.checks import (ConfigError, SampleError, check_coco_annotations,
+                           check_dataset)
 from mmhvit.checks.config import CfgOptionsAction
 from mmhvit.datasets import make_ade20k, make_cityscapes, make_coco
 from helpers import (BACKBONE, COMMON, FAMILIES, FPN_HEADS, ROOT, SEG_CONFIG,
@@ -211,6 +213,33 @@ def test_labels_that_do_not_fit_reduce_zero_label(tmp_path, ade, role,
     errors = [line for line in capsys.readouterr().out.splitlines()
               if line.startswith('ERROR')]
     assert errors[0].startswith('ERROR: value 150 ') and len(errors) == 1
+
+
+def test_binary_masks_of_0_and_255_stop_training(tmp_path):
+    """Binary masks saved as 0 / 255 with classes ('background',
+    'foreground'): 255 is the ignore index, so the run trained and
+    validated the background alone, rc 0 (scan_labels.py called it an
+    error, the pre-flight check did not)."""
+    init_default_scope('mmseg')
+    from mmseg.datasets import BaseSegDataset
+    label = np.zeros((32, 32), np.uint8)
+    label[8:20, 8:20] = 255
+    for folder in ('img', 'ann'):
+        (tmp_path / folder).mkdir()
+    for i in range(2):
+        cv2.imwrite(str(tmp_path / 'img' / f'{i}.jpg'),
+                    np.zeros((32, 32, 3), np.uint8))
+        cv2.imwrite(str(tmp_path / 'ann' / f'{i}.png'), label)
+    dataset = BaseSegDataset(
+        data_root=str(tmp_path), pipeline=[],
+        data_prefix=dict(img_path='img', seg_map_path='ann'),
+        metainfo=dict(classes=('background', 'foreground')))
+    with pytest.raises(ConfigError, match=re.escape(
+            'The label maps of the train dataset BaseSegDataset '
+            '(reduce_zero_label=False, 2 classes), 2 of them read: only 0 '
+            'and 255 occur: 255 is the ignore index, so the foreground is '
+            'never learnt; store it as 1 (e.g. mask // 255)')):
+        check_dataset(dataset, 'train')
 
 
 def exif_jpeg(path, orientation):

@@ -11,7 +11,8 @@ from mmengine.logging import print_log
 from mmhvit.utils import ConfigError
 from .coco import check_coco_annotations
 from .inventory import MAX_LEFT_OUT, report_inventory, take_inventory
-from .label_scan import Labels, count_labels, range_errors, zero_label_warnings
+from .label_scan import (Labels, count_labels, ignored_foreground,
+                         range_errors, zero_label_warnings)
 from .samples import SampleError
 
 #: Label maps of each dataset read before the first iteration.
@@ -37,8 +38,8 @@ def metainfo_classes(dataset) -> Optional[Sequence[str]]:
 
 def check_dataset(dataset, role: str,
                   max_left_out: float = MAX_LEFT_OUT) -> None:
-    """errors.md rows 33, 34, 37, 51-57, 59 and 83-88: raise for a dataset
-    without samples, with missing inputs (:mod:`.inventory`), invalid
+    """errors.md rows 33, 34, 37, 51-57, 59, 83-88 and 111: raise for a
+    dataset without samples, with missing inputs (:mod:`.inventory`), invalid
     COCO-style annotations or class labels outside its classes, or whose
     pipeline or label maps contradict its classes or ``reduce_zero_label``;
     log what it found, uses and leaves out, warning above ``max_left_out``.
@@ -140,7 +141,7 @@ def no_samples(dataset, role: str = '') -> str:
 
 
 def check_label_settings(dataset, role: str) -> None:
-    """errors.md rows 87 and 88: the label loaders of a segmentation
+    """errors.md rows 87, 88 and 111: the label loaders of a segmentation
     dataset's pipeline read ``reduce_zero_label`` as the dataset does
     (mmseg asserts it while loading, as a bare ``AssertionError`` in a test
     pipeline), and ``reduce_zero_label`` and the number of classes fit the
@@ -177,6 +178,9 @@ def check_label_settings(dataset, role: str) -> None:
     where = (f'The label maps of the {role} dataset {type(dataset).__name__}'
              f' (reduce_zero_label={dataset.reduce_zero_label}, '
              f'{len(classes)} classes), {len(files)} of them read')
+    foreground = ignored_foreground(counts, labels)
+    if foreground:
+        raise ConfigError(f'{where}: {foreground}.')
     errors = range_errors(counts, labels)
     if errors:
         raise ConfigError(
