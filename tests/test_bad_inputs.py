@@ -389,6 +389,34 @@ def test_cfg_options_of_another_type_or_misspelt(monkeypatch, option,
                             option)
 
 
+@pytest.mark.parametrize('option,message', [
+    ('data_root=/data/my set', "'data/ade/ADEChallengeData2016'). Set it in "
+     'a child config that ends with apply_data_settings(globals()) '
+     '(docs/custom_dataset.md), which carries it to every entry that uses '
+     "it, or set those entries, e.g. --cfg-options 'train_dataloader.dataset"
+     ".data_root=/data/my set' 'val_dataloader.dataset.data_root=/data/my "
+     "set' 'test_dataloader.dataset.data_root=/data/my set'."),
+    ('num_classes=2', '150). Set it in a child config that ends with '
+     'apply_data_settings(globals()) (docs/custom_dataset.md), which carries '
+     'it to every entry that uses it, or set those entries, e.g. '
+     '--cfg-options model.decode_head.num_classes=2 train_dataloader.'
+     'dataset.pipeline.1.num_classes=2 '),
+    ('crop_size=(64, 64)', '(512, 512)). Set it in a child config'),
+])
+def test_cfg_options_of_a_config_variable(monkeypatch, option, message):
+    """README: 'pass --cfg-options with another data_root'; the top-level
+    data settings were merged and reached nothing: the run trained on the
+    config's data, classes or crop, silently."""
+    key = option.split('=')[0]
+    with pytest.raises(ConfigError, match=re.escape(
+            f'--cfg-options {option}: {key} is a variable of the config '
+            'file, used while the file was read: changed now, it reaches '
+            'nothing (the entries built from it keep ') + '.*' +
+            re.escape(message)):
+        run_tool_in_process(monkeypatch, 'train.py', SEG, '--cfg-options',
+                            option)
+
+
 def test_std_of_zero_is_refused_before_training():
     """The inputs would be Inf / NaN and the non-finite loss check would
     advise lowering the learning rate."""
