@@ -141,6 +141,29 @@ def test_det_settings_reach_everything(tmp_path):
         'data/mine/annotations/instances_val2017.json'
 
 
+def test_evaluators_follow_the_loaders_annotation_files(tmp_path):
+    """docs/custom_dataset.md: for another layout, set the dataloaders'
+    ann_file above the call. The COCO evaluators kept the base's
+    annotations/instances_val2017.json under the new root, which does not
+    exist there (errors.md row 93 once training was started)."""
+    layout = ("val_dataloader = dict(dataset=dict(ann_file='ann/val.json'))\n"
+              "test_dataloader = dict(dataset=dict(ann_file='ann/test.json'))"
+              "\napply_data_settings(globals())\n")
+    cfg = Config.fromfile(write(tmp_path / 'child.py', SETTINGS.format(
+        root=ROOT, base='hat_net/retinanet_hat-net-tiny_fpn_1x_coco.py',
+        data='data/mine/', classes=DET_CLASSES, scale=(96, 64),
+        extra=layout)))
+    assert cfg.val_evaluator.ann_file == 'data/mine/ann/val.json'
+    assert cfg.test_evaluator.ann_file == 'data/mine/ann/test.json'
+    # an evaluator file of the child's own is kept
+    cfg = Config.fromfile(write(tmp_path / 'own.py', SETTINGS.format(
+        root=ROOT, base='hat_net/retinanet_hat-net-tiny_fpn_1x_coco.py',
+        data='data/mine/', classes=DET_CLASSES, scale=(96, 64),
+        extra="val_evaluator = dict(ann_file='elsewhere/gt.json')\n" +
+        layout)))
+    assert cfg.val_evaluator.ann_file == 'elsewhere/gt.json'
+
+
 @pytest.mark.slow
 def test_seg_child_trains_tests_and_infers(tmp_path):
     data = make_ade20k(str(tmp_path / 'data'), num_train=2, num_val=2,
