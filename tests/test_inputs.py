@@ -20,6 +20,7 @@ from mmengine.runner import Runner
 from mmhvit.checks import (ConfigError, SampleError, check_coco_annotations,
                            check_dataset)
 from mmhvit.checks.config import CfgOptionsAction
+from mmhvit.checks.inventory import inventory_problems
 from mmhvit.datasets import make_ade20k, make_cityscapes, make_coco
 from helpers import (BACKBONE, COMMON, FAMILIES, FPN_HEADS, ROOT, SEG_CONFIG,
                      coco_file, det_config, run_tool_in_process, write)
@@ -145,6 +146,31 @@ def test_coco_without_an_instance_to_train_on(tmp_path, edit, reason):
         f'The train dataset CheckedCocoDataset ({ann_file}) has no instance '
         f'to train on: of its {count} annotations, none is used. Left out: '
         f'{count} {reason}'))
+
+
+@pytest.mark.parametrize('test_mode', [True, False])
+def test_coco_images_without_annotations_are_used(tmp_path, test_mode):
+    """An image without annotations that the dataset keeps (every image of
+    a validation set; filter_empty_gt=False in training) is a background
+    sample it uses: it was listed as left out ('samples with no instance to
+    train on'), with a warning of 50% left out and the advice to change
+    the annotations."""
+    init_default_scope('mmdet')
+    from mmhvit.datasets import CheckedCocoDataset
+    path = coco_file(tmp_path)
+    with open(path) as f:
+        content = json.load(f)
+    content['images'].append(dict(id=8, file_name='8.jpg', width=100,
+                                  height=100))
+    with open(path, 'w') as f:
+        json.dump(content, f)
+    dataset = CheckedCocoDataset(
+        ann_file=path, data_prefix=dict(img=''), pipeline=[],
+        metainfo=dict(classes=('person', )), test_mode=test_mode,
+        filter_cfg=dict(filter_empty_gt=False))
+    assert len(dataset) == 2
+    assert dataset.inventory.used == dict(samples=2, instances=1)
+    assert inventory_problems(dataset.inventory, 'val', 0.05) == ([], [])
 
 
 def test_coco_annotation_without_area(tmp_path):
