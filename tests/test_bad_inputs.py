@@ -826,6 +826,34 @@ def test_class_labels_outside_the_classes(tmp_path):
         check_dataset(dataset, 'train')
 
 
+def test_class_names_in_another_order_than_the_folders(tmp_path):
+    """A folder dataset (docs/custom_dataset.md): mmpretrain labels the
+    samples by the sorted folder names and only checks the number of
+    classes, so a 'square' folder trained and predicted as 'circle'."""
+    init_default_scope('mmpretrain')
+    from mmpretrain.datasets import CustomDataset
+    for name in ('circle', 'square', 'triangle'):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / '0.jpg').write_bytes(b'')
+    dataset = CustomDataset(
+        data_root=str(tmp_path), data_prefix='', pipeline=[],
+        metainfo=dict(classes=('square', 'circle', 'triangle')))
+    assert dataset.get_gt_labels().tolist() == [0, 1, 2]  # by folder
+    with pytest.raises(ConfigError, match=re.escape(
+            "The classes of the train dataset CustomDataset ('square', "
+            "'circle', 'triangle') are not in the order of its folders "
+            "(['circle', 'square', 'triangle']): mmpretrain labels a sample "
+            'by the position of its folder in the sorted folder names, so '
+            'the images of these folders would be named wrongly: '
+            "'circle' as 'square', 'square' as 'circle'. List classes as the "
+            'sorted folder names')):
+        check_dataset(dataset, 'train')
+    # other names than the folders' (wnids, say) are the user's choice
+    check_dataset(CustomDataset(
+        data_root=str(tmp_path), data_prefix='', pipeline=[],
+        metainfo=dict(classes=('round', 'four', 'three'))), 'train')
+
+
 @pytest.fixture
 def caplog_current(caplog):
     """Records of mmengine's current logger."""

@@ -38,7 +38,7 @@ def metainfo_classes(dataset) -> Optional[Sequence[str]]:
 
 def check_dataset(dataset, role: str,
                   max_left_out: float = MAX_LEFT_OUT) -> None:
-    """errors.md rows 33, 34, 37, 51-57, 59, 83-88 and 111: raise for a
+    """errors.md rows 33, 34, 37, 51-57, 59, 83-88, 111 and 114: raise for a
     dataset without samples, with missing inputs (:mod:`.inventory`), invalid
     COCO-style annotations or class labels outside its classes, or whose
     pipeline or label maps contradict its classes or ``reduce_zero_label``;
@@ -65,6 +65,7 @@ def check_dataset(dataset, role: str,
         check_label_transform(leaf, role)
         check_label_settings(leaf, role)
         check_class_labels(leaf, role)
+        check_class_folders(leaf, role)
 
 
 def check_class_labels(dataset, role: str) -> None:
@@ -98,6 +99,38 @@ def check_class_labels(dataset, role: str) -> None:
             f'{values[:10]} outside its {len(classes)} classes (valid: 0..'
             f'{len(classes) - 1}), e.g. {example}. Fix the labels or the '
             "dataset's classes (metainfo).")
+
+
+def check_class_folders(dataset, role: str) -> None:
+    """errors.md row 114: the ``classes`` of a folder dataset (mmpretrain's
+    ``CustomDataset`` without ``ann_file``) that are folder names stand at
+    their folders' positions. mmpretrain labels a sample by the position of
+    its folder among the sorted folder names and only checks the number of
+    classes, so classes listed in another order name every prediction and
+    metric wrongly. Names that are no folder's (wnid folders with readable
+    class names) are left alone.
+
+    Raises:
+        ConfigError: naming the classes, the folders and the swaps.
+    """
+    folders = getattr(dataset, 'folder_to_idx', None)
+    classes = metainfo_classes(dataset)
+    if not folders or not classes or getattr(dataset, 'ann_file', ''):
+        return
+    folders = sorted(folders, key=folders.get)
+    swapped = [(folder, classes[i]) for i, folder in enumerate(folders)
+               if i < len(classes) and classes[i] != folder
+               and classes[i] in folders]
+    if swapped:
+        named = ', '.join(f'{folder!r} as {name!r}'
+                          for folder, name in swapped[:5])
+        raise ConfigError(
+            f'The classes of the {role} dataset {type(dataset).__name__} '
+            f'{tuple(classes)} are not in the order of its folders '
+            f'({folders[:10]}): mmpretrain labels a sample by the position '
+            'of its folder in the sorted folder names, so the images of '
+            f'these folders would be named wrongly: {named}. List classes as '
+            f'the sorted folder names ({role}_dataloader.dataset.metainfo).')
 
 
 def check_label_transform(dataset, role: str) -> None:
