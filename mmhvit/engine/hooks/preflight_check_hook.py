@@ -10,7 +10,7 @@ from mmhvit.checks.inventory import MAX_LEFT_OUT
 from mmhvit.checks.model import (check_checkpointing_under_ddp,
                                  check_data_preprocessor, check_num_classes,
                                  install_forward_checks, unwrap)
-from mmhvit.checks.schedule import check_schedule
+from mmhvit.checks.schedule import check_lr_schedule, check_schedule
 from mmhvit.registry import HOOKS
 
 
@@ -90,6 +90,8 @@ class PreflightCheckHook(Hook):
             runner.train_loop, runner.val_loop is not None,
             runner._load_from if runner._resume else None,
             bool(self._resumed_meta.get('validation_pending')))
+        check_lr_schedule(runner.param_schedulers, runner.train_loop,
+                          runner._load_from if runner._resume else None)
         check_dataset(runner.train_dataloader.dataset, 'train',
                       self.max_left_out)
         if runner.val_loop is not None:
