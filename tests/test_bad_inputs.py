@@ -31,7 +31,7 @@ from mmhvit.checks import (ConfigError, SampleError, check_channels,
                            check_coco_annotations, check_data_paths,
                            check_data_preprocessor, check_dataset,
                            check_loaded_from, check_num_classes, check_tested,
-                           install_forward_checks)
+                           check_topk, install_forward_checks)
 from mmhvit.datasets import (CheckedLoadImageFromFile,
                              CheckedLoadSegAnnotations, make_ade20k)
 from mmhvit.engine.runner import use_torch_syncbn_on_one_process
@@ -852,6 +852,28 @@ def test_class_names_in_another_order_than_the_folders(tmp_path):
     check_dataset(CustomDataset(
         data_root=str(tmp_path), data_prefix='', pipeline=[],
         metainfo=dict(classes=('round', 'four', 'three'))), 'train')
+
+
+def test_top_5_accuracy_of_fewer_classes_is_refused(tmp_path):
+    """The ImageNet configs' Accuracy(topk=(1, 5)) on a 3-class dataset:
+    mmpretrain's 'Top-5 accuracy is unavailable since the number of
+    categories is 3' came at the first validation, after a training epoch."""
+    init_default_scope('mmpretrain')
+    from mmpretrain.datasets import CustomDataset
+    from mmpretrain.evaluation import Accuracy
+    for name in ('circle', 'square', 'triangle'):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / '0.jpg').write_bytes(b'')
+    dataset = CustomDataset(data_root=str(tmp_path), data_prefix='',
+                            pipeline=[])
+    with pytest.raises(ConfigError, match=re.escape(
+            'val_evaluator Accuracy has topk=(1, 5), but the val dataset '
+            'CustomDataset has 3 classes: top-5 accuracy is undefined and '
+            'mmpretrain would fail at the first validation, after training. '
+            'Set val_evaluator.topk=(1, 3) (--cfg-options '
+            "'val_evaluator.topk=(1, 3)').")):
+        check_topk([Accuracy(topk=(1, 5))], dataset, 'val')
+    check_topk([Accuracy(topk=(1, 3))], dataset, 'val')
 
 
 @pytest.fixture

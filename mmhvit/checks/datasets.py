@@ -133,6 +133,36 @@ def check_class_folders(dataset, role: str) -> None:
             f'the sorted folder names ({role}_dataloader.dataset.metainfo).')
 
 
+def check_topk(metrics, dataset, role: str) -> None:
+    """errors.md row 116: an evaluator's ``topk`` (mmpretrain's
+    ``Accuracy``; the ImageNet configs' ``(1, 5)``) does not exceed the
+    number of classes of the dataset it scores; mmpretrain raises only when
+    it computes the metric, at the first validation, after training.
+
+    Args:
+        metrics: The evaluator's metrics (``runner.val_evaluator.metrics``).
+        dataset: The dataset they score.
+        role (str): ``'val'`` or ``'test'``, for messages.
+
+    Raises:
+        ConfigError: naming the evaluator, ``topk``, the classes and the fix.
+    """
+    classes = metainfo_classes(dataset)
+    for metric in metrics or []:
+        topk = getattr(metric, 'topk', None)
+        if not classes or not isinstance(topk, (tuple, list)) or max(
+                topk) <= len(classes):
+            continue
+        fit = tuple(sorted({min(k, len(classes)) for k in topk}))
+        raise ConfigError(
+            f'{role}_evaluator {type(metric).__name__} has topk={tuple(topk)}'
+            f', but the {role} dataset {type(dataset).__name__} has '
+            f'{len(classes)} classes: top-{max(topk)} accuracy is undefined '
+            f'and mmpretrain would fail at the first validation, after '
+            f'training. Set {role}_evaluator.topk={fit} (--cfg-options '
+            f"'{role}_evaluator.topk={fit}').")
+
+
 def check_label_transform(dataset, role: str) -> None:
     """errors.md row 15: the ``num_classes`` of a label-checking transform
     in the dataset's pipeline equals the dataset's number of classes.

@@ -5,7 +5,7 @@ from mmhvit.checks.checkpoint import (check_checkpoint_file, check_loaded_from,
                                       check_pretrained, check_resumable,
                                       check_tested, resume_target,
                                       snapshot_pretrained)
-from mmhvit.checks.datasets import check_dataset
+from mmhvit.checks.datasets import check_dataset, check_topk
 from mmhvit.checks.inventory import MAX_LEFT_OUT
 from mmhvit.checks.model import (check_checkpointing_under_ddp,
                                  check_data_preprocessor, check_num_classes,
@@ -97,6 +97,8 @@ class PreflightCheckHook(Hook):
         if runner.val_loop is not None:
             check_dataset(runner.val_dataloader.dataset, 'val',
                           self.max_left_out)
+            check_topk(runner.val_loop.evaluator.metrics,
+                       runner.val_dataloader.dataset, 'val')
         check_num_classes(runner.model, runner.train_dataloader.dataset)
         check_data_preprocessor(runner.model)
         check_checkpointing_under_ddp(runner.model)
@@ -110,6 +112,7 @@ class PreflightCheckHook(Hook):
     def before_test(self, runner) -> None:
         dataset = runner.test_dataloader.dataset
         check_dataset(dataset, 'test', self.max_left_out)
+        check_topk(runner.test_loop.evaluator.metrics, dataset, 'test')
         check_num_classes(runner.model, dataset, 'test')
         check_data_preprocessor(runner.model)
         if runner._load_from:
