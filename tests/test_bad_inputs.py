@@ -30,8 +30,9 @@ from mmhvit.checks import (ConfigError, SampleError, check_channels,
                            check_checkpointing_under_ddp,
                            check_coco_annotations, check_data_paths,
                            check_data_preprocessor, check_dataset,
-                           check_loaded_from, check_num_classes, check_tested,
-                           check_topk, install_forward_checks)
+                           check_loaded_from, check_num_classes,
+                           check_settings_applied, check_tested, check_topk,
+                           install_forward_checks)
 from mmhvit.datasets import (CheckedLoadImageFromFile,
                              CheckedLoadSegAnnotations, make_ade20k)
 from mmhvit.engine.runner import use_torch_syncbn_on_one_process
@@ -874,6 +875,30 @@ def test_top_5_accuracy_of_fewer_classes_is_refused(tmp_path):
             "'val_evaluator.topk=(1, 3)').")):
         check_topk([Accuracy(topk=(1, 5))], dataset, 'val')
     check_topk([Accuracy(topk=(1, 3))], dataset, 'val')
+
+
+def test_data_settings_of_a_child_without_the_call(tmp_path):
+    """A child of a config that ends with apply_data_settings, setting
+    classes again without the call: the value reached nothing and the run
+    trained the parent's classes, rc 0."""
+    init_default_scope('mmpretrain')
+    from mmpretrain.datasets import CustomDataset
+    for name in ('circle', 'square', 'triangle'):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / '0.jpg').write_bytes(b'')
+    dataset = CustomDataset(data_root=str(tmp_path), data_prefix='',
+                            pipeline=[])
+    with pytest.raises(ConfigError, match=re.escape(
+            "The config sets classes = ('circle', 'square') (2 classes), but "
+            "its train dataset CustomDataset has 3 classes ('circle', "
+            "'square', 'triangle'): a data setting reaches the datasets, "
+            'heads and pipelines only through apply_data_settings(globals()),'
+            ' the last line of a config that sets it '
+            '(docs/custom_dataset.md)')):
+        check_settings_applied(Config(dict(classes=('circle', 'square'))),
+                               dataset, 'train')
+    # heads and metainfo set by hand leave the base's num_classes behind
+    check_settings_applied(Config(dict(num_classes=80)), dataset, 'train')
 
 
 @pytest.fixture

@@ -133,6 +133,32 @@ def check_class_folders(dataset, role: str) -> None:
             f'the sorted folder names ({role}_dataloader.dataset.metainfo).')
 
 
+def check_settings_applied(cfg, dataset, role: str) -> None:
+    """errors.md row 117: the config's top-level ``classes`` (the setting
+    of :func:`mmhvit.config_settings.apply_data_settings`; no base config
+    has one) are the dataset's. A config file builds its entries from its
+    variables as it runs, so a child that sets ``classes`` again without
+    ending with the call changes nothing but the variable. (A top-level
+    ``num_classes`` is not compared: the dataset bases have one, which
+    configs that set the heads and ``metainfo`` themselves leave behind.)
+
+    Raises:
+        ConfigError: naming the setting, the dataset's classes and the fix.
+    """
+    classes = metainfo_classes(dataset)
+    setting = cfg.get('classes')
+    if not classes or setting is None or tuple(setting) == tuple(classes):
+        return
+    raise ConfigError(
+        f'The config sets classes = {tuple(setting)} ({len(setting)} '
+        f'classes), but its {role} dataset {type(dataset).__name__} has '
+        f'{len(classes)} classes {tuple(classes)[:10]}: a data setting '
+        'reaches the datasets, heads and pipelines only through '
+        'apply_data_settings(globals()), the last line of a config that sets '
+        'it (docs/custom_dataset.md); a child of a config that ends with it '
+        'calls it again.')
+
+
 def check_topk(metrics, dataset, role: str) -> None:
     """errors.md row 116: an evaluator's ``topk`` (mmpretrain's
     ``Accuracy``; the ImageNet configs' ``(1, 5)``) does not exceed the

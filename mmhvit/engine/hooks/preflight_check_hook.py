@@ -5,7 +5,8 @@ from mmhvit.checks.checkpoint import (check_checkpoint_file, check_loaded_from,
                                       check_pretrained, check_resumable,
                                       check_tested, resume_target,
                                       snapshot_pretrained)
-from mmhvit.checks.datasets import check_dataset, check_topk
+from mmhvit.checks.datasets import (check_dataset, check_settings_applied,
+                                    check_topk)
 from mmhvit.checks.inventory import MAX_LEFT_OUT
 from mmhvit.checks.model import (check_checkpointing_under_ddp,
                                  check_data_preprocessor, check_num_classes,
@@ -94,6 +95,8 @@ class PreflightCheckHook(Hook):
                           runner._load_from if runner._resume else None)
         check_dataset(runner.train_dataloader.dataset, 'train',
                       self.max_left_out)
+        check_settings_applied(runner.cfg, runner.train_dataloader.dataset,
+                               'train')
         if runner.val_loop is not None:
             check_dataset(runner.val_dataloader.dataset, 'val',
                           self.max_left_out)
@@ -113,6 +116,7 @@ class PreflightCheckHook(Hook):
         dataset = runner.test_dataloader.dataset
         check_dataset(dataset, 'test', self.max_left_out)
         check_topk(runner.test_loop.evaluator.metrics, dataset, 'test')
+        check_settings_applied(runner.cfg, dataset, 'test')
         check_num_classes(runner.model, dataset, 'test')
         check_data_preprocessor(runner.model)
         if runner._load_from:
