@@ -83,7 +83,7 @@ def apply_data_settings(namespace):
     Raises:
         ConfigError: ``scale`` or ``crop_size`` set, but the base has no
             top-level value of it to scale from; ``classes`` and a different
-            ``num_classes``.
+            ``num_classes``; ``classes`` a string (errors.md row 118).
     """
     base = _plain(namespace['_base_'])
     own = {
@@ -94,6 +94,12 @@ def apply_data_settings(namespace):
     }
     settings = {k: own[k] for k in SETTINGS if k in own}
     classes = settings.get('classes')
+    if isinstance(classes, str):
+        letters = ', '.join(repr(c) for c in classes[:3])
+        raise ConfigError(
+            f'classes = {classes!r} is a string, which would make '
+            f'{len(classes)} classes ({letters}, ...): write one class as '
+            f'({classes!r}, ), with the comma')
     if classes is not None:
         if settings.setdefault('num_classes', len(classes)) != len(classes):
             raise ConfigError(

@@ -4,6 +4,7 @@ only ``data_root``, ``classes``, ``scale`` and ``crop_size`` (and calls
 head, data preprocessor, dataset and evaluator; it trains, tests without the
 training data (``tools/test.py --show-dir --out``) and infers."""
 import os.path as osp
+import re
 import shutil
 
 import mmcv
@@ -226,6 +227,12 @@ def test_settings_that_cannot_apply_are_refused():
                                  num_classes=3))
     with pytest.raises(ConfigError, match='no top-level scale'):
         apply_data_settings(dict(_base_=base, scale=(64, 64)))
+    # ('balloon') is a string: before, 7 one-letter classes
+    with pytest.raises(ConfigError, match=re.escape(
+            "classes = 'balloon' is a string, which would make 7 classes "
+            "('b', 'a', 'l', ...): write one class as ('balloon', ), with "
+            'the comma')):
+        apply_data_settings(dict(_base_=base, classes=('balloon')))
 
 
 # a config of each family (segmentation with and without auxiliary heads,
