@@ -83,7 +83,8 @@ def apply_data_settings(namespace):
     Raises:
         ConfigError: ``scale`` or ``crop_size`` set, but the base has no
             top-level value of it to scale from; ``classes`` and a different
-            ``num_classes``; ``classes`` a string (errors.md row 118).
+            ``num_classes``; ``classes`` a string, ``scale`` or ``crop_size``
+            not a pair of ints (errors.md row 118).
     """
     base = _plain(namespace['_base_'])
     own = {
@@ -115,6 +116,10 @@ def apply_data_settings(namespace):
                 f'{key} set, but the base config has no top-level {key} '
                 'that its pipelines and model use: set the sizes in the '
                 'pipelines and model instead, or give the base the variable')
+        if key in settings and not _is_size(settings[key]):
+            raise ConfigError(
+                f'{key} = {settings[key]!r} is not a pair of whole numbers '
+                f"like the base's {base[key]!r}")
     merged = _merged(own, base)
     new = {k: v for k, v in settings.items() if k != 'palette'}
     if 'model' in merged:

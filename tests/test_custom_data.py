@@ -233,6 +233,13 @@ def test_settings_that_cannot_apply_are_refused():
             "('b', 'a', 'l', ...): write one class as ('balloon', ), with "
             'the comma')):
         apply_data_settings(dict(_base_=base, classes=('balloon')))
+    # before: TypeError: 'int' object is not iterable
+    sized = dict(base, scale=(2048, 512), crop_size=(512, 512))
+    for key, value in (('scale', 1024), ('crop_size', [256, 256, 3])):
+        with pytest.raises(ConfigError, match=re.escape(
+                f'{key} = {value!r} is not a pair of whole numbers like the '
+                f"base's {sized[key]!r}")):
+            apply_data_settings({'_base_': sized, key: value})
 
 
 # a config of each family (segmentation with and without auxiliary heads,
