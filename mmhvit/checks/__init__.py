@@ -12,7 +12,8 @@ module                 checks
                        iteration; channels and input sizes at the first
                        forward pass
 :mod:`.schedule`       the training schedule's length and validation
-                       interval, and what a resumed run has left of it,
+                       interval, what a resumed run has left of it, and
+                       its learning rate not ending at 0 before it does,
                        before the first iteration
 :mod:`.checkpoint`     the checkpoints a run resumes from, loads, tests or
                        fills ``Pretrained`` modules from

@@ -25,15 +25,18 @@ class PreflightCheckHook(Hook):
     tensors of exactly the model's names and shapes, and one to load or
     test is a file. Before training: the schedule trains at least one
     iteration or epoch and validates every ``val_interval >= 1``, a resumed
-    run has iterations (or an interrupted validation) left, the train and
-    val datasets have
+    run has iterations (or an interrupted validation) left, no iteration
+    would train at a learning rate of 0 (resumed schedulers included), the
+    train and val datasets have
     samples and none of the inputs their samples need is missing (their
     inventory, what they found, use and leave out with reasons, is logged;
     a share above ``max_left_out`` left out warns), the training set has
     instances to train on, their COCO annotations and class labels are
     valid, their pipelines check labels against the dataset's classes and
     a sample of their label maps fits the classes and
-    ``reduce_zero_label``, the heads agree with the
+    ``reduce_zero_label``, a folder dataset's classes follow its sorted
+    folders, the config's top-level ``classes`` and the evaluators'
+    ``topk`` fit the datasets, the heads agree with the
     train dataset on ``num_classes``, the data preprocessor's mean and std
     are finite and std has no 0, upstream ``with_cp`` blocks are not
     combined with ``find_unused_parameters`` under DDP, every
