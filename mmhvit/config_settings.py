@@ -43,9 +43,12 @@ What each setting (:data:`SETTINGS`) reaches:
   ViT position embeddings, sliding-window test, whose stride is scaled
   with it).
 * ``data_root``: every dataset, and the evaluators' annotation files under
-  the base's data root.
+  the base's data root; an evaluator that reads its dataloader's annotation
+  file follows it (a child that sets the dataloaders' ``ann_file`` for
+  another layout need not repeat it for the evaluators).
 """
 import copy
+import os.path as osp
 import types
 
 from mmhvit.utils import ConfigError
@@ -80,7 +83,8 @@ def apply_data_settings(namespace):
     Raises:
         ConfigError: ``scale`` or ``crop_size`` set, but the base has no
             top-level value of it to scale from; ``classes`` and a different
-            ``num_classes``.
+            ``num_classes``; ``classes`` a string, ``scale`` or ``crop_size``
+            not a pair of ints (errors.md row 118).
     """
     base = _plain(namespace['_base_'])
     own = {
@@ -91,6 +95,12 @@ def apply_data_settings(namespace):
     }
     settings = {k: own[k] for k in SETTINGS if k in own}
     classes = settings.get('classes')
+    if isinstance(classes, str):
+        letters = ', '.join(repr(c) for c in classes[:3])
+        raise ConfigError(
+            f'classes = {classes!r} is a string, which would make '
+            f'{len(classes)} classes ({letters}, ...): write one class as '
+            f'({classes!r}, ), with the comma')
     if classes is not None:
         if settings.setdefault('num_classes', len(classes)) != len(classes):
             raise ConfigError(
@@ -106,6 +116,10 @@ def apply_data_settings(namespace):
                 f'{key} set, but the base config has no top-level {key} '
                 'that its pipelines and model use: set the sizes in the '
                 'pipelines and model instead, or give the base the variable')
+        if key in settings and not _is_size(settings[key]):
+            raise ConfigError(
+                f'{key} = {settings[key]!r} is not a pair of whole numbers '
+                f"like the base's {base[key]!r}")
     merged = _merged(own, base)
     new = {k: v for k, v in settings.items() if k != 'palette'}
     if 'model' in merged:
@@ -119,8 +133,11 @@ def apply_data_settings(namespace):
             new[key] = _dataloader(merged[key], transform, settings)
     for key in _EVALUATORS:
         if key in merged:
+            loader = key.replace('_evaluator', '_dataloader')
+            files = (_ann_file(base.get(loader)),
+                     _ann_file(new.get(loader, merged.get(loader))))
             new[key] = _evaluator(merged[key], base.get('data_root'),
-                                  settings)
+                                  settings, files)
     # full values: mmengine replaces the base's instead of merging into it
     namespace.update({
         k: dict(v, _delete_=True) if isinstance(v, dict) and k in base else v
@@ -258,19 +275,33 @@ def _is_segmentation(dataset):
         dataset.get('type') == 'BaseSegDataset'
 
 
-def _evaluator(evaluator, old_root, settings):
+def _evaluator(evaluator, old_root, settings, files=(None, None)):
     """The evaluator (or list of them) with annotation files under the new
-    data root."""
+    data root; one that reads its dataloader's annotation file
+    (``files``: the base's and the config's, with their data roots)
+    follows it."""
     if isinstance(evaluator, list):
-        return [_evaluator(e, old_root, settings) for e in evaluator]
+        return [_evaluator(e, old_root, settings, files) for e in evaluator]
     evaluator = dict(evaluator)
     ann_file = evaluator.get('ann_file')
-    if 'data_root' in settings and isinstance(ann_file, str) and old_root \
-            and ann_file.startswith(old_root):
+    if ann_file is not None and ann_file == files[0] and files[1]:
+        evaluator['ann_file'] = files[1]
+    elif 'data_root' in settings and isinstance(ann_file, str) and \
+            old_root and ann_file.startswith(old_root):
         relative = ann_file[len(old_root):].lstrip('/')
         evaluator['ann_file'] = settings['data_root'].rstrip('/') + '/' + \
             relative
     return evaluator
+
+
+def _ann_file(loader):
+    """The annotation file of a dataloader's dataset, joined with its data
+    root, or None."""
+    dataset = (loader or {}).get('dataset') or {}
+    if not isinstance(dataset.get('ann_file'), str) or not dataset[
+            'ann_file']:
+        return None
+    return osp.join(dataset.get('data_root') or '', dataset['ann_file'])
 
 
 def _is_size(value):

@@ -30,7 +30,8 @@ from mmhvit.checks import (ConfigError, SampleError, check_channels,
                            check_checkpointing_under_ddp,
                            check_coco_annotations, check_data_paths,
                            check_data_preprocessor, check_dataset,
-                           check_loaded_from, check_num_classes, check_tested,
+                           check_loaded_from, check_num_classes,
+                           check_settings_applied, check_tested, check_topk,
                            install_forward_checks)
 from mmhvit.datasets import (CheckedLoadImageFromFile,
                              CheckedLoadSegAnnotations, make_ade20k)
@@ -389,6 +390,34 @@ def test_cfg_options_of_another_type_or_misspelt(monkeypatch, option,
                             option)
 
 
+@pytest.mark.parametrize('option,message', [
+    ('data_root=/data/my set', "'data/ade/ADEChallengeData2016'). Set it in "
+     'a child config that ends with apply_data_settings(globals()) '
+     '(docs/custom_dataset.md), which carries it to every entry that uses '
+     "it, or set those entries, e.g. --cfg-options 'train_dataloader.dataset"
+     ".data_root=/data/my set' 'val_dataloader.dataset.data_root=/data/my "
+     "set' 'test_dataloader.dataset.data_root=/data/my set'."),
+    ('num_classes=2', '150). Set it in a child config that ends with '
+     'apply_data_settings(globals()) (docs/custom_dataset.md), which carries '
+     'it to every entry that uses it, or set those entries, e.g. '
+     '--cfg-options model.decode_head.num_classes=2 train_dataloader.'
+     'dataset.pipeline.1.num_classes=2 '),
+    ('crop_size=(64, 64)', '(512, 512)). Set it in a child config'),
+])
+def test_cfg_options_of_a_config_variable(monkeypatch, option, message):
+    """README: 'pass --cfg-options with another data_root'; the top-level
+    data settings were merged and reached nothing: the run trained on the
+    config's data, classes or crop, silently."""
+    key = option.split('=')[0]
+    with pytest.raises(ConfigError, match=re.escape(
+            f'--cfg-options {option}: {key} is a variable of the config '
+            'file, used while the file was read: changed now, it reaches '
+            'nothing (the entries built from it keep ') + '.*' +
+            re.escape(message)):
+        run_tool_in_process(monkeypatch, 'train.py', SEG, '--cfg-options',
+                            option)
+
+
 def test_std_of_zero_is_refused_before_training():
     """The inputs would be Inf / NaN and the non-finite loss check would
     advise lowering the learning rate."""
@@ -741,6 +770,31 @@ def test_coco_dataset_without_samples_names_its_filter(tmp_path):
                            filter_cfg=dict(filter_empty_gt=True))
 
 
+@pytest.mark.parametrize('segmentation', [None, []])
+def test_coco_boxes_without_masks_for_a_mask_pipeline(tmp_path,
+                                                      segmentation):
+    """Boxes-only COCO files through Mask R-CNN (docs/custom_dataset.md:
+    make mask-rcnn the template's _base_): mmdet's loader failed with
+    KeyError: 'mask' in a data worker at the first such image."""
+    init_default_scope('mmdet')
+    from mmhvit.datasets import CheckedCocoDataset
+    path = edit_coco(coco_file(tmp_path), lambda c: c['annotations'][0].update(
+        segmentation=segmentation))
+    masks = [dict(type='LoadAnnotations', with_bbox=True, with_mask=True)]
+    with pytest.raises(SampleError, match=re.escape(
+            f"1 of the 1 annotations of {path} (dataset) have no "
+            "'segmentation' (e.g. image ids [7]), but the pipeline loads "
+            'masks (LoadAnnotations with_mask=True, as Mask R-CNN\'s does): '
+            "mmdet's loader would fail with KeyError: 'mask'")):
+        CheckedCocoDataset(ann_file=path, data_prefix=dict(img=''),
+                           metainfo=dict(classes=('person', )),
+                           pipeline=masks)
+    boxes = [dict(type='LoadAnnotations', with_bbox=True)]
+    assert len(CheckedCocoDataset(ann_file=path, data_prefix=dict(img=''),
+                                  metainfo=dict(classes=('person', )),
+                                  pipeline=boxes)) == 1
+
+
 @pytest.mark.parametrize('size,note', [
     ((40, 50), ''),
     ((100, 50), ' (swapped: an EXIF orientation tag makes the decoder rotate '
@@ -771,6 +825,80 @@ def test_class_labels_outside_the_classes(tmp_path):
             f"'{tmp_path}/ann.txt') have labels [5] outside its 3 classes "
             f'(valid: 0..2), e.g. {tmp_path}/b.jpg.')):
         check_dataset(dataset, 'train')
+
+
+def test_class_names_in_another_order_than_the_folders(tmp_path):
+    """A folder dataset (docs/custom_dataset.md): mmpretrain labels the
+    samples by the sorted folder names and only checks the number of
+    classes, so a 'square' folder trained and predicted as 'circle'."""
+    init_default_scope('mmpretrain')
+    from mmpretrain.datasets import CustomDataset
+    for name in ('circle', 'square', 'triangle'):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / '0.jpg').write_bytes(b'')
+    dataset = CustomDataset(
+        data_root=str(tmp_path), data_prefix='', pipeline=[],
+        metainfo=dict(classes=('square', 'circle', 'triangle')))
+    assert dataset.get_gt_labels().tolist() == [0, 1, 2]  # by folder
+    with pytest.raises(ConfigError, match=re.escape(
+            "The classes of the train dataset CustomDataset ('square', "
+            "'circle', 'triangle') are not in the order of its folders "
+            "(['circle', 'square', 'triangle']): mmpretrain labels a sample "
+            'by the position of its folder in the sorted folder names, so '
+            'the images of these folders would be named wrongly: '
+            "'circle' as 'square', 'square' as 'circle'. List classes as the "
+            'sorted folder names')):
+        check_dataset(dataset, 'train')
+    # other names than the folders' (wnids, say) are the user's choice
+    check_dataset(CustomDataset(
+        data_root=str(tmp_path), data_prefix='', pipeline=[],
+        metainfo=dict(classes=('round', 'four', 'three'))), 'train')
+
+
+def test_top_5_accuracy_of_fewer_classes_is_refused(tmp_path):
+    """The ImageNet configs' Accuracy(topk=(1, 5)) on a 3-class dataset:
+    mmpretrain's 'Top-5 accuracy is unavailable since the number of
+    categories is 3' came at the first validation, after a training epoch."""
+    init_default_scope('mmpretrain')
+    from mmpretrain.datasets import CustomDataset
+    from mmpretrain.evaluation import Accuracy
+    for name in ('circle', 'square', 'triangle'):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / '0.jpg').write_bytes(b'')
+    dataset = CustomDataset(data_root=str(tmp_path), data_prefix='',
+                            pipeline=[])
+    with pytest.raises(ConfigError, match=re.escape(
+            'val_evaluator Accuracy has topk=(1, 5), but the val dataset '
+            'CustomDataset has 3 classes: top-5 accuracy is undefined and '
+            'mmpretrain would fail at the first validation, after training. '
+            'Set val_evaluator.topk=(1, 3) (--cfg-options '
+            "'val_evaluator.topk=(1, 3)').")):
+        check_topk([Accuracy(topk=(1, 5))], dataset, 'val')
+    check_topk([Accuracy(topk=(1, 3))], dataset, 'val')
+
+
+def test_data_settings_of_a_child_without_the_call(tmp_path):
+    """A child of a config that ends with apply_data_settings, setting
+    classes again without the call: the value reached nothing and the run
+    trained the parent's classes, rc 0."""
+    init_default_scope('mmpretrain')
+    from mmpretrain.datasets import CustomDataset
+    for name in ('circle', 'square', 'triangle'):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / '0.jpg').write_bytes(b'')
+    dataset = CustomDataset(data_root=str(tmp_path), data_prefix='',
+                            pipeline=[])
+    with pytest.raises(ConfigError, match=re.escape(
+            "The config sets classes = ('circle', 'square') (2 classes), but "
+            "its train dataset CustomDataset has 3 classes ('circle', "
+            "'square', 'triangle'): a data setting reaches the datasets, "
+            'heads and pipelines only through apply_data_settings(globals()),'
+            ' the last line of a config that sets it '
+            '(docs/custom_dataset.md)')):
+        check_settings_applied(Config(dict(classes=('circle', 'square'))),
+                               dataset, 'train')
+    # heads and metainfo set by hand leave the base's num_classes behind
+    check_settings_applied(Config(dict(num_classes=80)), dataset, 'train')
 
 
 @pytest.fixture

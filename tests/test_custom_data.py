@@ -4,6 +4,7 @@ only ``data_root``, ``classes``, ``scale`` and ``crop_size`` (and calls
 head, data preprocessor, dataset and evaluator; it trains, tests without the
 training data (``tools/test.py --show-dir --out``) and infers."""
 import os.path as osp
+import re
 import shutil
 
 import mmcv
@@ -141,6 +142,29 @@ def test_det_settings_reach_everything(tmp_path):
         'data/mine/annotations/instances_val2017.json'
 
 
+def test_evaluators_follow_the_loaders_annotation_files(tmp_path):
+    """docs/custom_dataset.md: for another layout, set the dataloaders'
+    ann_file above the call. The COCO evaluators kept the base's
+    annotations/instances_val2017.json under the new root, which does not
+    exist there (errors.md row 93 once training was started)."""
+    layout = ("val_dataloader = dict(dataset=dict(ann_file='ann/val.json'))\n"
+              "test_dataloader = dict(dataset=dict(ann_file='ann/test.json'))"
+              "\napply_data_settings(globals())\n")
+    cfg = Config.fromfile(write(tmp_path / 'child.py', SETTINGS.format(
+        root=ROOT, base='hat_net/retinanet_hat-net-tiny_fpn_1x_coco.py',
+        data='data/mine/', classes=DET_CLASSES, scale=(96, 64),
+        extra=layout)))
+    assert cfg.val_evaluator.ann_file == 'data/mine/ann/val.json'
+    assert cfg.test_evaluator.ann_file == 'data/mine/ann/test.json'
+    # an evaluator file of the child's own is kept
+    cfg = Config.fromfile(write(tmp_path / 'own.py', SETTINGS.format(
+        root=ROOT, base='hat_net/retinanet_hat-net-tiny_fpn_1x_coco.py',
+        data='data/mine/', classes=DET_CLASSES, scale=(96, 64),
+        extra="val_evaluator = dict(ann_file='elsewhere/gt.json')\n" +
+        layout)))
+    assert cfg.val_evaluator.ann_file == 'elsewhere/gt.json'
+
+
 @pytest.mark.slow
 def test_seg_child_trains_tests_and_infers(tmp_path):
     data = make_ade20k(str(tmp_path / 'data'), num_train=2, num_val=2,
@@ -203,6 +227,19 @@ def test_settings_that_cannot_apply_are_refused():
                                  num_classes=3))
     with pytest.raises(ConfigError, match='no top-level scale'):
         apply_data_settings(dict(_base_=base, scale=(64, 64)))
+    # ('balloon') is a string: before, 7 one-letter classes
+    with pytest.raises(ConfigError, match=re.escape(
+            "classes = 'balloon' is a string, which would make 7 classes "
+            "('b', 'a', 'l', ...): write one class as ('balloon', ), with "
+            'the comma')):
+        apply_data_settings(dict(_base_=base, classes=('balloon')))
+    # before: TypeError: 'int' object is not iterable
+    sized = dict(base, scale=(2048, 512), crop_size=(512, 512))
+    for key, value in (('scale', 1024), ('crop_size', [256, 256, 3])):
+        with pytest.raises(ConfigError, match=re.escape(
+                f'{key} = {value!r} is not a pair of whole numbers like the '
+                f"base's {sized[key]!r}")):
+            apply_data_settings({'_base_': sized, key: value})
 
 
 # a config of each family (segmentation with and without auxiliary heads,

@@ -14,10 +14,13 @@ import numpy as np
 import pytest
 from mmengine.config import Config
 from mmengine.logging import MMLogger
+from mmengine.registry import init_default_scope
 from mmengine.runner import Runner
 
-from mmhvit.checks import ConfigError, SampleError, check_coco_annotations
+from mmhvit.checks import (ConfigError, SampleError, check_coco_annotations,
+                           check_dataset)
 from mmhvit.checks.config import CfgOptionsAction
+from mmhvit.checks.inventory import inventory_problems
 from mmhvit.datasets import make_ade20k, make_cityscapes, make_coco
 from helpers import (BACKBONE, COMMON, FAMILIES, FPN_HEADS, ROOT, SEG_CONFIG,
                      coco_file, det_config, run_tool_in_process, write)
@@ -145,6 +148,31 @@ def test_coco_without_an_instance_to_train_on(tmp_path, edit, reason):
         f'{count} {reason}'))
 
 
+@pytest.mark.parametrize('test_mode', [True, False])
+def test_coco_images_without_annotations_are_used(tmp_path, test_mode):
+    """An image without annotations that the dataset keeps (every image of
+    a validation set; filter_empty_gt=False in training) is a background
+    sample it uses: it was listed as left out ('samples with no instance to
+    train on'), with a warning of 50% left out and the advice to change
+    the annotations."""
+    init_default_scope('mmdet')
+    from mmhvit.datasets import CheckedCocoDataset
+    path = coco_file(tmp_path)
+    with open(path) as f:
+        content = json.load(f)
+    content['images'].append(dict(id=8, file_name='8.jpg', width=100,
+                                  height=100))
+    with open(path, 'w') as f:
+        json.dump(content, f)
+    dataset = CheckedCocoDataset(
+        ann_file=path, data_prefix=dict(img=''), pipeline=[],
+        metainfo=dict(classes=('person', )), test_mode=test_mode,
+        filter_cfg=dict(filter_empty_gt=False))
+    assert len(dataset) == 2
+    assert dataset.inventory.used == dict(samples=2, instances=1)
+    assert inventory_problems(dataset.inventory, 'val', 0.05) == ([], [])
+
+
 def test_coco_annotation_without_area(tmp_path):
     """mmdet's parser failed with a bare KeyError: 'area'."""
     path = coco_file(tmp_path)
@@ -211,6 +239,33 @@ def test_labels_that_do_not_fit_reduce_zero_label(tmp_path, ade, role,
     errors = [line for line in capsys.readouterr().out.splitlines()
               if line.startswith('ERROR')]
     assert errors[0].startswith('ERROR: value 150 ') and len(errors) == 1
+
+
+def test_binary_masks_of_0_and_255_stop_training(tmp_path):
+    """Binary masks saved as 0 / 255 with classes ('background',
+    'foreground'): 255 is the ignore index, so the run trained and
+    validated the background alone, rc 0 (scan_labels.py called it an
+    error, the pre-flight check did not)."""
+    init_default_scope('mmseg')
+    from mmseg.datasets import BaseSegDataset
+    label = np.zeros((32, 32), np.uint8)
+    label[8:20, 8:20] = 255
+    for folder in ('img', 'ann'):
+        (tmp_path / folder).mkdir()
+    for i in range(2):
+        cv2.imwrite(str(tmp_path / 'img' / f'{i}.jpg'),
+                    np.zeros((32, 32, 3), np.uint8))
+        cv2.imwrite(str(tmp_path / 'ann' / f'{i}.png'), label)
+    dataset = BaseSegDataset(
+        data_root=str(tmp_path), pipeline=[],
+        data_prefix=dict(img_path='img', seg_map_path='ann'),
+        metainfo=dict(classes=('background', 'foreground')))
+    with pytest.raises(ConfigError, match=re.escape(
+            'The label maps of the train dataset BaseSegDataset '
+            '(reduce_zero_label=False, 2 classes), 2 of them read: only 0 '
+            'and 255 occur: 255 is the ignore index, so the foreground is '
+            'never learnt; store it as 1 (e.g. mask // 255)')):
+        check_dataset(dataset, 'train')
 
 
 def exif_jpeg(path, orientation):

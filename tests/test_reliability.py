@@ -136,11 +136,12 @@ class ToyDataset(torch.utils.data.Dataset):
 
 def toy_runner(work_dir, max_iters, model=None, dataset=None, num_workers=0,
                load_from=None, resume=False, train_cfg=None, validate=False,
-               **checkpoint):
+               param_scheduler=None, **checkpoint):
     """A runner training ``model`` (:class:`ToyModel`) on ``dataset``
     (:class:`ToyDataset`; batch 2, in order, with ``num_workers``
     persistent workers) for ``max_iters`` (or by ``train_cfg``), with
-    ``CheckpointHook(**checkpoint)``, from ``load_from``; with ``validate``,
+    ``CheckpointHook(**checkpoint)``, from ``load_from``, with
+    ``param_scheduler``; with ``validate``,
     validating on the training set at the end (:class:`CountingMetric`)."""
     loader = dict(
         dataset=dataset or ToyDataset(), batch_size=2,
@@ -153,7 +154,7 @@ def toy_runner(work_dir, max_iters, model=None, dataset=None, num_workers=0,
         model=model or ToyModel(), work_dir=str(work_dir),
         experiment_name=str(work_dir).replace(os.sep, '_'),  # unique
         train_dataloader=loader, load_from=load_from, resume=resume,
-        randomness=dict(seed=0),
+        randomness=dict(seed=0), param_scheduler=param_scheduler,
         optim_wrapper=dict(optimizer=dict(type='SGD', lr=0.1)),
         train_cfg=train_cfg or dict(by_epoch=False, max_iters=max_iters,
                                     val_interval=max_iters),
@@ -619,6 +620,41 @@ def test_schedule_without_iterations_or_validation_interval_is_refused(
     with pytest.raises(ConfigError, match=re.escape(message)):
         runner.train()
     assert not glob.glob(str(tmp_path / '*.pth'))
+
+
+def test_schedule_decaying_to_zero_before_the_end_is_refused(tmp_path):
+    """errors.md row 115: max_iters raised alone trained the rest at lr 0,
+    rc 0; so did a run resumed with a longer schedule, whose schedulers
+    mmengine restores from the checkpoint (end included) over the config,
+    even with the scheduler's end raised as row 98 advised."""
+    compat.apply()  # mmengine's training state under weights_only=True
+    poly = [dict(type='PolyLR', eta_min=0.0, begin=0, end=2, by_epoch=False)]
+    runner = toy_runner(tmp_path, 4, param_scheduler=poly)
+    runner.register_hook(PreflightCheckHook(), 'VERY_HIGH')
+    with pytest.raises(ConfigError, match=re.escape(
+            'PolyLR ends after 2 iters, at a learning rate of 0, but '
+            'train_cfg.max_iters=4: iters 3..4 would train at a learning '
+            'rate of 0. Set the end of the scheduler to the end of training '
+            '(--cfg-options param_scheduler.0.end=4), or '
+            'train_cfg.max_iters=2.')):
+        runner.train()
+    assert runner.iter == 0
+    toy_runner(tmp_path, 2, param_scheduler=poly, interval=2).train()
+    longer = [dict(poly[0], end=4)]
+    runner = toy_runner(tmp_path, 4, param_scheduler=longer, resume=True,
+                        load_from=str(tmp_path / 'iter_2.pth'))
+    runner.register_hook(PreflightCheckHook(), 'VERY_HIGH')
+    with pytest.raises(ConfigError, match=re.escape(
+            'PolyLR ends after 2 iters, at a learning rate of 0, but '
+            'train_cfg.max_iters=4: iters 3..4 would train at a learning '
+            'rate of 0. The schedulers of a resumed run, their end included, '
+            f'come from its checkpoint {tmp_path}/iter_2.pth (mmengine '
+            'restores them over the config)')):
+        runner.train()
+    assert runner.iter == 2
+    # a schedule that ends above 0 (eta_min) may stop before training does
+    toy_runner(tmp_path / 'min', 4, param_scheduler=[
+        dict(poly[0], eta_min=1e-4)]).train()
 
 
 class Terminate(Hook):

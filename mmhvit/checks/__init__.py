@@ -12,7 +12,8 @@ module                 checks
                        iteration; channels and input sizes at the first
                        forward pass
 :mod:`.schedule`       the training schedule's length and validation
-                       interval, and what a resumed run has left of it,
+                       interval, what a resumed run has left of it, and
+                       its learning rate not ending at 0 before it does,
                        before the first iteration
 :mod:`.checkpoint`     the checkpoints a run resumes from, loads, tests or
                        fills ``Pretrained`` modules from
@@ -36,10 +37,11 @@ from .checkpoint import (check_checkpoint_file, check_checkpoint_paths,
                          check_loaded_from, check_pretrained, check_resumable,
                          check_tested, resume_target, snapshot_pretrained)
 from .coco import (check_coco_annotations, check_coco_classes,
-                   check_coco_content)
+                   check_coco_content, check_coco_masks)
 from .config import (CfgOptionsAction, check_cfg_option, check_data_paths,
                      merge_cfg_options)
-from .datasets import check_dataset, no_samples
+from .datasets import (check_dataset, check_settings_applied, check_topk,
+                       no_samples)
 from .model import (MIN_LOADED_RATIO, check_channels,
                     check_checkpointing_under_ddp, check_data_preprocessor,
                     check_frozen_stages, check_init_cfg, check_num_classes,
@@ -53,8 +55,10 @@ __all__ = [
     'check_checkpoint_paths', 'check_loaded_from', 'check_pretrained',
     'check_resumable', 'check_tested', 'resume_target', 'snapshot_pretrained',
     'check_coco_annotations', 'check_coco_classes', 'check_coco_content',
+    'check_coco_masks',
     'CfgOptionsAction', 'check_cfg_option', 'check_data_paths',
-    'merge_cfg_options', 'check_schedule', 'check_dataset', 'no_samples',
+    'merge_cfg_options', 'check_schedule', 'check_dataset', 'check_topk',
+    'check_settings_applied', 'no_samples',
     'MIN_LOADED_RATIO',
     'check_channels', 'check_checkpointing_under_ddp',
     'check_data_preprocessor', 'check_frozen_stages', 'check_init_cfg',

@@ -134,6 +134,46 @@ def check_coco_classes(categories: Sequence[dict], classes: Sequence[str],
             logger='current', level=logging.WARNING)
 
 
+def check_coco_masks(data_list: Sequence[dict], pipeline,
+                     source: str) -> None:
+    """errors.md row 110: when the pipeline loads instance masks (mmdet's
+    ``LoadAnnotations(with_mask=True)``, as Mask R-CNN's pipelines do),
+    every instance mmdet parsed has one.
+
+    mmdet keeps an annotation without a (non-empty) ``segmentation`` as a
+    box without ``mask``, and its mask loader fails with ``KeyError:
+    'mask'`` in a data worker once that image is drawn.
+
+    Args:
+        data_list: The dataset's parsed samples (``instances`` each).
+        pipeline: Its transforms (mmengine's ``Compose``).
+        source (str): The file (and role) for messages.
+
+    Raises:
+        SampleError: naming the file, the count and the image ids.
+    """
+    if not any(getattr(t, 'with_mask', False)
+               for t in getattr(pipeline, 'transforms', [])):
+        return
+    total, images = 0, []
+    for info in data_list:
+        missing = [i for i in info['instances'] if 'mask' not in i]
+        total += len(info['instances'])
+        if missing:
+            images.append((info['img_id'], len(missing)))
+    if images:
+        raise SampleError(
+            f'{sum(n for _, n in images)} of the {total} annotations of '
+            f"{source} have no 'segmentation' (e.g. image ids "
+            f'{[i for i, _ in images[:5]]}), but the pipeline loads masks '
+            '(LoadAnnotations with_mask=True, as Mask R-CNN\'s does): '
+            "mmdet's loader would fail with KeyError: 'mask' at their "
+            'images. For boxes only, train a box detector (a RetinaNet '
+            'config, e.g. configs/_base_/custom/'
+            'retinanet_hat-net-tiny_fpn_custom-det.py); for instance masks, '
+            "give every annotation its polygons or RLE in 'segmentation'.")
+
+
 def annotation_problem(ann: dict, images: Optional[dict] = None,
                        categories: Optional[set] = None
                        ) -> Optional[Tuple[bool, str]]:

@@ -15,6 +15,7 @@ import shlex
 
 from mmengine.config import Config, DictAction
 
+from mmhvit.config_settings import SETTINGS
 from mmhvit.utils import ConfigError
 from .coco import load_json
 
@@ -52,10 +53,54 @@ def cfg_option(key: str, value: str) -> str:
 
 def merge_cfg_options(cfg: Config, options: dict) -> None:
     """Merge ``options`` (as :class:`CfgOptionsAction` parses them) into
-    ``cfg`` after :func:`check_cfg_option` of each."""
+    ``cfg`` after :func:`check_cfg_option` and
+    :func:`check_config_variable_option` of each."""
     for key, value in options.items():
+        check_config_variable_option(cfg, key, value)
         check_cfg_option(cfg, key, value)
     cfg.merge_from_dict(options)
+
+
+def check_config_variable_option(cfg: Config, key: str, value) -> None:
+    """errors.md row 112: ``key`` is not one of the data settings a config
+    file reads as a top-level variable while it is parsed (``data_root``,
+    ``num_classes``, ``crop_size``, ...: ``SETTINGS`` of
+    :mod:`mmhvit.config_settings`); merged afterwards, such a value reaches
+    none of the entries built from it.
+
+    Raises:
+        ConfigError: naming the entries to set instead (those of the same
+            name), or a child config with ``apply_data_settings``.
+    """
+    if key not in SETTINGS:
+        return
+    entries = [
+        path for path in _paths_to(dict(cfg.items()), key)
+        if not path.split('.')[0].endswith('_pipeline') and path != key
+    ][:4]  # top-level pipelines are variables too
+    kept = (f' (the entries built from it keep {cfg[key]!r})'
+            if key in cfg else '')
+    entries = (', or set those entries, e.g. --cfg-options ' + ' '.join(
+        shlex.quote(f'{path}={value}') for path in entries)
+        if entries else '')
+    raise ConfigError(
+        f'--cfg-options {key}={value}: {key} is a variable of the config '
+        'file, used while the file was read: changed now, it reaches '
+        f'nothing{kept}. Set it in a child config that ends with '
+        'apply_data_settings(globals()) (docs/custom_dataset.md), which '
+        f'carries it to every entry that uses it{entries}.')
+
+
+def _paths_to(node, name: str, prefix: str = ''):
+    """The dotted paths (list indices as numbers) of every ``name`` key in
+    the nested dicts and lists of ``node``."""
+    items = node.items() if isinstance(node, dict) else enumerate(node) \
+        if isinstance(node, (list, tuple)) else []
+    for key, child in items:
+        path = f'{prefix}{key}'
+        if key == name:
+            yield path
+        yield from _paths_to(child, name, path + '.')
 
 
 def check_cfg_option(cfg: Config, key: str, value) -> None:

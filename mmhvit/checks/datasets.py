@@ -11,7 +11,8 @@ from mmengine.logging import print_log
 from mmhvit.utils import ConfigError
 from .coco import check_coco_annotations
 from .inventory import MAX_LEFT_OUT, report_inventory, take_inventory
-from .label_scan import Labels, count_labels, range_errors, zero_label_warnings
+from .label_scan import (Labels, count_labels, ignored_foreground,
+                         range_errors, zero_label_warnings)
 from .samples import SampleError
 
 #: Label maps of each dataset read before the first iteration.
@@ -37,8 +38,8 @@ def metainfo_classes(dataset) -> Optional[Sequence[str]]:
 
 def check_dataset(dataset, role: str,
                   max_left_out: float = MAX_LEFT_OUT) -> None:
-    """errors.md rows 33, 34, 37, 51-57, 59 and 83-88: raise for a dataset
-    without samples, with missing inputs (:mod:`.inventory`), invalid
+    """errors.md rows 33, 34, 37, 51-57, 59, 83-88, 111 and 114: raise for a
+    dataset without samples, with missing inputs (:mod:`.inventory`), invalid
     COCO-style annotations or class labels outside its classes, or whose
     pipeline or label maps contradict its classes or ``reduce_zero_label``;
     log what it found, uses and leaves out, warning above ``max_left_out``.
@@ -64,6 +65,7 @@ def check_dataset(dataset, role: str,
         check_label_transform(leaf, role)
         check_label_settings(leaf, role)
         check_class_labels(leaf, role)
+        check_class_folders(leaf, role)
 
 
 def check_class_labels(dataset, role: str) -> None:
@@ -97,6 +99,94 @@ def check_class_labels(dataset, role: str) -> None:
             f'{values[:10]} outside its {len(classes)} classes (valid: 0..'
             f'{len(classes) - 1}), e.g. {example}. Fix the labels or the '
             "dataset's classes (metainfo).")
+
+
+def check_class_folders(dataset, role: str) -> None:
+    """errors.md row 114: the ``classes`` of a folder dataset (mmpretrain's
+    ``CustomDataset`` without ``ann_file``) that are folder names stand at
+    their folders' positions. mmpretrain labels a sample by the position of
+    its folder among the sorted folder names and only checks the number of
+    classes, so classes listed in another order name every prediction and
+    metric wrongly. Names that are no folder's (wnid folders with readable
+    class names) are left alone.
+
+    Raises:
+        ConfigError: naming the classes, the folders and the swaps.
+    """
+    folders = getattr(dataset, 'folder_to_idx', None)
+    classes = metainfo_classes(dataset)
+    if not folders or not classes or getattr(dataset, 'ann_file', ''):
+        return
+    folders = sorted(folders, key=folders.get)
+    swapped = [(folder, classes[i]) for i, folder in enumerate(folders)
+               if i < len(classes) and classes[i] != folder
+               and classes[i] in folders]
+    if swapped:
+        named = ', '.join(f'{folder!r} as {name!r}'
+                          for folder, name in swapped[:5])
+        raise ConfigError(
+            f'The classes of the {role} dataset {type(dataset).__name__} '
+            f'{tuple(classes)} are not in the order of its folders '
+            f'({folders[:10]}): mmpretrain labels a sample by the position '
+            'of its folder in the sorted folder names, so the images of '
+            f'these folders would be named wrongly: {named}. List classes as '
+            f'the sorted folder names ({role}_dataloader.dataset.metainfo).')
+
+
+def check_settings_applied(cfg, dataset, role: str) -> None:
+    """errors.md row 117: the config's top-level ``classes`` (the setting
+    of :func:`mmhvit.config_settings.apply_data_settings`; no base config
+    has one) are the dataset's. A config file builds its entries from its
+    variables as it runs, so a child that sets ``classes`` again without
+    ending with the call changes nothing but the variable. (A top-level
+    ``num_classes`` is not compared: the dataset bases have one, which
+    configs that set the heads and ``metainfo`` themselves leave behind.)
+
+    Raises:
+        ConfigError: naming the setting, the dataset's classes and the fix.
+    """
+    classes = metainfo_classes(dataset)
+    setting = cfg.get('classes')
+    if not classes or setting is None or tuple(setting) == tuple(classes):
+        return
+    raise ConfigError(
+        f'The config sets classes = {tuple(setting)} ({len(setting)} '
+        f'classes), but its {role} dataset {type(dataset).__name__} has '
+        f'{len(classes)} classes {tuple(classes)[:10]}: a data setting '
+        'reaches the datasets, heads and pipelines only through '
+        'apply_data_settings(globals()), the last line of a config that sets '
+        'it (docs/custom_dataset.md); a child of a config that ends with it '
+        'calls it again.')
+
+
+def check_topk(metrics, dataset, role: str) -> None:
+    """errors.md row 116: an evaluator's ``topk`` (mmpretrain's
+    ``Accuracy``; the ImageNet configs' ``(1, 5)``) does not exceed the
+    number of classes of the dataset it scores; mmpretrain raises only when
+    it computes the metric, at the first validation, after training.
+
+    Args:
+        metrics: The evaluator's metrics (``runner.val_evaluator.metrics``).
+        dataset: The dataset they score.
+        role (str): ``'val'`` or ``'test'``, for messages.
+
+    Raises:
+        ConfigError: naming the evaluator, ``topk``, the classes and the fix.
+    """
+    classes = metainfo_classes(dataset)
+    for metric in metrics or []:
+        topk = getattr(metric, 'topk', None)
+        if not classes or not isinstance(topk, (tuple, list)) or max(
+                topk) <= len(classes):
+            continue
+        fit = tuple(sorted({min(k, len(classes)) for k in topk}))
+        raise ConfigError(
+            f'{role}_evaluator {type(metric).__name__} has topk={tuple(topk)}'
+            f', but the {role} dataset {type(dataset).__name__} has '
+            f'{len(classes)} classes: top-{max(topk)} accuracy is undefined '
+            f'and mmpretrain would fail at the first validation, after '
+            f'training. Set {role}_evaluator.topk={fit} (--cfg-options '
+            f"'{role}_evaluator.topk={fit}').")
 
 
 def check_label_transform(dataset, role: str) -> None:
@@ -140,7 +230,7 @@ def no_samples(dataset, role: str = '') -> str:
 
 
 def check_label_settings(dataset, role: str) -> None:
-    """errors.md rows 87 and 88: the label loaders of a segmentation
+    """errors.md rows 87, 88 and 111: the label loaders of a segmentation
     dataset's pipeline read ``reduce_zero_label`` as the dataset does
     (mmseg asserts it while loading, as a bare ``AssertionError`` in a test
     pipeline), and ``reduce_zero_label`` and the number of classes fit the
@@ -177,6 +267,9 @@ def check_label_settings(dataset, role: str) -> None:
     where = (f'The label maps of the {role} dataset {type(dataset).__name__}'
              f' (reduce_zero_label={dataset.reduce_zero_label}, '
              f'{len(classes)} classes), {len(files)} of them read')
+    foreground = ignored_foreground(counts, labels)
+    if foreground:
+        raise ConfigError(f'{where}: {foreground}.')
     errors = range_errors(counts, labels)
     if errors:
         raise ConfigError(

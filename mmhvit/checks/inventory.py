@@ -321,7 +321,11 @@ class CocoTally:
             f'{(filter_cfg or {}).get("min_size")}', 'images',
             'filter_cfg.min_size', [f'image {i}' for i in small[:EXAMPLES]],
             len(small))
-        empty = [i for i in kept if not self.trained.get(i)]
+        # images whose annotations were all left out; those without any
+        # that the dataset keeps (filter_empty_gt=False, test_mode) are
+        # background samples it uses
+        empty = [i for i in kept
+                 if i in self.with_class and not self.trained.get(i)]
         if empty and len(empty) < len(kept):
             inventory.leave_out(
                 'samples with no instance to train on (only background)',

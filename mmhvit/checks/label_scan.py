@@ -186,11 +186,8 @@ def find_problems(counts, labels):
     stored = sorted(counts.pixels)
     if not stored:
         return errors, warnings
-    if set(stored) == {0, labels.ignore_index}:
-        errors.append(
-            f'only 0 and {labels.ignore_index} occur: {labels.ignore_index} '
-            'is the ignore index, so the foreground is never learnt; store '
-            f'it as 1 (e.g. mask // 255), e.g. {_examples(counts, stored)}')
+    if ignored_foreground(counts, labels):
+        errors.append(ignored_foreground(counts, labels))
     elif labels.num_classes is not None:
         errors += range_errors(counts, labels)
         warnings += zero_label_warnings(counts, labels)
@@ -200,6 +197,17 @@ def find_problems(counts, labels):
         warnings.append(f'{plural(missing, "class")} without a single '
                         f'pixel: {", ".join(map(str, missing[:10]))}{more}')
     return errors, warnings
+
+
+def ignored_foreground(counts, labels) -> str:
+    """errors.md row 111: binary masks stored as 0 and the ignore index
+    (255), whose foreground is never learnt; ``''`` for other values."""
+    ignore = labels.ignore_index
+    if set(counts.pixels) != {0, ignore}:
+        return ''
+    return (f'only 0 and {ignore} occur: {ignore} is the ignore index, so '
+            'the foreground is never learnt; store it as 1 (e.g. mask // '
+            f'255), e.g. {_examples(counts, [0, ignore])}')
 
 
 def _file_errors(counts):

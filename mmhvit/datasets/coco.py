@@ -5,7 +5,7 @@ from mmdet.datasets import CocoDataset
 from mmdet.datasets.api_wrappers import COCO
 
 from mmhvit.checks.coco import (check_coco_classes, check_coco_content,
-                                json_error)
+                                check_coco_masks, json_error)
 from mmhvit.checks.inventory import CocoTally
 from mmhvit.registry import DATASETS
 
@@ -48,7 +48,9 @@ class CheckedCocoDataset(CocoDataset):
     out of training (crowd regions, no area, boxes under a pixel, other
     categories) and the images ``filter_cfg`` removes are counted as they
     are parsed: :attr:`inventory`, which ``PreflightCheckHook`` reports
-    before the first iteration. mmhvit's COCO bases
+    before the first iteration. Annotations without a ``segmentation``
+    under a pipeline that loads masks (Mask R-CNN's on a boxes-only file)
+    are refused when the dataset is built. mmhvit's COCO bases
     (``configs/_base_/datasets/coco_*.py``) use it."""
     COCOAPI = CheckedCOCO
     annotations_checked = True
@@ -67,6 +69,7 @@ class CheckedCocoDataset(CocoDataset):
 
     def filter_data(self):
         kept = super().filter_data()
+        check_coco_masks(kept, self.pipeline, f'{self.ann_file} (dataset)')
         self.inventory = self._tally.inventory(
             self.ann_file, kept, self.filter_cfg, self.data_prefix['img'])
         del self._tally

@@ -13,7 +13,8 @@
 # (mmhvit/config_settings.py). For boxes and masks, make
 # ../../hat_net/mask-rcnn_hat-net-tiny_fpn_1x_coco.py (or any other
 # detection config of mmhvit) the `_base_`: its box and mask heads follow
-# `classes` alike. Tutorial: docs/custom_dataset.md.
+# `classes` alike, and every annotation needs its "segmentation" (polygons or
+# RLE). Tutorial: docs/custom_dataset.md.
 _base_ = '../../hat_net/retinanet_hat-net-tiny_fpn_1x_coco.py'
 from mmhvit.config_settings import apply_data_settings  # noqa: E402
 

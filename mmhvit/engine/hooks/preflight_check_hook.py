@@ -5,12 +5,13 @@ from mmhvit.checks.checkpoint import (check_checkpoint_file, check_loaded_from,
                                       check_pretrained, check_resumable,
                                       check_tested, resume_target,
                                       snapshot_pretrained)
-from mmhvit.checks.datasets import check_dataset
+from mmhvit.checks.datasets import (check_dataset, check_settings_applied,
+                                    check_topk)
 from mmhvit.checks.inventory import MAX_LEFT_OUT
 from mmhvit.checks.model import (check_checkpointing_under_ddp,
                                  check_data_preprocessor, check_num_classes,
                                  install_forward_checks, unwrap)
-from mmhvit.checks.schedule import check_schedule
+from mmhvit.checks.schedule import check_lr_schedule, check_schedule
 from mmhvit.registry import HOOKS
 
 
@@ -24,15 +25,18 @@ class PreflightCheckHook(Hook):
     tensors of exactly the model's names and shapes, and one to load or
     test is a file. Before training: the schedule trains at least one
     iteration or epoch and validates every ``val_interval >= 1``, a resumed
-    run has iterations (or an interrupted validation) left, the train and
-    val datasets have
+    run has iterations (or an interrupted validation) left, no iteration
+    would train at a learning rate of 0 (resumed schedulers included), the
+    train and val datasets have
     samples and none of the inputs their samples need is missing (their
     inventory, what they found, use and leave out with reasons, is logged;
     a share above ``max_left_out`` left out warns), the training set has
     instances to train on, their COCO annotations and class labels are
     valid, their pipelines check labels against the dataset's classes and
     a sample of their label maps fits the classes and
-    ``reduce_zero_label``, the heads agree with the
+    ``reduce_zero_label``, a folder dataset's classes follow its sorted
+    folders, the config's top-level ``classes`` and the evaluators'
+    ``topk`` fit the datasets, the heads agree with the
     train dataset on ``num_classes``, the data preprocessor's mean and std
     are finite and std has no 0, upstream ``with_cp`` blocks are not
     combined with ``find_unused_parameters`` under DDP, every
@@ -90,11 +94,17 @@ class PreflightCheckHook(Hook):
             runner.train_loop, runner.val_loop is not None,
             runner._load_from if runner._resume else None,
             bool(self._resumed_meta.get('validation_pending')))
+        check_lr_schedule(runner.param_schedulers, runner.train_loop,
+                          runner._load_from if runner._resume else None)
         check_dataset(runner.train_dataloader.dataset, 'train',
                       self.max_left_out)
+        check_settings_applied(runner.cfg, runner.train_dataloader.dataset,
+                               'train')
         if runner.val_loop is not None:
             check_dataset(runner.val_dataloader.dataset, 'val',
                           self.max_left_out)
+            check_topk(runner.val_loop.evaluator.metrics,
+                       runner.val_dataloader.dataset, 'val')
         check_num_classes(runner.model, runner.train_dataloader.dataset)
         check_data_preprocessor(runner.model)
         check_checkpointing_under_ddp(runner.model)
@@ -108,6 +118,8 @@ class PreflightCheckHook(Hook):
     def before_test(self, runner) -> None:
         dataset = runner.test_dataloader.dataset
         check_dataset(dataset, 'test', self.max_left_out)
+        check_topk(runner.test_loop.evaluator.metrics, dataset, 'test')
+        check_settings_applied(runner.cfg, dataset, 'test')
         check_num_classes(runner.model, dataset, 'test')
         check_data_preprocessor(runner.model)
         if runner._load_from:
