@@ -29,21 +29,25 @@ from helpers import (ROOT, assert_same_weights, det_config, run_tool,
 
 @pytest.fixture(scope='module')
 def seg(tmp_path_factory):
-    """The config and work dir of a segmentor trained 2 iterations, then
-    resumed to 4 (two log segments), at log level INFO; the screen output
-    of both runs (the first with the configs' logger interval of 50, the
-    second ``--verbose``)."""
+    """The config and work dir of a segmentor whose 4-iteration schedule
+    was stopped after 2 iterations, then resumed to 4 (two log segments),
+    at log level INFO; the screen output of both runs (the first with the
+    configs' logger interval of 50, the second ``--verbose``). (The
+    schedule is 4 iterations from the start: a resumed run keeps the
+    scheduler's end it saved, and a PolyLR ending at 2 would train 3..4 at
+    a learning rate of 0, errors.md row 115.)"""
     root = tmp_path_factory.mktemp('seg')
     data = make_ade20k(str(root / 'ade'), num_train=4, num_val=2,
                        size=(64, 64))
     config = seg_config(root, dict(ade20k=data), 2, 2)
     work = root / 'work'
+    schedule = 'param_scheduler.0.end=4'
     screens = [run_tool('train.py', config, '--work-dir', work,
-                        '--cfg-options', 'log_level=INFO',
+                        '--cfg-options', 'log_level=INFO', schedule,
                         'default_hooks.logger.interval=50').stdout,
                run_tool('train.py', config, '--work-dir', work, '--resume',
                         '--verbose', '--cfg-options', 'log_level=INFO',
-                        'train_cfg.max_iters=4').stdout]
+                        schedule, 'train_cfg.max_iters=4').stdout]
     return config, work, screens
 
 

@@ -132,7 +132,10 @@ def test_upstream_tools_read_the_checkpoints_the_runner_wrote(
     only reads our config, load them (``custom_imports`` installs
     ``mmhvit.compat``'s loader)."""
     work = tmp_path / 'work'
-    mim('train', 'mmseg', tiny_seg, '--work-dir', work)
+    # a 3-iteration schedule, stopped after 2 (a resumed run keeps the end
+    # its scheduler saved: one of 2 would train iteration 3 at lr 0)
+    mim('train', 'mmseg', tiny_seg, '--work-dir', work, '--cfg-options',
+        'param_scheduler.0.end=3')
     checkpoint = work / 'iter_2.pth'
     assert 'message_hub' in torch.load(checkpoint, weights_only=False)
     mim('test', 'mmseg', tiny_seg, '--checkpoint', checkpoint,
