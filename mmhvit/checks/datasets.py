@@ -267,7 +267,9 @@ def check_label_settings(dataset, role: str) -> None:
     where = (f'The label maps of the {role} dataset {type(dataset).__name__}'
              f' (reduce_zero_label={dataset.reduce_zero_label}, '
              f'{len(classes)} classes), {len(files)} of them read')
-    foreground = ignored_foreground(counts, labels)
+    # of more classes, a few sampled maps may hold only 0 and ignored areas
+    foreground = ignored_foreground(counts, labels) \
+        if len(classes) == 2 else ''
     if foreground:
         raise ConfigError(f'{where}: {foreground}.')
     errors = range_errors(counts, labels)
