@@ -21,10 +21,11 @@ from mmengine.model import BaseModel
 from mmengine.runner import Runner
 from torch import nn
 
+from mmhvit.analysis.model_zoo import metafile_models
 from mmhvit.datasets import make_ade20k, make_coco
 from mmhvit.engine.hooks import ProgressHook
 from helpers import (ROOT, assert_same_weights, det_config, run_tool,
-                     seg_config, write)
+                     run_tool_in_process, seg_config, write)
 
 
 @pytest.fixture(scope='module')
@@ -233,6 +234,27 @@ def test_publish_model_keeps_weights_and_meta(seg, tmp_path):
     assert set(checkpoint) == {'meta', 'state_dict'}
     assert_same_weights(work / 'iter_4.pth', published)
     assert json.dumps(checkpoint['meta']['iter']) == '4'
+
+
+def test_model_zoo_table_links_resolve_where_it_is_written(
+        tmp_path, monkeypatch):
+    """``model_zoo.py --out FILE``: every config link resolves from FILE's
+    directory (before: ``../configs/...``, right only inside docs/). The
+    rows come from ``--json`` (what an earlier run measured), so nothing is
+    built."""
+    rows = [dict(name=e['Name'], collection=e['In Collection'],
+                 config=osp.relpath(e['Config'], ROOT), paper_params=None,
+                 paper_flops=None, params=1e6, shape=[224, 224])
+            for e in metafile_models(ROOT) if e['In Collection'] == 'ClusTR']
+    measured = write(tmp_path / 'measured.json', json.dumps(rows))
+    out = tmp_path / 'tables' / 'zoo.md'
+    run_tool_in_process(monkeypatch, 'analysis_tools/model_zoo.py',
+                        '--collections', 'ClusTR', '--no-macs', '--json',
+                        measured, '--out', out)
+    links = re.findall(r'\]\(([^)]+\.py)\)', out.read_text())
+    assert len(links) == len(rows)
+    for link in links:
+        assert osp.isfile(osp.join(out.parent, link)), link
 
 
 # The models of configs built one after another in one process, as

@@ -418,6 +418,27 @@ def test_cfg_options_of_a_config_variable(monkeypatch, option, message):
                             option)
 
 
+@pytest.mark.parametrize('config,options,message', [
+    (SEG, ['--cfg-options', 'tta_pipeline=None'], "--tta: the config "
+     "(default_scope='mmseg') has no tta_pipeline"),
+    (DET, [], '--tta: MaskRCNN predicts instance masks, which mmdet\'s '
+     'test-time augmentation (DetTTAModel) cannot merge'),
+    (CLS, ['--show-dir', 'vis'], "--tta with --show-dir (or --show, or "
+     "default_hooks.visualization.enable=True): mmpretrain's "
+     'VisualizationHook draws plain batches only'),
+])
+def test_tta_on_a_config_it_cannot_run(monkeypatch, config, options,
+                                       message):
+    """``tools/test.py --tta`` failed with 'AttributeError: ConfigDict
+    object has no attribute tta_pipeline' on every detection and
+    classification config; the cases it cannot run (mmdet's and
+    mmpretrain's own tools fail on them after the first batch) are named
+    before anything is built."""
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        run_tool_in_process(monkeypatch, 'test.py', config, 'none.pth',
+                            '--tta', *options)
+
+
 def test_std_of_zero_is_refused_before_training():
     """The inputs would be Inf / NaN and the non-finite loss check would
     advise lowering the learning rate."""

@@ -11,7 +11,11 @@ with a legend of the classes found, boxes with names and scores;
 classification: mmpretrain's drawing). ``--out`` follows the upstream tools:
 segmentation writes a label PNG per test image into the directory (mmseg's
 ``IoUMetric(output_dir=...)``), detection and classification a pickle of
-the predictions; ``--dump FILE`` writes that pickle for every task. The
+the predictions; ``--dump FILE`` writes that pickle for every task.
+``--tta`` tests with the config's ``tta_pipeline`` and ``tta_model``, or,
+for detection and classification configs without them, on each image and
+its horizontal flip as mmdet's and mmpretrain's ``tools/test.py --tta`` do
+(:func:`mmhvit.engine.use_tta`). The
 system environment, the full config and the hook order go to the log file
 only, unless ``--verbose``.
 """
@@ -21,7 +25,7 @@ from mmhvit import compat
 from mmhvit.checks import check_data_paths
 from mmhvit.engine import (add_runtime_args, build_runner,
                            enable_visualization, load_config,
-                           release_process_group)
+                           release_process_group, use_tta)
 
 
 def parse_args():
@@ -49,7 +53,9 @@ def parse_args():
     parser.add_argument(
         '--tta',
         action='store_true',
-        help="test-time augmentation with the config's tta_pipeline")
+        help="test-time augmentation with the config's tta_pipeline and "
+        'tta_model (detection and classification configs without them: '
+        'the image and its horizontal flip, as mmdet and mmpretrain)')
     add_runtime_args(parser)
     return parser.parse_args()
 
@@ -98,9 +104,7 @@ def main():
         draw_predictions(cfg, args)
 
     if args.tta:
-        cfg.test_dataloader.dataset.pipeline = cfg.tta_pipeline
-        cfg.tta_model.module = cfg.model
-        cfg.model = cfg.tta_model
+        use_tta(cfg)
 
     if args.out and cfg.get('default_scope') == 'mmseg':
         write_label_maps(cfg, args.out)

@@ -39,7 +39,7 @@ from .checkpoint import (check_checkpoint_file, check_checkpoint_paths,
 from .coco import (check_coco_annotations, check_coco_classes,
                    check_coco_content, check_coco_masks)
 from .config import (CfgOptionsAction, check_cfg_option, check_data_paths,
-                     merge_cfg_options)
+                     check_tta, merge_cfg_options)
 from .datasets import (check_dataset, check_settings_applied, check_topk,
                        no_samples)
 from .model import (MIN_LOADED_RATIO, check_channels,
@@ -57,8 +57,8 @@ __all__ = [
     'check_coco_annotations', 'check_coco_classes', 'check_coco_content',
     'check_coco_masks',
     'CfgOptionsAction', 'check_cfg_option', 'check_data_paths',
-    'merge_cfg_options', 'check_schedule', 'check_dataset', 'check_topk',
-    'check_settings_applied', 'no_samples',
+    'check_tta', 'merge_cfg_options', 'check_schedule', 'check_dataset',
+    'check_topk', 'check_settings_applied', 'no_samples',
     'MIN_LOADED_RATIO',
     'check_channels', 'check_checkpointing_under_ddp',
     'check_data_preprocessor', 'check_frozen_stages', 'check_init_cfg',

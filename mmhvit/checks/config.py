@@ -133,6 +133,48 @@ def check_cfg_option(cfg: Config, key: str, value) -> None:
             f'or True / False, as in {key}={node!r}.')
 
 
+#: The tasks whose ``tools/test.py --tta`` (mmdet's, mmpretrain's) builds a
+#: flip test-time augmentation for a config that has none.
+FLIP_TTA_SCOPES = ('mmdet', 'mmpretrain')
+
+
+def check_tta(cfg: Config) -> None:
+    """errors.md rows 103-105: ``--tta`` on a config it can test: a
+    segmentation config has a ``tta_pipeline`` (mmseg's tools have no
+    default; the test scales are the config's), a detector predicts no
+    instance masks (mmdet's ``DetTTAModel`` merges boxes only and asserts
+    after the first batch), and a classification config does not draw
+    (mmpretrain's visualization hook fails on augmented batches).
+
+    Raises:
+        ConfigError: naming what the config lacks and how to test it.
+    """
+    scope = cfg.get('default_scope')
+    if not cfg.get('tta_pipeline') and scope not in FLIP_TTA_SCOPES:
+        raise ConfigError(
+            f'--tta: the config (default_scope={scope!r}) has no '
+            'tta_pipeline, so there is nothing to augment the test with '
+            '(mmseg has no default). Define tta_pipeline (and tta_model, '
+            "e.g. dict(type='SegTTAModel')) as mmseg's dataset bases do, "
+            "e.g. inherit configs/_base_/datasets/ade20k.py's, or test "
+            'without --tta.')
+    heads = [cfg.model, cfg.model.get('roi_head') or {}]
+    if scope == 'mmdet' and any('mask_head' in head for head in heads):
+        raise ConfigError(
+            f'--tta: {cfg.model.get("type")} predicts instance masks, which '
+            "mmdet's test-time augmentation (DetTTAModel) cannot merge (it "
+            'merges boxes only: "TTA of instance segmentation does not '
+            'support now" after the first batch). Test this config without '
+            '--tta; box-only detectors (RetinaNet) take it.')
+    drawing = cfg.get('default_hooks', {}).get('visualization', {})
+    if scope == 'mmpretrain' and drawing.get('enable'):
+        raise ConfigError(
+            "--tta with --show-dir (or --show, or default_hooks."
+            "visualization.enable=True): mmpretrain's VisualizationHook "
+            'draws plain batches only (it fails on the first augmented '
+            'one). Draw the predictions in a run without --tta.')
+
+
 def _child(node, name: str):
     if isinstance(node, dict):
         return node.get(name, _MISSING)

@@ -8,7 +8,7 @@ from .loops import EpochBasedTrainLoop
 from .optimizers import BackboneLayerDecayOptimWrapperConstructor
 from .runner import (ResumableRunner, add_runtime_args, build_runner,
                      enable_visualization, load_config, release_process_group,
-                     setup_launcher)
+                     setup_launcher, use_tta)
 
 __all__ = [
     'ConfigError', 'AtomicCheckpointHook',
@@ -17,5 +17,5 @@ __all__ = [
     'PreflightCheckHook', 'ResumableRunner',
     'WorkDirLockHook', 'add_runtime_args', 'build_runner',
     'enable_visualization', 'latest_checkpoint', 'load_config',
-    'release_process_group', 'setup_launcher'
+    'release_process_group', 'setup_launcher', 'use_tta'
 ]

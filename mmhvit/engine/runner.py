@@ -14,7 +14,8 @@ from mmengine.logging import print_log
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
-from mmhvit.checks import CfgOptionsAction, merge_cfg_options, resume_target
+from mmhvit.checks import (CfgOptionsAction, check_tta, merge_cfg_options,
+                           resume_target)
 from mmhvit.compat import checkpoint_meta
 from mmhvit.registry import RUNNERS as MMHVIT_RUNNERS
 
@@ -307,3 +308,42 @@ def enable_visualization(cfg: Config, show_dir=None, show=False,
     else:
         raise ValueError(f'Cannot enable visualization for default_scope '
                          f'{scope!r}; expected mmseg, mmdet or mmpretrain.')
+
+
+#: ``tta_model`` of a config without one, as mmseg's default runtime and
+#: mmdet's and mmpretrain's ``tools/test.py --tta`` set it.
+DEFAULT_TTA_MODELS = dict(
+    mmseg=dict(type='SegTTAModel'),
+    mmdet=dict(
+        type='DetTTAModel',
+        tta_cfg=dict(nms=dict(type='nms', iou_threshold=0.5),
+                     max_per_img=100)),
+    mmpretrain=dict(type='mmpretrain.AverageClsScoreTTA'))
+#: The meta keys mmdet's ``tools/test.py --tta`` packs: ``DetTTAModel``
+#: flips the boxes of a flipped image back by ``flip`` / ``flip_direction``.
+FLIP_META_KEYS = ('img_id', 'img_path', 'ori_shape', 'img_shape',
+                  'scale_factor', 'flip', 'flip_direction')
+
+
+def use_tta(cfg: Config) -> None:
+    """``--tta``: the config's ``tta_model`` wraps its model and its
+    ``tta_pipeline`` feeds the test set. A detection or classification
+    config without them is tested as mmdet's and mmpretrain's ``tools/test.py
+    --tta`` test it: on the image and its horizontal flip, boxes merged by
+    NMS, class scores averaged (:data:`DEFAULT_TTA_MODELS`). Configs it
+    cannot run are refused before anything is built
+    (:func:`~mmhvit.checks.check_tta`)."""
+    check_tta(cfg)
+    scope = cfg.get('default_scope')
+    if not cfg.get('tta_pipeline'):
+        pipeline = copy.deepcopy(cfg.test_dataloader.dataset.pipeline)
+        pack = pipeline[-1]
+        if scope == 'mmdet':
+            pack = dict(pack, meta_keys=FLIP_META_KEYS)
+        flips = [dict(type='RandomFlip', prob=1.),
+                 dict(type='RandomFlip', prob=0.)]
+        cfg.tta_pipeline = pipeline[:-1] + [
+            dict(type='TestTimeAug', transforms=[flips, [pack]])]
+    cfg.test_dataloader.dataset.pipeline = cfg.tta_pipeline
+    cfg.model = dict(cfg.get('tta_model') or DEFAULT_TTA_MODELS[scope],
+                     module=cfg.model)

@@ -6,7 +6,9 @@ the model-zoo table.
         [--json work_dirs/model_zoo.json] [--no-macs]
         [--count-memory missing|all]
 
-The table goes to the screen unless ``--out FILE`` names a file;
+The table goes to the screen unless ``--out FILE`` names a file (its
+links to the configs relative to that file's directory, to ``docs/`` on
+the screen);
 ``--write`` replaces the tracked ``docs/model_zoo.md`` and ``--check`` exits
 with status 1 when that file differs from the measured table.
 
@@ -117,7 +119,9 @@ def giga(value, unit=1e9, digits=2):
     return '–' if value is None else f'{value / unit:.{digits}f}'
 
 
-def markdown(rows):
+def markdown(rows, where):
+    """The table of ``rows``, its links to the configs relative to the
+    directory ``where`` it is written to."""
     lines = [
         '# Model zoo: paper vs measured',
         '',
@@ -160,7 +164,8 @@ def markdown(rows):
         ]
         for row in group:
             lines.append(
-                f"| [{row['name']}](../{row['config']}) "
+                f"| [{row['name']}]"
+                f"({osp.relpath(osp.join(ROOT, row['config']), where)}) "
                 f"| {giga(row['paper_params'], 1e6, 1)} "
                 f"| {giga(row['params'], 1e6, 3)} "
                 f"| {relative(row['params'], row['paper_params'])} "
@@ -219,13 +224,14 @@ def main():
         save_rows(args.json, rows)
         print(f"{row['name']:<60} {giga(row['params'], 1e6, 3):>9} M "
               f"{giga(row.get('macs')):>9} G MACs", flush=True)
-    table = markdown(rows)
+    out = osp.join(ROOT, DOC) if args.write else args.out
+    table = markdown(rows, osp.dirname(osp.abspath(out)) if out else
+                     osp.join(ROOT, 'docs'))
     if args.check:
         with open(osp.join(ROOT, DOC)) as f:
             same = f.read() == table
         print(f'{DOC} is {"up to date" if same else "out of date (--write)"}')
         raise SystemExit(0 if same else 1)
-    out = osp.join(ROOT, DOC) if args.write else args.out
     if out is None:
         print(table)
         return
