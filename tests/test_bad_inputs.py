@@ -848,18 +848,25 @@ def test_class_labels_outside_the_classes(tmp_path):
         check_dataset(dataset, 'train')
 
 
-def test_class_names_in_another_order_than_the_folders(tmp_path):
-    """A folder dataset (docs/custom_dataset.md): mmpretrain labels the
-    samples by the sorted folder names and only checks the number of
-    classes, so a 'square' folder trained and predicted as 'circle'."""
+def shape_folders(tmp_path, **metainfo):
+    """mmpretrain's ``CustomDataset`` over the folders ``circle``, ``square``
+    and ``triangle`` of an empty image each (``metainfo``: its
+    ``classes``, say)."""
     init_default_scope('mmpretrain')
     from mmpretrain.datasets import CustomDataset
     for name in ('circle', 'square', 'triangle'):
         (tmp_path / name).mkdir()
         (tmp_path / name / '0.jpg').write_bytes(b'')
-    dataset = CustomDataset(
-        data_root=str(tmp_path), data_prefix='', pipeline=[],
-        metainfo=dict(classes=('square', 'circle', 'triangle')))
+    return CustomDataset(data_root=str(tmp_path), data_prefix='',
+                         pipeline=[], metainfo=metainfo or None)
+
+
+def test_class_names_in_another_order_than_the_folders(tmp_path):
+    """A folder dataset (docs/custom_dataset.md): mmpretrain labels the
+    samples by the sorted folder names and only checks the number of
+    classes, so a 'square' folder trained and predicted as 'circle'."""
+    dataset = shape_folders(tmp_path,
+                            classes=('square', 'circle', 'triangle'))
     assert dataset.get_gt_labels().tolist() == [0, 1, 2]  # by folder
     with pytest.raises(ConfigError, match=re.escape(
             "The classes of the train dataset CustomDataset ('square', "
@@ -871,23 +878,18 @@ def test_class_names_in_another_order_than_the_folders(tmp_path):
             'sorted folder names')):
         check_dataset(dataset, 'train')
     # other names than the folders' (wnids, say) are the user's choice
-    check_dataset(CustomDataset(
+    dataset = type(dataset)(
         data_root=str(tmp_path), data_prefix='', pipeline=[],
-        metainfo=dict(classes=('round', 'four', 'three'))), 'train')
+        metainfo=dict(classes=('round', 'four', 'three')))
+    check_dataset(dataset, 'train')
 
 
 def test_top_5_accuracy_of_fewer_classes_is_refused(tmp_path):
     """The ImageNet configs' Accuracy(topk=(1, 5)) on a 3-class dataset:
     mmpretrain's 'Top-5 accuracy is unavailable since the number of
     categories is 3' came at the first validation, after a training epoch."""
-    init_default_scope('mmpretrain')
-    from mmpretrain.datasets import CustomDataset
+    dataset = shape_folders(tmp_path)
     from mmpretrain.evaluation import Accuracy
-    for name in ('circle', 'square', 'triangle'):
-        (tmp_path / name).mkdir()
-        (tmp_path / name / '0.jpg').write_bytes(b'')
-    dataset = CustomDataset(data_root=str(tmp_path), data_prefix='',
-                            pipeline=[])
     with pytest.raises(ConfigError, match=re.escape(
             'val_evaluator Accuracy has topk=(1, 5), but the val dataset '
             'CustomDataset has 3 classes: top-5 accuracy is undefined and '
@@ -902,13 +904,7 @@ def test_data_settings_of_a_child_without_the_call(tmp_path):
     """A child of a config that ends with apply_data_settings, setting
     classes again without the call: the value reached nothing and the run
     trained the parent's classes, rc 0."""
-    init_default_scope('mmpretrain')
-    from mmpretrain.datasets import CustomDataset
-    for name in ('circle', 'square', 'triangle'):
-        (tmp_path / name).mkdir()
-        (tmp_path / name / '0.jpg').write_bytes(b'')
-    dataset = CustomDataset(data_root=str(tmp_path), data_prefix='',
-                            pipeline=[])
+    dataset = shape_folders(tmp_path)
     with pytest.raises(ConfigError, match=re.escape(
             "The config sets classes = ('circle', 'square') (2 classes), but "
             "its train dataset CustomDataset has 3 classes ('circle', "
