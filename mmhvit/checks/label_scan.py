@@ -186,8 +186,9 @@ def find_problems(counts, labels):
     stored = sorted(counts.pixels)
     if not stored:
         return errors, warnings
-    if ignored_foreground(counts, labels):
-        errors.append(ignored_foreground(counts, labels))
+    foreground = ignored_foreground(counts, labels)
+    if foreground:
+        errors.append(foreground)
     elif labels.num_classes is not None:
         errors += range_errors(counts, labels)
         warnings += zero_label_warnings(counts, labels)

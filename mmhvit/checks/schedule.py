@@ -116,7 +116,7 @@ def check_lr_schedule(schedulers, loop,
             f'resuming. To train on, start a new run from its weights with a '
             f'schedule of its own: --cfg-options load_from={resumed_from} '
             'without --resume (and a fresh work dir).')
-    index = schedulers.index(last) if last in schedulers else 0
+    index = schedulers.index(last)  # last is one of them
     raise ConfigError(
         f'{where}. Set the end of the scheduler to the end of training '
         f'(--cfg-options param_scheduler.{index}.end={length}), or '
